@@ -1,0 +1,63 @@
+/**
+ * The storage seam: where a repository's bytes live.
+ *
+ * A Store is a flat namespace of immutable objects grouped by kind, in the manner of
+ * restic's backends. Everything above this seam (packs, indexes, snapshots, keys, locks)
+ * is expressed as objects; a backend knows nothing of their content. Every backend
+ * (memory, fs, sqlite, and later postgres and plakar://) passes the shared conformance
+ * suite in `test/storage/conformance.ts`.
+ *
+ * CONTRACT
+ * - Names are lowercase hex strings of 1..128 characters (`config` objects use the name
+ *   `config`). A backend MUST reject any other name with StorageError code
+ *   `STORAGE_BAD_NAME`, before touching the medium.
+ * - put(kind, name, data) is atomic: a concurrent or later reader sees either nothing or
+ *   the whole object, never a prefix, even if the process is killed mid-put. Objects are
+ *   immutable: putting an existing name with identical bytes succeeds (idempotent);
+ *   with different bytes it MUST fail with `STORAGE_EXISTS` and leave the old bytes.
+ *   put resolves only once the object is durable (fsync or transaction commit).
+ * - get(kind, name) returns the whole object; get(kind, name, offset, length) returns
+ *   exactly `length` bytes starting at `offset`. A missing object fails with
+ *   `STORAGE_NOT_FOUND`; a range past the end fails with `STORAGE_SHORT_READ`; a short
+ *   read is never returned silently.
+ * - stat returns the size, or undefined when absent.
+ * - list(kind) yields every object of that kind that was fully put before list began, each
+ *   exactly once, in no particular order; objects put during the listing may or may not
+ *   appear. It never yields partial objects.
+ * - delete(kind, name) removes the object; deleting a missing object succeeds (so that
+ *   a retried cleanup is harmless).
+ * - Any number of Store instances, in any number of processes, may use the same location
+ *   at once; the above holds across them.
+ * - close() releases handles; no other method is called after it.
+ *
+ * Kinds are a closed set so that a backend can map each to a table or folder.
+ */
+export const OBJECT_KINDS = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'] as const
+export type ObjectKind = (typeof OBJECT_KINDS)[number]
+
+export interface ObjectInfo {
+  readonly name: string
+  readonly size: number
+}
+
+export interface Store {
+  /** The location as the user wrote it, normalised (e.g. `fs:///var/backups/repo`). */
+  readonly location: string
+  /** Create the location (empty). Fails with STORAGE_EXISTS if a repository is there. */
+  create(): Promise<void>
+  /** Check the location exists and holds a repository. Fails with STORAGE_NOT_FOUND. */
+  open(): Promise<void>
+  put(kind: ObjectKind, name: string, data: Uint8Array): Promise<void>
+  get(kind: ObjectKind, name: string, offset?: number, length?: number): Promise<Uint8Array>
+  stat(kind: ObjectKind, name: string): Promise<number | undefined>
+  list(kind: ObjectKind): AsyncIterable<ObjectInfo>
+  delete(kind: ObjectKind, name: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** A backend registers a factory under its URL scheme (`fs`, `sqlite`, `memory`, ...). */
+export interface StoreFactory {
+  readonly scheme: string
+  /** Build a Store for `url` (already parsed). Does not touch the medium. */
+  fromURL(url: URL): Store
+}
