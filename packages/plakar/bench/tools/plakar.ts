@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Tool, ToolContext } from './tool.js'
+
+const PACKAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+/** The built CLI: the benchmark measures what users run, never the TypeScript sources. */
+export function plakarCli(): string | undefined {
+  const candidates = [
+    'dist/bin/plakar.js',
+    'dist/bin/plakar.cjs',
+    'dist/cli.js',
+    'bin/plakar.js',
+    'bin/plakar',
+  ]
+  return candidates.map((c) => path.join(PACKAGE, c)).find((c) => fs.existsSync(c))
+}
+
+export type PlakarBackend = 'fs' | 'sqlite'
+
+function location(ctx: ToolContext, backend: PlakarBackend): string {
+  return backend === 'fs'
+    ? `fs://${path.join(ctx.repo, 'repo')}`
+    : `sqlite://${path.join(ctx.repo, 'repo.db')}`
+}
+
+function env(ctx: ToolContext): Record<string, string> {
+  return { PLAKAR_PASSPHRASE: ctx.passphrase, XDG_CACHE_HOME: path.join(ctx.home, 'cache'), HOME: ctx.home }
+}
+
+/** plakar as users run it: encryption and compression on (the defaults of `create`). */
+export function plakar(backend: PlakarBackend, cpus: number | undefined): Tool {
+  const cpu = cpus === undefined ? [] : ['-cpu', String(cpus)]
+  const command = (ctx: ToolContext, ...args: string[]) => ({
+    cmd: process.execPath,
+    args: [plakarCli() ?? 'plakar-cli-not-built', ...cpu, 'on', location(ctx, backend), ...args],
+    env: env(ctx),
+  })
+  return {
+    name: 'plakar',
+    installHint: 'build it first: pnpm --filter @poolp/plakar build',
+    settings: `${backend} backend, defaults of create (encryption and compression on)${cpus ? `, -cpu ${cpus}` : ''}`,
+    version() {
+      const cli = plakarCli()
+      if (!cli) return undefined
+      try {
+        return execFileSync(process.execPath, [cli, 'version'], { encoding: 'utf8' }).trim()
+      } catch {
+        return undefined
+      }
+    },
+    init: (ctx) => command(ctx, 'create'),
+    backup: (ctx, source) => command(ctx, 'push', source),
+    restore: (ctx, target) => command(ctx, 'pull', '-path', target, 'latest'),
+  }
+}
