@@ -62,3 +62,80 @@ export class StorageError extends PlakarError {
     super(code, message, options)
   }
 }
+
+// ---- snapshot (owner: SNAPSHOT+CLI) ----
+
+/** Codes the snapshot layer raises. */
+export type SnapshotErrorCode =
+  /** No snapshot matches the id or prefix the user gave. */
+  | 'SNAPSHOT_NOT_FOUND'
+  /** A prefix matches several snapshots; the message lists them. */
+  | 'SNAPSHOT_AMBIGUOUS'
+  /** A path that the snapshot does not hold. */
+  | 'SNAPSHOT_PATH_NOT_FOUND'
+  /** A snapshot header or tree blob that does not decode, or of an unknown version. */
+  | 'SNAPSHOT_CORRUPT'
+  /** A snapshot entry that would write outside the restore target (crafted or damaged). */
+  | 'SNAPSHOT_UNSAFE'
+  /** The restore target cannot be used (not a directory, not writable, ...). */
+  | 'SNAPSHOT_TARGET'
+  /** A path given to push that does not exist or cannot be read at all. */
+  | 'SNAPSHOT_SOURCE'
+
+export class SnapshotError extends PlakarError {
+  declare readonly code: SnapshotErrorCode
+
+  constructor(code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+// ---- command line (owner: SNAPSHOT+CLI) ----
+
+/** Codes the command line raises; each maps to an exit status (see commands/cli.ts). */
+export type CliErrorCode =
+  /** Unknown command or flag, missing or extra argument: exit status 2. */
+  | 'CLI_USAGE'
+  /** No passphrase could be obtained, or the two entries at create differ. */
+  | 'CLI_PASSPHRASE'
+  /** A file named on the command line (e.g. -keyfile) cannot be read. */
+  | 'CLI_FILE'
+
+export class CliError extends PlakarError {
+  declare readonly code: CliErrorCode
+
+  constructor(code: CliErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+// ---- repository (owner: REPOSITORY) ----
+
+/** Codes the repository layer raises (src/repository, and the leaves it uses). */
+export type RepositoryErrorCode =
+  /** The passphrase does not open any key of the repository (the key canary did not match). */
+  | 'REPO_BAD_PASSPHRASE'
+  /** Stored bytes fail their MAC, hash or structure check; the message names the object or blob. */
+  | 'REPO_CORRUPT'
+  /** No repository at the location (no config object). */
+  | 'REPO_NOT_FOUND'
+  /** create() over a location that already holds a repository. */
+  | 'REPO_EXISTS'
+  /** The repository was written by a newer format version, or names an unknown algorithm. */
+  | 'REPO_UNSUPPORTED'
+  /** A blob id that no index of the repository names. */
+  | 'REPO_BLOB_NOT_FOUND'
+  /** A snapshot uuid that the repository does not hold. */
+  | 'REPO_SNAPSHOT_NOT_FOUND'
+  /** A file given to the writer could not be read (vanished, unreadable); the backup goes on. */
+  | 'REPO_SOURCE_UNREADABLE'
+  /** Invalid arguments (bad uuid, bad chunking parameters, a method called after close). */
+  | 'REPO_USAGE'
+
+export class RepositoryError extends PlakarError {
+  declare readonly code: RepositoryErrorCode
+
+  constructor(code: RepositoryErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}

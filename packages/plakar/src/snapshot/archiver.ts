@@ -1,0 +1,415 @@
+import * as fs from 'node:fs'
+import { hostname, userInfo } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import { isPlakarError, SnapshotError } from '../errors.js'
+import type { Entry, EntryKind } from './entry.js'
+import { errnoText, isSystemError } from './errno.js'
+import { Excludes } from './exclude.js'
+import type { FileCache } from './file-cache.js'
+import {
+  MAX_RECORDED_ERRORS,
+  newSnapshotId,
+  SNAPSHOT_VERSION,
+  type SnapshotCounts,
+  type SnapshotErrorRecord,
+  type SnapshotHeader,
+} from './header.js'
+import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
+import { DirWriter, makeContent } from './tree.js'
+import { readIdNames } from './users.js'
+import { readXattrs } from './xattr.js'
+
+/**
+ * The archiver walks the paths given to push and writes a snapshot: file contents through
+ * the repository's BlobWriter, one directory blob per directory (bottom-up), then the
+ * header. Memory is bounded by the depth of the tree and the width of one directory (its
+ * names), plus a window of files in flight: never by the size of the snapshot.
+ * Errors on single files (unreadable, vanished) are recorded and the walk goes on.
+ */
+export interface ArchiveOptions {
+  readonly paths: readonly string[]
+  readonly excludes?: readonly string[]
+  readonly tags?: readonly string[]
+  readonly commandLine?: readonly string[]
+  /** The file-metadata cache, or null/undefined to read every file. */
+  readonly cache?: FileCache | null
+  readonly cpus?: number
+  readonly progress?: ArchiveProgress
+  /** Called for each error as it happens (the walk goes on). */
+  readonly onError?: (path: Buffer, message: string) => void
+}
+
+/** Counters the archiver updates as it goes; a progress display reads them. */
+export class ArchiveProgress {
+  files = 0
+  dirs = 0
+  bytes = 0
+  errors = 0
+  /** Files whose content came from the cache without reading. */
+  cached = 0
+}
+
+/** Files being read or chunked at once; bounds memory and keeps the writer's workers busy. */
+const FILES_IN_FLIGHT = 16
+/** Entries of one directory waiting for their content before being added to its blob. */
+const ENTRIES_IN_FLIGHT = 64
+/** A file changed less than this before it was read is not cached (timestamps are coarse). */
+const RACY_NS = 2_000_000_000n
+const ROOT = Buffer.from('/')
+
+interface PathNode {
+  full: boolean
+  readonly children: Map<string, PathNode>
+}
+
+interface FileContent {
+  readonly content: Entry['content']
+  readonly size: number
+}
+
+export async function archive(repository: SnapshotRepository, opts: ArchiveOptions): Promise<SnapshotHeader> {
+  const started = Date.now()
+  const tree = resolvePaths(opts.paths)
+  const writer = repository.writer(opts.cpus !== undefined ? { cpus: opts.cpus } : {})
+  const a = new Archiver(repository, writer, opts)
+  let root: Entry
+  try {
+    const st = fs.lstatSync(ROOT, { bigint: true })
+    const r = await a.partial(ROOT, Buffer.alloc(0), st, tree.root)
+    if (r === null) throw new SnapshotError('SNAPSHOT_SOURCE', 'nothing could be backed up')
+    root = r
+    await writer.flush()
+  } finally {
+    await writer.close()
+  }
+  const user = safeUserName()
+  const header: SnapshotHeader = {
+    version: SNAPSHOT_VERSION,
+    uuid: newSnapshotId(),
+    time: new Date(started).toISOString(),
+    hostname: hostname(),
+    username: user,
+    commandLine: opts.commandLine ?? [],
+    paths: tree.paths,
+    tags: opts.tags ?? [],
+    root,
+    counts: a.counts,
+    size: a.size,
+    stored: a.stored,
+    durationMs: Date.now() - started,
+    errors: a.errors,
+    users: a.names(a.uids, '/etc/passwd'),
+    groups: a.names(a.gids, '/etc/group'),
+  }
+  return header
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return String(process.getuid?.() ?? '')
+  }
+}
+
+/** Absolute paths, parents resolved through symlinks, nested ones folded into their ancestor. */
+function resolvePaths(paths: readonly string[]): { root: PathNode; paths: string[] } {
+  if (paths.length === 0) throw new SnapshotError('SNAPSHOT_SOURCE', 'no path to back up')
+  const root: PathNode = { full: false, children: new Map() }
+  const out: string[] = []
+  for (const p of paths) {
+    const abs = resolve(p)
+    let full: string
+    try {
+      full = abs === '/' ? '/' : join(fs.realpathSync(dirname(abs)), basename(abs))
+      fs.lstatSync(full)
+    } catch (err) {
+      throw new SnapshotError('SNAPSHOT_SOURCE', `${p}: ${errnoText(err)}`)
+    }
+    out.push(full)
+    let node = root
+    for (const c of full.split('/').filter((s) => s !== '')) {
+      if (node.full) break
+      let next = node.children.get(c)
+      if (next === undefined) {
+        next = { full: false, children: new Map() }
+        node.children.set(c, next)
+      }
+      node = next
+    }
+    node.full = true
+    node.children.clear()
+  }
+  return { root, paths: [...new Set(out)].sort() }
+}
+
+class Limiter {
+  private active = 0
+  private readonly waiting: (() => void)[] = []
+  constructor(private readonly max: number) {}
+  async acquire(): Promise<void> {
+    if (this.active < this.max) {
+      this.active++
+      return
+    }
+    await new Promise<void>((r) => this.waiting.push(r))
+  }
+  release(): void {
+    const next = this.waiting.shift()
+    if (next) next()
+    else this.active--
+  }
+}
+
+class Archiver {
+  readonly counts: SnapshotCounts = { files: 0, dirs: 0, symlinks: 0, others: 0, errors: 0 }
+  readonly errors: SnapshotErrorRecord[] = []
+  readonly uids = new Set<number>()
+  readonly gids = new Set<number>()
+  size = 0
+  stored = 0
+  private readonly excludes: Excludes
+  private readonly limiter = new Limiter(FILES_IN_FLIGHT)
+  private readonly links = new Map<string, Promise<FileContent | null>>()
+  private readonly progress: ArchiveProgress
+
+  constructor(
+    private readonly repository: SnapshotRepository,
+    private readonly writer: SnapshotBlobWriter,
+    private readonly opts: ArchiveOptions,
+  ) {
+    this.excludes = new Excludes(opts.excludes ?? [])
+    this.progress = opts.progress ?? new ArchiveProgress()
+  }
+
+  names(ids: Set<number>, file: '/etc/passwd' | '/etc/group'): [number, string][] {
+    const all = readIdNames(file)
+    return [...ids]
+      .sort((x, y) => x - y)
+      .flatMap((id) => (all.has(id) ? [[id, all.get(id)!] as [number, string]] : []))
+  }
+
+  /** A directory on the way to a pushed path: its metadata, and only the children named. */
+  async partial(path: Buffer, name: Buffer, st: fs.BigIntStats, node: PathNode): Promise<Entry | null> {
+    if (node.full) return this.entry(path, name, st)
+    const dir = new DirWriter(this.writer)
+    let size = 0
+    let count = 0
+    const names = [...node.children.keys()].map((c) => Buffer.from(c)).sort(Buffer.compare)
+    for (const child of names) {
+      const childPath = path.length === 1 ? Buffer.concat([ROOT, child]) : Buffer.concat([path, ROOT, child])
+      const childSt = fs.lstatSync(childPath, { bigint: true, throwIfNoEntry: false })
+      if (childSt === undefined) {
+        this.error(childPath, 'no such file or directory')
+        continue
+      }
+      const childNode = node.children.get(child.toString())!
+      const e =
+        childNode.full || !childSt.isDirectory()
+          ? await this.entry(childPath, child, childSt)
+          : await this.partial(childPath, child, childSt, childNode)
+      if (e === null) continue
+      await dir.add(e)
+      size += e.size
+      count += 1 + (e.count ?? 0)
+    }
+    this.counts.dirs++
+    return { ...this.meta(name, 'dir', st), size, tree: await dir.finish(), count }
+  }
+
+  /** The entry for one filesystem object, or null when it was excluded or failed (recorded). */
+  private async entry(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
+    if (st.isDirectory()) return this.directory(path, name, st)
+    if (st.isFile()) return this.file(path, name, st)
+    if (st.isSymbolicLink()) {
+      let target: Buffer
+      try {
+        target = fs.readlinkSync(path, { encoding: 'buffer' })
+      } catch (err) {
+        this.error(path, errnoText(err))
+        return null
+      }
+      this.counts.symlinks++
+      return { ...this.meta(name, 'symlink', st), target }
+    }
+    const kind: EntryKind = st.isFIFO()
+      ? 'fifo'
+      : st.isCharacterDevice()
+        ? 'chardev'
+        : st.isBlockDevice()
+          ? 'blockdev'
+          : 'socket'
+    this.counts.others++
+    const e: Entry = { ...this.meta(name, kind, st) }
+    return kind === 'chardev' || kind === 'blockdev' ? { ...e, rdev: Number(st.rdev) } : e
+  }
+
+  private async directory(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry> {
+    let names: Buffer[] = []
+    try {
+      names = fs.readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare)
+    } catch (err) {
+      this.error(path, errnoText(err))
+    }
+    const dir = new DirWriter(this.writer)
+    const pending: Promise<Entry | null>[] = []
+    let size = 0
+    let count = 0
+    const drain = async (keep: number) => {
+      while (pending.length > keep) {
+        const e = await pending.shift()!
+        if (e === null) continue
+        await dir.add(e)
+        size += e.size
+        count += 1 + (e.count ?? 0)
+      }
+    }
+    for (const child of names) {
+      const childPath = path.length === 1 ? Buffer.concat([ROOT, child]) : Buffer.concat([path, ROOT, child])
+      if (this.excludes.excludes(childPath, child)) continue
+      let childSt: fs.BigIntStats | undefined
+      try {
+        childSt = fs.lstatSync(childPath, { bigint: true, throwIfNoEntry: false })
+      } catch (err) {
+        this.error(childPath, errnoText(err))
+        continue
+      }
+      if (childSt === undefined) {
+        this.error(childPath, 'vanished during the backup')
+        continue
+      }
+      if (childSt.isDirectory()) {
+        // Children before their parent's blob, in name order: settle what is pending first.
+        await drain(0)
+        pending.push(Promise.resolve(await this.directory(childPath, child, childSt)))
+      } else if (childSt.isFile()) {
+        await this.limiter.acquire()
+        pending.push(this.file(childPath, child, childSt).finally(() => this.limiter.release()))
+      } else {
+        pending.push(this.entry(childPath, child, childSt))
+      }
+      await drain(ENTRIES_IN_FLIGHT)
+    }
+    await drain(0)
+    this.counts.dirs++
+    this.progress.dirs++
+    return { ...this.meta(name, 'dir', st, path), size, tree: await dir.finish(), count }
+  }
+
+  private async file(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
+    const linked = st.nlink > 1n
+    let got: FileContent | null
+    if (linked) {
+      const key = `${st.dev}:${st.ino}`
+      let p = this.links.get(key)
+      if (p === undefined) {
+        p = this.content(path, st)
+        this.links.set(key, p)
+      }
+      got = await p
+    } else got = await this.content(path, st)
+    if (got === null) return null
+    this.counts.files++
+    this.size += got.size
+    const e: Entry = { ...this.meta(name, 'file', st, path), size: got.size, content: got.content }
+    const sparse = st.blocks * 512n < st.size
+    return {
+      ...e,
+      ...(sparse ? { sparse: true } : {}),
+      ...(linked ? { link: [Number(st.dev), Number(st.ino)] as const } : {}),
+    }
+  }
+
+  private async content(path: Buffer, st: fs.BigIntStats): Promise<FileContent | null> {
+    const cache = this.opts.cache
+    if (cache) {
+      const hit = cache.get(path)
+      if (
+        hit !== undefined &&
+        hit.dev === st.dev &&
+        hit.ino === st.ino &&
+        hit.size === st.size &&
+        hit.mtimeNs === st.mtimeNs &&
+        hit.ctimeNs === st.ctimeNs &&
+        (await this.allPresent(hit.chunks))
+      ) {
+        this.progress.files++
+        this.progress.cached++
+        this.progress.bytes += Number(st.size)
+        return { content: await makeContent(this.writer, hit.chunks), size: Number(st.size) }
+      }
+    }
+    const readAt = BigInt(Date.now()) * 1_000_000n
+    let fd: number
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+    } catch (err) {
+      this.error(path, errnoText(err))
+      return null
+    }
+    try {
+      const now = fs.fstatSync(fd, { bigint: true })
+      if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
+        this.error(path, 'replaced during the backup')
+        return null
+      }
+      const r = await this.writer.putFile({ fd, size: Number(now.size) })
+      this.stored += r.stored
+      this.progress.files++
+      this.progress.bytes += r.size
+      const content = await makeContent(this.writer, r.chunks)
+      if (
+        cache &&
+        r.size === Number(st.size) &&
+        st.ctimeNs < readAt - RACY_NS &&
+        st.mtimeNs < readAt - RACY_NS
+      ) {
+        cache.put(path, {
+          dev: st.dev,
+          ino: st.ino,
+          size: st.size,
+          mtimeNs: st.mtimeNs,
+          ctimeNs: st.ctimeNs,
+          chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
+        })
+      }
+      return { content, size: r.size }
+    } catch (err) {
+      if (isPlakarError(err) || !isSystemError(err)) throw err
+      this.error(path, errnoText(err))
+      return null
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
+  private async allPresent(chunks: readonly Buffer[]): Promise<boolean> {
+    for (const c of chunks) if (!(await this.repository.hasBlob(c))) return false
+    return true
+  }
+
+  private meta(name: Buffer, kind: EntryKind, st: fs.BigIntStats, path?: Buffer) {
+    const uid = Number(st.uid)
+    const gid = Number(st.gid)
+    this.uids.add(uid)
+    this.gids.add(gid)
+    const xattrs = path !== undefined ? readXattrs(path) : undefined
+    return {
+      name,
+      kind,
+      mode: Number(st.mode & 0o7777n),
+      uid,
+      gid,
+      mtimeNs: st.mtimeNs,
+      size: 0,
+      ...(xattrs !== undefined && xattrs.length > 0 ? { xattrs } : {}),
+    }
+  }
+
+  private error(path: Buffer, message: string): void {
+    this.counts.errors++
+    this.progress.errors++
+    if (this.errors.length < MAX_RECORDED_ERRORS) this.errors.push({ path, message })
+    this.opts.onError?.(path, message)
+  }
+}

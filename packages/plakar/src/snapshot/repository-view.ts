@@ -1,0 +1,41 @@
+import type { BlobId, BlobType, PutResult } from '../repository/types.js'
+
+/**
+ * What the snapshot layer needs from a repository, as a structural interface so that the
+ * snapshot code depends on the shape agreed in PLAKAR.md and not on one class.
+ * `Repository` (repository/index.ts) satisfies it.
+ */
+
+/**
+ * A regular file opened by the archiver, handed to BlobWriter.putFile. The writer reads
+ * `fd` from offset 0 to end of file (which may differ from `size` if the file changes
+ * during the backup) and reports the size it read. The archiver owns the fd: it closes it
+ * once the promise returned by putFile has settled, never before.
+ */
+export interface ReadableFile {
+  readonly fd: number
+  readonly size: number
+}
+
+export interface FileResult {
+  readonly chunks: BlobId[]
+  readonly size: number
+  readonly stored: number
+}
+
+export interface SnapshotBlobWriter {
+  putFile(source: ReadableFile): Promise<FileResult>
+  putBlob(type: BlobType, data: Uint8Array): Promise<PutResult>
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface SnapshotRepository {
+  readonly id: string
+  writer(opts?: { cpus?: number }): SnapshotBlobWriter
+  getBlob(id: BlobId): Promise<Uint8Array>
+  hasBlob(id: BlobId): Promise<boolean>
+  putSnapshot(uuid: string, data: Uint8Array): Promise<void>
+  getSnapshot(uuid: string): Promise<Uint8Array>
+  listSnapshots(): Promise<string[]>
+}

@@ -1,0 +1,58 @@
+import * as fs from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  archive,
+  encodeHeader,
+  listHeaders,
+  locate,
+  Restorer,
+  resolveSnapshot,
+  TreeReader,
+} from '../../src/snapshot/index.js'
+import { FakeRepository } from './fake-repository.js'
+import { compareTrees, makeTree } from './tree-fixture.js'
+
+let work: string
+beforeAll(() => {
+  work = fs.mkdtempSync(join(tmpdir(), 'plakar-snap-'))
+  makeTree(join(work, 'src'))
+})
+afterAll(() => {
+  fs.chmodSync(join(work, 'src/readonly-dir'), 0o755)
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+describe('archive then restore', () => {
+  it('restores every kind of file byte for byte with its metadata', async () => {
+    const repo = new FakeRepository()
+    const header = await archive(repo, { paths: [join(work, 'src')] })
+    expect(header.counts.errors).toBe(0)
+    await repo.putSnapshot(header.uuid, encodeHeader(header))
+    const h = await resolveSnapshot(repo, header.uuid.slice(0, 6))
+    const reader = new TreeReader(repo)
+    const at = await locate(reader, h, join(work, 'src'))
+    const out = join(work, 'out')
+    const r = new Restorer(repo, reader, out)
+    await r.restore([], at.entry)
+    await r.finish()
+    expect(r.errors).toBe(0)
+    expect(compareTrees(join(work, 'src'), join(out, 'src'), { owners: true })).toEqual([])
+    expect(fs.statSync(join(out, 'src/sparse.img')).blocks * 512).toBeLessThan(1024 * 1024)
+  })
+
+  it('dedups unchanged directories across snapshots and pages large ones', async () => {
+    const repo = new FakeRepository()
+    const a = await archive(repo, { paths: [join(work, 'src')] })
+    const blobs = repo.blobs.size
+    const b = await archive(repo, { paths: [join(work, 'src')] })
+    expect(repo.blobs.size).toBe(blobs)
+    expect(b.root.tree!.equals(a.root.tree!)).toBe(true)
+    await repo.putSnapshot(b.uuid, encodeHeader(b))
+    const reader = new TreeReader(repo)
+    const wide = await locate(reader, b, join(work, 'src/wide/file-02999-' + 'x'.repeat(60)))
+    expect(wide.entry.size).toBe(5)
+    expect((await listHeaders(repo)).length).toBe(1)
+  })
+})
