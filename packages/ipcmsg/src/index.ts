@@ -1,1 +1,47 @@
-export {}
+/**
+ * @poolp/ipcmsg: OpenBSD imsg(3) for Node.
+ *
+ * - Channel: one end of a UNIX stream socket carrying imsg frames (16-byte
+ *   header: type, length, peerid, pid) and passed descriptors.
+ * - Message: a received frame; its receiver owns its fd.
+ * - Dialect: 'classic' (u16 len + u16 flags) or '2024' (u32 len, bit 31 = fd).
+ * - posix: socketpair, chroot, user and group lookup, for privsep.
+ * The wire is specified in docs/ipcmsg-wire.md.
+ */
+export {
+  Channel,
+  type ChannelOptions,
+  type Handler,
+  type QueryOptions,
+  type ReplyOptions,
+  type SendOptions,
+} from './channel.js'
+export {
+  ChannelClosedError,
+  ChannelError,
+  IpcmsgError,
+  MessageTooLargeError,
+  PayloadError,
+  PeerClosedError,
+  ProtocolError,
+  QueryAbortedError,
+  QueryTimeoutError,
+  QueueFullError,
+} from './errors.js'
+export { Message } from './message.js'
+export {
+  chroot,
+  closeFd,
+  dupFd,
+  fdKind,
+  type Group,
+  getgrgid,
+  getgrnam,
+  getgrouplist,
+  getpwnam,
+  getpwuid,
+  type Passwd,
+  setCloexec,
+  socketpair,
+} from './posix.js'
+export { DEFAULT_MAX_MESSAGE_SIZE, type DialectName, HEADER_SIZE } from './wire.js'

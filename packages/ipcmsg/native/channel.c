@@ -1,0 +1,636 @@
+/*
+ * A channel's socket: non-blocking recvmsg/sendmsg with SCM_RIGHTS, driven by
+ * uv_poll, and a write queue kept here so that a slow peer costs C memory
+ * that JavaScript accounts for (write() returns the queued byte count) rather
+ * than an unbounded pile of JavaScript buffers.
+ *
+ * Contract with channel.ts:
+ *   open(fd, onRead, onDrain, onError) -> handle; sets O_NONBLOCK on fd and
+ *     takes ownership of it: close() closes it.
+ *   onRead(buf, fds, truncated): buf holds the bytes of one recvmsg, fds the
+ *     descriptors that came with them (or undefined), truncated is true when
+ *     the kernel dropped descriptors (MSG_CTRUNC). onRead(null) means EOF.
+ *   write(h, buffers[], fd, keep) -> bytes still queued here. With fd >= 0 the
+ *     data must be exactly one message; it gets a sendmsg of its own that
+ *     starts with it, carrying that one fd. The addon owns fd from then on and
+ *     closes it once sent (or on close/error, including a write() that
+ *     throws); with keep, it sends a dup and the caller's fd stays the
+ *     caller's. Throws a system error when the socket has failed: no onError
+ *     then, the caller learns it from the throw.
+ *   onDrain() runs when the queue empties after a write() left bytes queued.
+ *   onError(err) runs at most once, when a queued write fails later; the
+ *     queue is dropped then.
+ *   readStart/readStop/ref/unref/close(h).
+ * Before each recvmsg we check that a descriptor slot is free: at EMFILE the
+ * kernel would drop passed fds, so reading pauses and retries instead.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipcmsg.h"
+
+#define MAX_IOV		64
+#define STALL_RETRY_MS	20
+
+struct wentry {
+	struct wentry	*next;
+	size_t		 len;
+	size_t		 off;
+	int		 fd;	/* -1, or an fd not yet sent, owned by us */
+	char		 data[];
+};
+
+struct channel {
+	uv_poll_t		 poll;
+	uv_timer_t		 stall;
+	napi_env		 env;
+	napi_async_context	 actx;
+	napi_ref		 on_read;
+	napi_ref		 on_drain;
+	napi_ref		 on_error;
+	struct channel		**box;	/* the JS handle's pointer to us */
+	struct wentry		*head;
+	struct wentry		*tail;
+	size_t			 queued;
+	int			 fd;
+	int			 reading;
+	int			 stalled;
+	int			 failed;
+	int			 closing;
+	int			 pending_closes;
+	int			 polling;	/* events currently polled */
+};
+
+static void	channel_poll_cb(uv_poll_t *, int, int);
+
+static void
+update_poll(struct channel *c)
+{
+	int events = 0;
+
+	if (c->closing)
+		return;
+	if (c->reading && !c->stalled)
+		events |= UV_READABLE;
+	if (c->head != NULL && !c->failed)
+		events |= UV_WRITABLE;
+	if (events == c->polling)
+		return;
+	c->polling = events;
+	if (events == 0)
+		uv_poll_stop(&c->poll);
+	else
+		uv_poll_start(&c->poll, events, channel_poll_cb);
+}
+
+static void
+drop_queue(struct channel *c)
+{
+	struct wentry *e, *next;
+
+	for (e = c->head; e != NULL; e = next) {
+		next = e->next;
+		if (e->fd != -1)
+			close(e->fd);
+		free(e);
+	}
+	c->head = c->tail = NULL;
+	c->queued = 0;
+}
+
+/*
+ * One sendmsg of iov with fd (or -1) attached. Returns bytes written, 0 for
+ * EAGAIN, or -errno.
+ */
+static ssize_t
+send_iov(int sock, struct iovec *iov, int iovcnt, int fd)
+{
+	struct msghdr mh;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = iovcnt;
+	if (fd != -1) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+	return n;
+}
+
+/* Writes as much of the queue as the socket takes. Returns 0 or -errno. */
+static int
+flush_queue(struct channel *c)
+{
+	struct iovec iov[MAX_IOV];
+	struct wentry *e;
+	ssize_t n;
+	int cnt, fd;
+
+	while (c->head != NULL) {
+		/* An unsent fd goes with the first byte of its own message;
+		 * a later entry carrying one starts the next sendmsg. */
+		fd = c->head->fd;
+		cnt = 0;
+		for (e = c->head; e != NULL && cnt < MAX_IOV; e = e->next) {
+			if (e != c->head && e->fd != -1)
+				break;
+			iov[cnt].iov_base = e->data + e->off;
+			iov[cnt].iov_len = e->len - e->off;
+			cnt++;
+		}
+		n = send_iov(c->fd, iov, cnt, fd);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0;
+		if (fd != -1) {
+			close(fd);
+			c->head->fd = -1;
+		}
+		c->queued -= n;
+		while (n > 0) {
+			e = c->head;
+			if ((size_t)n < e->len - e->off) {
+				e->off += n;
+				break;
+			}
+			n -= e->len - e->off;
+			c->head = e->next;
+			free(e);
+		}
+		if (c->head == NULL)
+			c->tail = NULL;
+	}
+	return 0;
+}
+
+/* After a socket error nothing more is sent: queued fds are closed. */
+static void
+mark_failed(struct channel *c)
+{
+	c->failed = 1;
+	drop_queue(c);
+	update_poll(c);
+}
+
+static void
+fail(struct channel *c, int err, const char *syscall)
+{
+	napi_handle_scope scope;
+	napi_value argv[1];
+
+	if (c->failed)
+		return;
+	mark_failed(c);
+	napi_open_handle_scope(c->env, &scope);
+	argv[0] = make_errno_error(c->env, err, syscall);
+	call_js(c->env, c->actx, c->on_error, 1, argv);
+	napi_close_handle_scope(c->env, scope);
+}
+
+static void
+stall_cb(uv_timer_t *t)
+{
+	struct channel *c = t->data;
+
+	c->stalled = 0;
+	update_poll(c);
+}
+
+/* 1 when a descriptor could be allocated right now. */
+static int
+fd_slot_free(int sock)
+{
+	int probe;
+
+	if ((probe = fcntl(sock, F_DUPFD_CLOEXEC, 0)) == -1)
+		return !(errno == EMFILE || errno == ENFILE);
+	close(probe);
+	return 1;
+}
+
+static void
+deliver(struct channel *c, char *buf, ssize_t n, int *fds, int nfds, int truncated)
+{
+	napi_handle_scope scope;
+	napi_value argv[3], v;
+	int i;
+
+	napi_open_handle_scope(c->env, &scope);
+	if (n == 0) {
+		napi_get_null(c->env, &argv[0]);
+		call_js(c->env, c->actx, c->on_read, 1, argv);
+	} else {
+		napi_create_buffer_copy(c->env, n, buf, NULL, &argv[0]);
+		if (nfds > 0) {
+			napi_create_array_with_length(c->env, nfds, &argv[1]);
+			for (i = 0; i < nfds; i++) {
+				napi_create_int32(c->env, fds[i], &v);
+				napi_set_element(c->env, argv[1], i, v);
+			}
+		} else
+			napi_get_undefined(c->env, &argv[1]);
+		napi_get_boolean(c->env, truncated, &argv[2]);
+		call_js(c->env, c->actx, c->on_read, 3, argv);
+	}
+	napi_close_handle_scope(c->env, scope);
+}
+
+static void
+do_read(struct channel *c)
+{
+	struct addon *a;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
+	} cmsgbuf;
+	int fds[MAX_RECV_FDS], nfds, i, k, cnt, *p;
+	ssize_t n;
+
+	napi_get_instance_data(c->env, (void **)&a);
+	/* A bounded number of reads per wakeup keeps other handles fair. */
+	for (i = 0; i < 16 && c->reading && !c->closing; i++) {
+		if (!fd_slot_free(c->fd)) {
+			c->stalled = 1;
+			update_poll(c);
+			uv_timer_start(&c->stall, stall_cb, STALL_RETRY_MS, 0);
+			return;
+		}
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = a->rbuf;
+		iov.iov_len = a->rbufsz;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = sizeof(cmsgbuf.buf);
+		do {
+			n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+		} while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == ECONNRESET) {
+				/* The peer went away with unread data: for
+				 * us that is the end of the stream. */
+				n = 0;
+			} else {
+				c->reading = 0;
+				update_poll(c);
+				fail(c, errno, "recvmsg");
+				return;
+			}
+		}
+		nfds = 0;
+		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			p = (int *)CMSG_DATA(cmsg);
+			cnt = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (k = 0; k < cnt && nfds < MAX_RECV_FDS; k++)
+				memcpy(&fds[nfds++], p + k, sizeof(int));
+		}
+		if (n == 0) {
+			for (k = 0; k < nfds; k++)
+				close(fds[k]);
+			c->reading = 0;
+			update_poll(c);
+			deliver(c, NULL, 0, NULL, 0, 0);
+			return;
+		}
+		deliver(c, a->rbuf, n, fds, nfds, (mh.msg_flags & MSG_CTRUNC) != 0);
+	}
+}
+
+static void
+channel_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct channel *c = h->data;
+	int err, had;
+
+	if (c->closing)
+		return;
+	if (status < 0) {
+		fail(c, -status, "poll");
+		return;
+	}
+	if ((events & UV_WRITABLE) && c->head != NULL && !c->failed) {
+		had = c->head != NULL;
+		if ((err = flush_queue(c)) < 0) {
+			fail(c, -err, "sendmsg");
+		} else {
+			update_poll(c);
+			if (had && c->head == NULL) {
+				napi_handle_scope scope;
+
+				napi_open_handle_scope(c->env, &scope);
+				call_js(c->env, c->actx, c->on_drain, 0, NULL);
+				napi_close_handle_scope(c->env, scope);
+			}
+		}
+	}
+	if (c->closing)
+		return;
+	if (events & (UV_READABLE | UV_DISCONNECT))
+		do_read(c);
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+	struct channel *c = h->data;
+
+	if (--c->pending_closes == 0)
+		free(c);
+}
+
+static void
+channel_close(struct channel *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	uv_poll_stop(&c->poll);
+	uv_timer_stop(&c->stall);
+	drop_queue(c);
+	close(c->fd);
+	napi_delete_reference(c->env, c->on_read);
+	napi_delete_reference(c->env, c->on_drain);
+	napi_delete_reference(c->env, c->on_error);
+	napi_async_destroy(c->env, c->actx);
+	if (c->box != NULL)
+		*c->box = NULL;
+	c->pending_closes = 2;
+	uv_close((uv_handle_t *)&c->poll, handle_closed);
+	uv_close((uv_handle_t *)&c->stall, handle_closed);
+}
+
+static void
+box_finalize(napi_env env, void *data, void *hint)
+{
+	struct channel **box = data;
+
+	(void)env;
+	(void)hint;
+	/* Unreachable from JavaScript and never closed: close it now. */
+	if (*box != NULL) {
+		(*box)->box = NULL;
+		channel_close(*box);
+	}
+	free(box);
+}
+
+static struct channel *
+get_channel(napi_env env, napi_value v)
+{
+	struct channel **box;
+
+	if (napi_get_value_external(env, v, (void **)&box) != napi_ok) {
+		napi_throw_type_error(env, "EINVAL", "expected a channel handle");
+		return NULL;
+	}
+	if (*box == NULL || (*box)->closing) {
+		napi_throw_error(env, "ECLOSED", "channel is closed");
+		return NULL;
+	}
+	return *box;
+}
+
+static napi_value
+js_open(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4;
+	napi_value argv[4], handle, resource, name;
+	struct channel *c, **box;
+	uv_loop_t *loop;
+	int fd, fl, r;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 4 || !get_fd_arg(env, argv[0], &fd))
+		return NULL;
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return throw_errno(env, errno, "fcntl");
+	if ((c = calloc(1, sizeof(*c))) == NULL || (box = malloc(sizeof(*box))) == NULL) {
+		free(c);
+		return throw_errno(env, ENOMEM, "open");
+	}
+	NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+	if ((r = uv_poll_init(loop, &c->poll, fd)) != 0) {
+		free(c);
+		free(box);
+		return throw_errno(env, -r, "uv_poll_init");
+	}
+	uv_timer_init(loop, &c->stall);
+	uv_unref((uv_handle_t *)&c->stall);
+	c->poll.data = c;
+	c->stall.data = c;
+	c->env = env;
+	c->fd = fd;
+	c->box = box;
+	*box = c;
+	napi_create_reference(env, argv[1], 1, &c->on_read);
+	napi_create_reference(env, argv[2], 1, &c->on_drain);
+	napi_create_reference(env, argv[3], 1, &c->on_error);
+	napi_create_object(env, &resource);
+	napi_create_string_utf8(env, "poolp.ipcmsg.Channel", NAPI_AUTO_LENGTH, &name);
+	napi_async_init(env, resource, name, &c->actx);
+	NAPI_CALL(env, napi_create_external(env, box, box_finalize, NULL, &handle));
+	return handle;
+}
+
+/* Appends a copy of bufs[from..] (starting skip bytes in) as one entry. */
+static int
+enqueue(struct channel *c, char **bases, size_t *lens, uint32_t nbufs, size_t skip, int fd)
+{
+	struct wentry *e;
+	size_t total = 0, pos = 0;
+	uint32_t i;
+
+	for (i = 0; i < nbufs; i++)
+		total += lens[i];
+	total -= skip;
+	if (total == 0 && fd == -1)
+		return 0;
+	if ((e = malloc(sizeof(*e) + total)) == NULL)
+		return -ENOMEM;
+	e->next = NULL;
+	e->len = total;
+	e->off = 0;
+	e->fd = fd;
+	for (i = 0; i < nbufs; i++) {
+		if (skip >= lens[i]) {
+			skip -= lens[i];
+			continue;
+		}
+		memcpy(e->data + pos, bases[i] + skip, lens[i] - skip);
+		pos += lens[i] - skip;
+		skip = 0;
+	}
+	if (c->tail != NULL)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+	c->queued += total;
+	return 0;
+}
+
+static napi_value
+js_write(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4, total = 0, sent = 0;
+	napi_value argv[4], v, result;
+	struct channel *c;
+	struct iovec iov[MAX_IOV];
+	char *bases[MAX_IOV];
+	size_t lens[MAX_IOV];
+	uint32_t nbufs, i;
+	bool keep = false, isarr;
+	int fd = -1, err;
+	ssize_t n = 0;
+	void *data;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if ((c = get_channel(env, argv[0])) == NULL)
+		return NULL;
+	if (napi_is_array(env, argv[1], &isarr) != napi_ok || !isarr) {
+		napi_throw_type_error(env, "EINVAL", "expected an array of buffers");
+		return NULL;
+	}
+	napi_get_array_length(env, argv[1], &nbufs);
+	if (nbufs > MAX_IOV) {
+		napi_throw_range_error(env, "EINVAL", "too many buffers in one write");
+		return NULL;
+	}
+	napi_get_value_int32(env, argv[2], &fd);
+	if (fd < -1)
+		fd = -1;
+	napi_get_value_bool(env, argv[3], &keep);
+	for (i = 0; i < nbufs; i++) {
+		napi_get_element(env, argv[1], i, &v);
+		if (napi_get_buffer_info(env, v, &data, &lens[i]) != napi_ok) {
+			napi_throw_type_error(env, "EINVAL", "expected an array of buffers");
+			return NULL;
+		}
+		bases[i] = data;
+		iov[i].iov_base = data;
+		iov[i].iov_len = lens[i];
+		total += lens[i];
+	}
+	if (c->failed)
+		return throw_errno(env, EPIPE, "sendmsg");
+	if (fd != -1 && total == 0) {
+		napi_throw_range_error(env, "EINVAL", "an fd needs a message to carry it");
+		return NULL;
+	}
+
+	if (c->head == NULL) {
+		n = send_iov(c->fd, iov, (int)nbufs, fd);
+		if (n < 0) {
+			err = (int)-n;
+			if (fd != -1 && !keep)
+				close(fd);
+			mark_failed(c);
+			return throw_errno(env, err, "sendmsg");
+		}
+		sent = (size_t)n;
+		if (n > 0 && fd != -1) {
+			if (!keep)
+				close(fd);
+			fd = -1;
+		}
+	}
+	if (sent < total || fd != -1) {
+		if (fd != -1 && keep &&
+		    (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			return throw_errno(env, errno, "fcntl");
+		if ((err = enqueue(c, bases, lens, nbufs, sent, fd)) < 0) {
+			if (fd != -1)
+				close(fd);
+			return throw_errno(env, -err, "write");
+		}
+		update_poll(c);
+	}
+	napi_create_double(env, (double)c->queued, &result);
+	return result;
+}
+
+static napi_value
+js_control(napi_env env, napi_callback_info info, int op)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	struct channel **box, *c;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (napi_get_value_external(env, argv[0], (void **)&box) != napi_ok) {
+		napi_throw_type_error(env, "EINVAL", "expected a channel handle");
+		return NULL;
+	}
+	if ((c = *box) == NULL || c->closing)
+		return NULL;	/* every control is a no-op once closed */
+	switch (op) {
+	case 0:
+		c->reading = 1;
+		update_poll(c);
+		break;
+	case 1:
+		c->reading = 0;
+		update_poll(c);
+		break;
+	case 2:
+		uv_ref((uv_handle_t *)&c->poll);
+		break;
+	case 3:
+		uv_unref((uv_handle_t *)&c->poll);
+		break;
+	case 4:
+		channel_close(c);
+		break;
+	}
+	return NULL;
+}
+
+static napi_value js_read_start(napi_env e, napi_callback_info i) { return js_control(e, i, 0); }
+static napi_value js_read_stop(napi_env e, napi_callback_info i) { return js_control(e, i, 1); }
+static napi_value js_ref(napi_env e, napi_callback_info i) { return js_control(e, i, 2); }
+static napi_value js_unref(napi_env e, napi_callback_info i) { return js_control(e, i, 3); }
+static napi_value js_close(napi_env e, napi_callback_info i) { return js_control(e, i, 4); }
+
+void
+channel_init(napi_env env, napi_value exports)
+{
+	EXPORT_FN(env, exports, "channelOpen", js_open);
+	EXPORT_FN(env, exports, "channelWrite", js_write);
+	EXPORT_FN(env, exports, "channelReadStart", js_read_start);
+	EXPORT_FN(env, exports, "channelReadStop", js_read_stop);
+	EXPORT_FN(env, exports, "channelRef", js_ref);
+	EXPORT_FN(env, exports, "channelUnref", js_unref);
+	EXPORT_FN(env, exports, "channelClose", js_close);
+}

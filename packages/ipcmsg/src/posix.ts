@@ -1,0 +1,63 @@
+import { addon, type Group, type Passwd } from './native.js'
+
+/**
+ * POSIX calls Node lacks, for privilege separation. Failures throw Node-style
+ * system errors (code, errno, syscall). Lookups return undefined for a name or
+ * id that does not exist.
+ */
+export type { Group, Passwd }
+
+/**
+ * A connected pair of UNIX stream sockets, both close-on-exec. To give one
+ * end to a child, pass it in spawn()'s stdio array (Node dup2()s it into the
+ * child, clearing close-on-exec there), close it in the parent, and in the
+ * child wrap the inherited number with Channel.fromFd().
+ */
+export function socketpair(): [number, number] {
+  return addon.socketpair()
+}
+
+/** chdir(path), chroot("."), chdir("/"). Call process.chdir('/') after: Node caches the cwd. */
+export function chroot(path: string): void {
+  addon.chroot(path)
+}
+
+export function getpwnam(name: string): Passwd | undefined {
+  return addon.getpwnam(name)
+}
+
+export function getpwuid(uid: number): Passwd | undefined {
+  return addon.getpwuid(uid)
+}
+
+export function getgrnam(name: string): Group | undefined {
+  return addon.getgrnam(name)
+}
+
+export function getgrgid(gid: number): Group | undefined {
+  return addon.getgrgid(gid)
+}
+
+/** Every group id of the user, gid included: what setgroups() wants before dropping to the user. */
+export function getgrouplist(name: string, gid: number): number[] {
+  return addon.getgrouplist(name, gid)
+}
+
+/** Clears (false) or sets (true) close-on-exec, for fds handed to exec'd programs by other means than spawn stdio. */
+export function setCloexec(fd: number, on: boolean): void {
+  addon.setCloexec(fd, on)
+}
+
+/** A close-on-exec duplicate of fd. */
+export function dupFd(fd: number): number {
+  return addon.dup(fd)
+}
+
+export function closeFd(fd: number): void {
+  addon.close(fd)
+}
+
+/** What fstat says the descriptor is: 'socket', 'file', 'directory', 'fifo', 'character' or 'other'. */
+export function fdKind(fd: number): ReturnType<typeof addon.fdKind> {
+  return addon.fdKind(fd)
+}
