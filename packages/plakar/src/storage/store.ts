@@ -8,18 +8,22 @@
  * suite in `test/storage/conformance.ts`.
  *
  * CONTRACT
- * - Names are lowercase hex strings of 1..128 characters (`config` objects use the name
- *   `config`). A backend MUST reject any other name with StorageError code
- *   `STORAGE_BAD_NAME`, before touching the medium.
+ * - Names are 1..128 characters of `[0-9a-z-]`, the first one not `-` (hex ids, UUIDs,
+ *   and `config`). A backend MUST reject any other name with StorageError code
+ *   `STORAGE_BAD_NAME`, before touching the medium (see names.ts).
  * - put(kind, name, data) is atomic: a concurrent or later reader sees either nothing or
  *   the whole object, never a prefix, even if the process is killed mid-put. Objects are
  *   immutable: putting an existing name with identical bytes succeeds (idempotent);
  *   with different bytes it MUST fail with `STORAGE_EXISTS` and leave the old bytes.
- *   put resolves only once the object is durable (fsync or transaction commit).
+ *   This holds across processes, so put of a fresh name is also an exclusive create:
+ *   of several writers racing to put different bytes under one name, exactly one
+ *   succeeds (a lock primitive needs nothing more). put resolves only once the object
+ *   is durable (fsync or transaction commit). The caller may reuse `data` afterwards.
  * - get(kind, name) returns the whole object; get(kind, name, offset, length) returns
- *   exactly `length` bytes starting at `offset`. A missing object fails with
- *   `STORAGE_NOT_FOUND`; a range past the end fails with `STORAGE_SHORT_READ`; a short
- *   read is never returned silently.
+ *   exactly `length` bytes starting at `offset` (offset alone: to the end). A missing
+ *   object fails with `STORAGE_NOT_FOUND`; a range past the end fails with
+ *   `STORAGE_SHORT_READ`; a short read is never returned silently. The returned bytes
+ *   belong to the caller. Negative or fractional offsets are a bug (RangeError).
  * - stat returns the size, or undefined when absent.
  * - list(kind) yields every object of that kind that was fully put before list began, each
  *   exactly once, in no particular order; objects put during the listing may or may not
@@ -28,6 +32,11 @@
  *   a retried cleanup is harmless).
  * - Any number of Store instances, in any number of processes, may use the same location
  *   at once; the above holds across them.
+ * - clean(olderThanMs) removes what interrupted puts left behind (e.g. temp files of a
+ *   killed writer) once its writer is known dead or it is older than `olderThanMs`; it
+ *   never touches a complete object and resolves to how many leftovers it removed.
+ * - A failure of the medium is a StorageError `STORAGE_IO` whose one-line message names
+ *   the location and the object; a method called after close() fails `STORAGE_CLOSED`.
  * - close() releases handles; no other method is called after it.
  *
  * Kinds are a closed set so that a backend can map each to a table or folder.
@@ -52,12 +61,16 @@ export interface Store {
   stat(kind: ObjectKind, name: string): Promise<number | undefined>
   list(kind: ObjectKind): AsyncIterable<ObjectInfo>
   delete(kind: ObjectKind, name: string): Promise<void>
+  clean(olderThanMs?: number): Promise<number>
   close(): Promise<void>
 }
 
 /** A backend registers a factory under its URL scheme (`fs`, `sqlite`, `memory`, ...). */
 export interface StoreFactory {
   readonly scheme: string
-  /** Build a Store for `url` (already parsed). Does not touch the medium. */
+  /**
+   * Build a Store for `url` (already parsed; plain paths arrive as `fs:` URLs). Does not
+   * touch the medium. A malformed URL fails with `STORAGE_BAD_LOCATION`.
+   */
   fromURL(url: URL): Store
 }

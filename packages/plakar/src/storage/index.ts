@@ -1,0 +1,25 @@
+/**
+ * Storage: where a repository's bytes live.
+ *
+ * - Store: a flat namespace of immutable objects by kind (store.ts holds the contract).
+ * - location: what the user writes after `on` (a path or a URL); its scheme picks the
+ *   backend through the registry: fs (also plain paths), sqlite, memory.
+ * - decorators: ReadOnlyStore, and FaultyStore for tests of the layers above.
+ */
+import { registerStore } from './registry.js'
+import { fsStoreFactory } from './store-fs.js'
+import { memoryStoreFactory } from './store-memory.js'
+import { sqliteStoreFactory } from './store-sqlite.js'
+
+registerStore(fsStoreFactory)
+registerStore(sqliteStoreFactory)
+registerStore(memoryStoreFactory)
+
+export { DEFAULT_LOCATION, parseLocation } from './location.js'
+export { openStore, registerStore, storeSchemes } from './registry.js'
+export { OBJECT_KINDS, type ObjectInfo, type ObjectKind, type Store, type StoreFactory } from './store.js'
+export { type Fault, FaultyStore } from './store-faulty.js'
+export { FsStore } from './store-fs.js'
+export { MemoryStore } from './store-memory.js'
+export { ReadOnlyStore } from './store-readonly.js'
+export { SqliteStore } from './store-sqlite.js'

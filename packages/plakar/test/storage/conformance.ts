@@ -1,0 +1,514 @@
+/**
+ * The one conformance suite every Store backend runs (restic's backend tests in spirit):
+ *
+ *   storeConformance('sqlite', { freshLocation: () => `sqlite://${dir}/${n++}.db` })
+ *
+ * It holds a backend to the contract in src/storage/store.ts through openStore(), so a
+ * backend is tested as users reach it, and other processes (child.ts) can open the same
+ * location. Backends that cannot be shared across processes pass `multiProcess: { skip }`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { isPlakarError } from '../../src/errors.js'
+import { FaultyStore, OBJECT_KINDS, openStore, type Store } from '../../src/storage/index.js'
+import { objectBytes, objectName, objectSize } from './objects.js'
+
+export interface ConformanceOptions {
+  /** A location that no other test uses and where nothing exists yet. */
+  freshLocation(): string | Promise<string>
+  /** Whether other processes can open the same location; a skip carries its reason. */
+  multiProcess?: true | { skip: string }
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repoRoot = join(here, '../../../..')
+
+/** Rejects with a StorageError of `code` (and not with anything else). */
+async function failsWith(promise: Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await promise
+  } catch (err) {
+    if (!isPlakarError(err, code)) throw new Error(`expected ${code}, got ${String(err)}`, { cause: err })
+    expect((err as Error).message).not.toContain('\n')
+    return err as Error
+  }
+  throw new Error(`expected ${code}, but it succeeded`)
+}
+
+async function names(store: Store, kind: (typeof OBJECT_KINDS)[number]): Promise<string[]> {
+  const out: string[] = []
+  for await (const info of store.list(kind)) out.push(info.name)
+  return out.sort()
+}
+
+export function storeConformance(backend: string, options: ConformanceOptions): void {
+  const fresh = async (): Promise<Store> => {
+    const store = openStore(await options.freshLocation())
+    await store.create()
+    return store
+  }
+
+  describe(`Store conformance: ${backend}`, () => {
+    describe('location', () => {
+      it('open and put fail with STORAGE_NOT_FOUND before create', async () => {
+        const store = openStore(await options.freshLocation())
+        await failsWith(store.open(), 'STORAGE_NOT_FOUND')
+        await failsWith(store.put('pack', 'ab', Buffer.from('x')), 'STORAGE_NOT_FOUND')
+        await store.close()
+      })
+
+      it('create then open from another instance; a second create fails with STORAGE_EXISTS', async () => {
+        const location = await options.freshLocation()
+        const first = openStore(location)
+        await first.create()
+        await first.put('config', 'config', Buffer.from('c'))
+        const second = openStore(location)
+        await second.open()
+        expect(Buffer.from(await second.get('config', 'config')).toString()).toBe('c')
+        await failsWith(openStore(location).create(), 'STORAGE_EXISTS')
+        expect(second.location).toBe(first.location)
+        await first.close()
+        await second.close()
+      })
+
+      it('a closed store fails with STORAGE_CLOSED', async () => {
+        const store = await fresh()
+        await store.close()
+        await failsWith(store.get('pack', 'ab'), 'STORAGE_CLOSED')
+        await failsWith(store.put('pack', 'ab', Buffer.from('x')), 'STORAGE_CLOSED')
+      })
+    })
+
+    describe('names', () => {
+      const good = [
+        '0',
+        'config',
+        'a'.repeat(128),
+        objectName('n', 1),
+        '99e53a9c-e503-4c32-8622-924bf966f15b',
+      ]
+      const bad = [
+        '',
+        'A',
+        'Ab',
+        '-a',
+        '.a',
+        '.tmp-x',
+        'a/b',
+        '../x',
+        'a b',
+        'a.b',
+        'é',
+        'a\0',
+        'a'.repeat(129),
+      ]
+
+      it('accepts hex ids, UUIDs and config', async () => {
+        const store = await fresh()
+        for (const name of good) {
+          await store.put('snapshot', name, Buffer.from(name))
+          expect(Buffer.from(await store.get('snapshot', name)).toString()).toBe(name)
+        }
+        expect(await names(store, 'snapshot')).toEqual([...good].sort())
+        await store.close()
+      })
+
+      it('rejects other names with STORAGE_BAD_NAME before touching the medium', async () => {
+        // The store was never created: reaching the medium would say STORAGE_NOT_FOUND.
+        const store = openStore(await options.freshLocation())
+        for (const name of bad) {
+          await failsWith(store.put('pack', name, Buffer.from('x')), 'STORAGE_BAD_NAME')
+          await failsWith(store.get('pack', name), 'STORAGE_BAD_NAME')
+          await failsWith(store.stat('pack', name), 'STORAGE_BAD_NAME')
+          await failsWith(store.delete('pack', name), 'STORAGE_BAD_NAME')
+        }
+        await store.close()
+      })
+    })
+
+    describe('put and get', () => {
+      it('round-trips objects of every kind and awkward sizes', async () => {
+        const store = await fresh()
+        const sizes = [0, 1, 4095, 65_535, 65_536, 65_537, (1 << 20) + 3]
+        for (const kind of OBJECT_KINDS) {
+          for (const size of sizes) {
+            const name = objectName(kind, size)
+            await store.put(kind, name, objectBytes(name, size))
+          }
+        }
+        for (const kind of OBJECT_KINDS) {
+          for (const size of sizes) {
+            const name = objectName(kind, size)
+            const got = await store.get(kind, name)
+            expect(got.byteLength).toBe(size)
+            expect(Buffer.from(got).equals(objectBytes(name, size))).toBe(true)
+            expect(await store.stat(kind, name)).toBe(size)
+          }
+        }
+        await store.close()
+      })
+
+      it('kinds are separate namespaces', async () => {
+        const store = await fresh()
+        await store.put('pack', 'abc', Buffer.from('pack'))
+        await store.put('index', 'abc', Buffer.from('index'))
+        expect(Buffer.from(await store.get('pack', 'abc')).toString()).toBe('pack')
+        expect(Buffer.from(await store.get('index', 'abc')).toString()).toBe('index')
+        expect(await store.stat('snapshot', 'abc')).toBeUndefined()
+        await store.close()
+      })
+
+      it('neither the caller’s buffer nor the returned one aliases the stored object', async () => {
+        const store = await fresh()
+        const data = Buffer.from('immutable')
+        await store.put('pack', 'aa', data)
+        data.fill(0)
+        const got = await store.get('pack', 'aa')
+        expect(Buffer.from(got).toString()).toBe('immutable')
+        got.fill(0)
+        expect(Buffer.from(await store.get('pack', 'aa')).toString()).toBe('immutable')
+        await store.close()
+      })
+
+      it('accepts a Uint8Array view into a larger buffer', async () => {
+        const store = await fresh()
+        const big = Buffer.from('0123456789')
+        await store.put('pack', 'ab', new Uint8Array(big.buffer, big.byteOffset + 2, 5))
+        expect(Buffer.from(await store.get('pack', 'ab')).toString()).toBe('23456')
+        await store.close()
+      })
+
+      it('a missing object: get fails with STORAGE_NOT_FOUND, stat is undefined, delete succeeds', async () => {
+        const store = await fresh()
+        await failsWith(store.get('pack', 'ff'), 'STORAGE_NOT_FOUND')
+        await failsWith(store.get('pack', 'ff', 0, 1), 'STORAGE_NOT_FOUND')
+        expect(await store.stat('pack', 'ff')).toBeUndefined()
+        await store.delete('pack', 'ff')
+        await store.close()
+      })
+    })
+
+    describe('immutability', () => {
+      it('putting identical bytes again succeeds; different bytes fail with STORAGE_EXISTS', async () => {
+        const store = await fresh()
+        const name = objectName('imm', 0)
+        const data = objectBytes(name, 100_000)
+        await store.put('pack', name, data)
+        await store.put('pack', name, Buffer.from(data))
+        const changed = Buffer.from(data)
+        changed[99_999] = changed[99_999]! ^ 1
+        await failsWith(store.put('pack', name, changed), 'STORAGE_EXISTS')
+        await failsWith(store.put('pack', name, data.subarray(1)), 'STORAGE_EXISTS')
+        await failsWith(store.put('pack', name, Buffer.alloc(0)), 'STORAGE_EXISTS')
+        expect(Buffer.from(await store.get('pack', name)).equals(data)).toBe(true)
+        expect(await names(store, 'pack')).toEqual([name])
+        await store.close()
+      })
+
+      it('an empty object is immutable too', async () => {
+        const store = await fresh()
+        await store.put('lock', 'aa', Buffer.alloc(0))
+        await store.put('lock', 'aa', Buffer.alloc(0))
+        await failsWith(store.put('lock', 'aa', Buffer.from('x')), 'STORAGE_EXISTS')
+        await store.close()
+      })
+    })
+
+    describe('ranges', () => {
+      it('returns exactly the bytes asked for', async () => {
+        const store = await fresh()
+        const size = 300_001
+        const name = objectName('range', 0)
+        const data = objectBytes(name, size)
+        await store.put('pack', name, data)
+        const cases: [number, number | undefined][] = [
+          [0, 0],
+          [0, 1],
+          [0, size],
+          [size, 0],
+          [size - 1, 1],
+          [65_535, 2],
+          [65_536, 65_536],
+          [1000, 200_000],
+          [123_457, undefined],
+          [size, undefined],
+        ]
+        for (const [offset, length] of cases) {
+          const got = Buffer.from(await store.get('pack', name, offset, length))
+          const end = length === undefined ? size : offset + length
+          expect(got.equals(data.subarray(offset, end)), `${offset}+${length}`).toBe(true)
+        }
+        await store.close()
+      })
+
+      it('a range past the end fails with STORAGE_SHORT_READ, never a short result', async () => {
+        const store = await fresh()
+        await store.put('pack', 'ab', Buffer.from('0123456789'))
+        await failsWith(store.get('pack', 'ab', 9, 2), 'STORAGE_SHORT_READ')
+        await failsWith(store.get('pack', 'ab', 0, 11), 'STORAGE_SHORT_READ')
+        await failsWith(store.get('pack', 'ab', 11, 0), 'STORAGE_SHORT_READ')
+        await failsWith(store.get('pack', 'ab', 11), 'STORAGE_SHORT_READ')
+        await store.put('pack', 'cd', Buffer.alloc(0))
+        await failsWith(store.get('pack', 'cd', 0, 1), 'STORAGE_SHORT_READ')
+        await store.close()
+      })
+
+      it('a negative or fractional range is a bug (RangeError)', async () => {
+        const store = await fresh()
+        await store.put('pack', 'ab', Buffer.from('0123456789'))
+        await expect(store.get('pack', 'ab', -1, 1)).rejects.toThrow(RangeError)
+        await expect(store.get('pack', 'ab', 1.5, 1)).rejects.toThrow(RangeError)
+        await expect(store.get('pack', 'ab', 0, -1)).rejects.toThrow(RangeError)
+        await store.close()
+      })
+    })
+
+    describe('list and delete', () => {
+      it('lists each object of a kind exactly once, with its size', async () => {
+        const store = await fresh()
+        const expected = new Map<string, number>()
+        const all = Array.from({ length: 1100 }, (_, i) => objectName('list', i))
+        for (let i = 0; i < all.length; i += 50) {
+          await Promise.all(
+            all.slice(i, i + 50).map((name) => {
+              const size = objectSize(name, 300)
+              expected.set(name, size)
+              return store.put('pack', name, objectBytes(name, size))
+            }),
+          )
+        }
+        await store.put('index', 'ab', Buffer.from('not a pack'))
+        const seen = new Map<string, number>()
+        for await (const { name, size } of store.list('pack')) {
+          expect(seen.has(name), `${name} listed twice`).toBe(false)
+          seen.set(name, size)
+        }
+        expect(seen).toEqual(expected)
+        expect(await names(store, 'snapshot')).toEqual([])
+        expect(await names(store, 'index')).toEqual(['ab'])
+        await store.close()
+      })
+
+      it('objects untouched during a listing are listed once despite puts and deletes meanwhile', async () => {
+        const store = await fresh()
+        const before = Array.from({ length: 40 }, (_, i) => objectName('before', i))
+        for (const name of before) await store.put('index', name, objectBytes(name, 10))
+        const seen: string[] = []
+        let i = 0
+        for await (const { name } of store.list('index')) {
+          seen.push(name)
+          const extra = objectName('during', i++)
+          await store.put('index', extra, objectBytes(extra, 10))
+          if (i === 5) await store.delete('index', before[39]!)
+        }
+        expect(new Set(seen).size).toBe(seen.length)
+        for (const name of before.slice(0, 39)) expect(seen).toContain(name)
+        await store.close()
+      })
+
+      it('delete removes the object; its name can then hold other bytes', async () => {
+        const store = await fresh()
+        await store.put('lock', 'ab', Buffer.from('first'))
+        await store.delete('lock', 'ab')
+        await failsWith(store.get('lock', 'ab'), 'STORAGE_NOT_FOUND')
+        expect(await store.stat('lock', 'ab')).toBeUndefined()
+        expect(await names(store, 'lock')).toEqual([])
+        await store.delete('lock', 'ab')
+        await store.put('lock', 'ab', Buffer.from('second'))
+        expect(Buffer.from(await store.get('lock', 'ab')).toString()).toBe('second')
+        await store.close()
+      })
+
+      it('clean() leaves complete objects alone', async () => {
+        const store = await fresh()
+        await store.put('pack', 'ab', Buffer.from('kept'))
+        expect(await store.clean(0)).toBeGreaterThanOrEqual(0)
+        expect(Buffer.from(await store.get('pack', 'ab')).toString()).toBe('kept')
+        await store.close()
+      })
+    })
+
+    describe('concurrency in one process', () => {
+      it('concurrent identical puts all succeed; of different bytes exactly one wins', async () => {
+        const location = await options.freshLocation()
+        const stores = [openStore(location), openStore(location), openStore(location)]
+        await stores[0]!.create()
+        const name = objectName('same', 0)
+        const data = objectBytes(name, 300_000)
+        await Promise.all(stores.flatMap((s) => [s.put('pack', name, data), s.put('pack', name, data)]))
+        const racers = Array.from({ length: 9 }, (_, i) =>
+          stores[i % 3]!.put('lock', 'race', Buffer.from(`holder ${i}`)),
+        )
+        const results = await Promise.allSettled(racers)
+        const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
+        expect(winners.length).toBe(1)
+        for (const r of results) {
+          if (r.status === 'rejected') expect(isPlakarError(r.reason, 'STORAGE_EXISTS')).toBe(true)
+        }
+        expect(Buffer.from(await stores[1]!.get('lock', 'race')).toString()).toBe(`holder ${winners[0]}`)
+        for (const s of stores) await s.close()
+      })
+    })
+
+    describe('fault injection', () => {
+      it('a put that fails leaves nothing; others are intact; a retry succeeds', async () => {
+        const faulty = new FaultyStore(await fresh(), [{ method: 'put', nth: 2, action: 'fail' }])
+        const [a, b, c] = [objectName('f', 1), objectName('f', 2), objectName('f', 3)]
+        await faulty.put('pack', a, objectBytes(a))
+        await failsWith(faulty.put('pack', b, objectBytes(b)), 'STORAGE_INJECTED')
+        await faulty.put('pack', c, objectBytes(c))
+        expect(await faulty.stat('pack', b)).toBeUndefined()
+        expect(await names(faulty, 'pack')).toEqual([a, c].sort())
+        await faulty.put('pack', b, objectBytes(b))
+        expect(Buffer.from(await faulty.get('pack', b)).equals(objectBytes(b))).toBe(true)
+        await faulty.close()
+      })
+
+      it('a put whose reply is lost took effect, and retrying it is harmless', async () => {
+        const faulty = new FaultyStore(await fresh(), [{ method: 'put', action: 'fail-after' }])
+        const name = objectName('lost', 0)
+        await failsWith(faulty.put('index', name, objectBytes(name)), 'STORAGE_INJECTED')
+        await faulty.put('index', name, objectBytes(name))
+        expect(Buffer.from(await faulty.get('index', name)).equals(objectBytes(name))).toBe(true)
+        await faulty.close()
+      })
+
+      it('a corrupted read differs from the object, which stays intact', async () => {
+        const inner = await fresh()
+        const faulty = new FaultyStore(inner, [{ method: 'get', action: 'corrupt' }])
+        const name = objectName('corrupt', 0)
+        await faulty.put('pack', name, objectBytes(name, 1000))
+        expect(Buffer.from(await faulty.get('pack', name)).equals(objectBytes(name, 1000))).toBe(false)
+        expect(Buffer.from(await faulty.get('pack', name)).equals(objectBytes(name, 1000))).toBe(true)
+        expect(
+          Buffer.from(await inner.get('pack', name, 400, 200)).equals(
+            objectBytes(name, 1000).subarray(400, 600),
+          ),
+        ).toBe(true)
+        await faulty.close()
+      })
+
+      it('a listing that fails part way raises, after yielding only complete objects', async () => {
+        const faulty = new FaultyStore(await fresh(), [{ method: 'list', action: 'fail', keep: 2 }])
+        for (let i = 0; i < 5; i++)
+          await faulty.put('snapshot', objectName('l', i), objectBytes(objectName('l', i), 10))
+        const seen: string[] = []
+        await failsWith(
+          (async () => {
+            for await (const { name } of faulty.list('snapshot')) seen.push(name)
+          })(),
+          'STORAGE_INJECTED',
+        )
+        expect(seen.length).toBe(2)
+        expect((await names(faulty, 'snapshot')).length).toBe(5)
+        await faulty.close()
+      })
+    })
+
+    const multi = options.multiProcess ?? true
+    const describeMulti = multi === true ? describe : describe.skip
+    describeMulti(`several processes${multi === true ? '' : ` (skipped: ${multi.skip})`}`, () => {
+      it('writers in three processes: shared names dedup, one exclusive winner, listings never partial', async () => {
+        const store = await fresh()
+        const count = 12
+        const children = ['1', '2', '3'].map((me) => runChild(store.location, 'writers', { me, count }))
+        const reports = await Promise.all(children.map((c) => c.finished))
+        const results = reports.map((lines) => lines.at(-1) as { lockWon: boolean; problems: string[] })
+        expect(results.flatMap((r) => r.problems)).toEqual([])
+        expect(results.filter((r) => r.lockWon).length).toBe(1)
+        const expected = new Set<string>()
+        for (let i = 0; i < count; i++) {
+          expected.add(objectName('shared', i))
+          for (const me of ['1', '2', '3']) expected.add(objectName(`own-${me}`, i))
+        }
+        expect(await names(store, 'pack')).toEqual([...expected].sort())
+        for (const name of expected) {
+          expect(Buffer.from(await store.get('pack', name)).equals(objectBytes(name)), name).toBe(true)
+        }
+        await store.close()
+      }, 60_000)
+
+      it('a writer killed with SIGKILL mid-put leaves no partial object, and the next put works', async () => {
+        const store = await fresh()
+        const size = 4 << 20
+        const completed: string[] = []
+        for (let round = 0; round < 3; round++) {
+          const child = runChild(store.location, 'put-loop', { tag: `kill-${round}`, size })
+          await child.ready
+          await new Promise((r) => setTimeout(r, 80 + 70 * round))
+          child.process.kill('SIGKILL')
+          const lines = await child.finished.catch((err: { lines: unknown[] }) => err.lines)
+          completed.push(
+            ...lines.flatMap((l) => ((l as { done?: string }).done ? [(l as { done: string }).done] : [])),
+          )
+        }
+        const listed = new Map<string, number>()
+        for await (const { name, size: s } of store.list('pack')) listed.set(name, s)
+        for (const name of completed) expect(listed.has(name), `completed put of ${name} lost`).toBe(true)
+        for (const [name, s] of listed) {
+          expect(s).toBe(size)
+          expect(Buffer.from(await store.get('pack', name)).equals(objectBytes(name, size))).toBe(true)
+        }
+        // The objects being put when each child died: absent or whole, and putting them works.
+        for (let round = 0; round < 3; round++) {
+          for (let i = 0; i < 60; i++) {
+            const name = objectName(`kill-${round}`, i)
+            if (listed.has(name)) continue
+            expect(await store.stat('pack', name)).toBeUndefined()
+            await store.put('pack', name, objectBytes(name, size))
+            break
+          }
+        }
+        await store.clean(60_000)
+        for await (const { name, size: s } of store.list('pack')) {
+          expect(s).toBe(size)
+          expect(name).toMatch(/^[0-9a-f]{64}$/)
+        }
+        await store.close()
+      }, 60_000)
+    })
+  })
+}
+
+interface Child {
+  readonly process: ChildProcess
+  readonly ready: Promise<void>
+  /** The JSON lines it printed; rejects (with `lines`) if it did not exit 0. */
+  readonly finished: Promise<unknown[]>
+}
+
+function runChild(location: string, job: string, args: Record<string, unknown>): Child {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'child.ts'), location, job, JSON.stringify(args)],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  const lines: unknown[] = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  let onReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve
+  })
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const event = JSON.parse(line) as { ready?: boolean }
+    lines.push(event)
+    if (event.ready) onReady()
+  })
+  const finished = new Promise<unknown[]>((resolve, reject) => {
+    child.on('close', (code, signal) => {
+      onReady()
+      if (code === 0) resolve(lines)
+      else reject(Object.assign(new Error(`child ${job} exited ${code ?? signal}: ${stderr}`), { lines }))
+    })
+  })
+  return { process: child, ready, finished }
+}

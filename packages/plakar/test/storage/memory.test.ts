@@ -1,0 +1,7 @@
+import { storeConformance } from './conformance.js'
+
+let n = 0
+storeConformance('memory', {
+  freshLocation: () => `memory://conformance-${process.pid}-${n++}`,
+  multiProcess: { skip: 'memory:// lives inside one process' },
+})
