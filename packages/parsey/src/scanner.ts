@@ -1,0 +1,403 @@
+import type { TokenPredicate } from './lexer.js'
+import { Lexer } from './lexer.js'
+import {
+  BAD,
+  EOF,
+  EOF_KIND,
+  EOL,
+  EOL_KIND,
+  FLOAT,
+  INT,
+  KEYWORD,
+  numericShape,
+  PUNCT,
+  QUOTED,
+  type Source,
+  Tok,
+} from './token.js'
+
+/** The compiled vocabulary the scanner classifies words with. */
+export interface LexTable {
+  readonly keywords: ReadonlyMap<string, string>
+  /** Multi-character operators by first character code, longest first. */
+  readonly operators: ReadonlyMap<number, readonly string[]>
+  readonly matchers: readonly { kind: string; predicate: TokenPredicate }[]
+  readonly maxTokenLength: number
+}
+
+/** What the scanner needs from its parser: where errors go, and the macro table. */
+export interface ScanHost {
+  lexError(code: 'lexical' | 'macro', message: string, tok: Tok): void
+  /** The value of a macro, marking it used; undefined when not defined. */
+  macro(name: string): string | undefined
+}
+
+// Character classes for ASCII; everything from 128 up is a word character.
+const WORD = 0
+const SPACE = 1
+const NEWLINE = 2
+const QUOTE = 3
+const HASH = 4
+const PUNCTUATION = 5
+const BACKSLASH = 6
+const DOLLAR = 7
+const CLASS = new Uint8Array(128)
+for (const ch of ' \t\r\f\v') CLASS[ch.charCodeAt(0)] = SPACE
+CLASS[10] = NEWLINE
+CLASS[34] = QUOTE
+CLASS[39] = QUOTE
+CLASS[35] = HASH
+for (const ch of '{},=()<>!') CLASS[ch.charCodeAt(0)] = PUNCTUATION
+CLASS[92] = BACKSLASH
+CLASS[36] = DOLLAR
+
+const MAX_MACRO_NESTING = 32
+
+/**
+ * Turns sources into tokens the way OpenBSD's parse.y lexer does, one token
+ * per call. Sources form a stack: an include or a macro expansion pushes one,
+ * and its end pops it (an included file's end also ends the current statement).
+ */
+export class Scanner {
+  private readonly stack: Source[] = []
+  private src!: Source
+  private macroDepth = 0
+  private readonly isNumber: TokenPredicate = Lexer.isNumber
+  private readonly isFloat: TokenPredicate = Lexer.isFloat
+  private readonly isString: TokenPredicate = Lexer.isString
+
+  constructor(
+    private readonly table: LexTable,
+    private readonly host: ScanHost,
+    root: Source,
+  ) {
+    this.push(root)
+  }
+
+  push(source: Source): void {
+    this.stack.push(source)
+    this.src = source
+    if (source.anchor) this.macroDepth++
+  }
+
+  /** The file sources currently open, outermost first (for include cycle checks). */
+  files(): readonly Source[] {
+    return this.stack.filter((s) => !s.anchor)
+  }
+
+  next(): Tok {
+    for (;;) {
+      const src = this.src
+      const text = src.text
+      const len = text.length
+      let pos = src.pos
+      while (pos < len) {
+        const c = text.charCodeAt(pos)
+        const cls = c < 128 ? CLASS[c] : WORD
+        if (cls === SPACE) {
+          pos++
+          continue
+        }
+        if (cls === NEWLINE) {
+          const t = this.make(EOL_KIND, '\n', EOL, pos)
+          src.pos = pos + 1
+          src.line++
+          src.lineStart = pos + 1
+          return t
+        }
+        if (cls === HASH) {
+          const nl = text.indexOf('\n', pos)
+          pos = nl < 0 ? len : nl
+          continue
+        }
+        if (cls === BACKSLASH && this.isContinuation(text, pos)) {
+          pos = this.skipContinuation(src, text, pos)
+          continue
+        }
+        src.pos = pos
+        if (cls === WORD || cls === BACKSLASH) return this.word(src, text, pos)
+        if (cls === QUOTE) return this.quoted(src, text, pos, c)
+        if (cls === PUNCTUATION) return this.punctuation(src, text, pos, c)
+        // DOLLAR: a macro reference; an expansion pushes a source and scanning goes on there.
+        const t = this.dollar(src, text, pos)
+        if (t) return t
+        break
+      }
+      if (pos < len) continue
+      src.pos = len
+      if (this.stack.length === 1) return this.make(EOF_KIND, '', EOF, len)
+      this.stack.pop()
+      this.src = this.stack[this.stack.length - 1]!
+      if (src.anchor) {
+        this.macroDepth--
+        continue
+      }
+      // The end of an included file ends whatever statement it left open.
+      return new Tok(EOL_KIND, '\n', EOL, src, src.line, len - src.lineStart + 1, len, undefined)
+    }
+  }
+
+  private make(kind: string, value: string, flags: number, offset: number): Tok {
+    const src = this.src
+    const a = src.anchor
+    if (a) return new Tok(kind, value, flags, a.src, a.line, a.column, a.offset, a.macro)
+    return new Tok(kind, value, flags, src, src.line, offset - src.lineStart + 1, offset, undefined)
+  }
+
+  private isContinuation(text: string, pos: number): boolean {
+    const n = text.charCodeAt(pos + 1)
+    return n === 10 || (n === 13 && text.charCodeAt(pos + 2) === 10)
+  }
+
+  private skipContinuation(src: Source, text: string, pos: number): number {
+    const next = text.charCodeAt(pos + 1) === 13 ? pos + 3 : pos + 2
+    src.line++
+    src.lineStart = next
+    return next
+  }
+
+  private word(src: Source, text: string, start: number): Tok {
+    const len = text.length
+    let pos = start
+    let c = 0
+    for (; pos < len; pos++) {
+      c = text.charCodeAt(pos)
+      if (c < 128) {
+        const cls = CLASS[c]
+        if (cls !== WORD && cls !== DOLLAR) break
+      }
+    }
+    if (pos < len && c === 92) return this.slowWord(src, text, start)
+    let value = text.slice(start, pos)
+    let flags = 0
+    if (pos - start > this.table.maxTokenLength) {
+      value = value.slice(0, this.table.maxTokenLength)
+      flags = BAD
+    }
+    const t = this.classified(value, flags, start)
+    src.pos = pos
+    if (flags & BAD) this.tooLong(t)
+    return t
+  }
+
+  /** A bare word holding backslashes: `\` + newline joins lines, `\` + any other character is that character. */
+  private slowWord(src: Source, text: string, start: number): Tok {
+    const len = text.length
+    const line = src.line
+    const lineStart = src.lineStart
+    let pos = start
+    let value = ''
+    while (pos < len) {
+      const c = text.charCodeAt(pos)
+      if (c === 92) {
+        if (this.isContinuation(text, pos)) {
+          pos = this.skipContinuation(src, text, pos)
+          continue
+        }
+        if (pos + 1 < len) value += text[pos + 1]
+        pos += 2
+        continue
+      }
+      if (c < 128 && CLASS[c] !== WORD && CLASS[c] !== DOLLAR) break
+      value += text[pos]
+      pos++
+    }
+    const curLine = src.line
+    const curStart = src.lineStart
+    src.line = line
+    src.lineStart = lineStart
+    let flags = 0
+    if (value.length > this.table.maxTokenLength) {
+      value = value.slice(0, this.table.maxTokenLength)
+      flags = BAD
+    }
+    const t = this.classified(value, flags, start)
+    src.line = curLine
+    src.lineStart = curStart
+    src.pos = pos
+    if (flags & BAD) this.tooLong(t)
+    return t
+  }
+
+  private classified(value: string, flags: number, offset: number): Tok {
+    const kw = this.table.keywords.get(value)
+    if (kw !== undefined) return this.make(kw, value, flags | KEYWORD, offset)
+    flags |= numericShape(value)
+    return this.make(this.kindOf(value, flags), value, flags, offset)
+  }
+
+  /** The first matcher accepting the token; built-in predicates are answered from the numeric shape. */
+  private kindOf(value: string, flags: number): string {
+    const quoted = (flags & QUOTED) !== 0
+    for (const m of this.table.matchers) {
+      const p = m.predicate
+      let ok: boolean
+      if (p === this.isString) ok = quoted || (flags & (INT | FLOAT)) === 0
+      else if (p === this.isNumber) ok = !quoted && (flags & INT) !== 0
+      else if (p === this.isFloat) ok = !quoted && (flags & FLOAT) !== 0
+      else ok = p(value, quoted)
+      if (ok) return m.kind
+    }
+    return ''
+  }
+
+  private quoted(src: Source, text: string, start: number, quote: number): Tok {
+    const len = text.length
+    let pos = start + 1
+    // Fast path: no escapes, no newline before the closing quote.
+    for (; pos < len; pos++) {
+      const c = text.charCodeAt(pos)
+      if (c === quote || c === 92 || c === 10) break
+    }
+    if (pos < len && text.charCodeAt(pos) === quote) {
+      return this.finishQuoted(src, text.slice(start + 1, pos), 0, start, pos + 1)
+    }
+    return this.slowQuoted(src, text, start, quote)
+  }
+
+  /**
+   * parse.y's rules: `\` before the quote, a space or a tab gives that character,
+   * `\` + newline continues the string on the next line, `\\` gives one backslash
+   * (parse.y keeps both), any other `\` is kept as is. A bare newline ends the
+   * string with an error.
+   */
+  private slowQuoted(src: Source, text: string, start: number, quote: number): Tok {
+    const len = text.length
+    const line = src.line
+    const lineStart = src.lineStart
+    let pos = start + 1
+    let value = ''
+    let flags = 0
+    for (;;) {
+      if (pos >= len || text.charCodeAt(pos) === 10) {
+        flags = BAD
+        break
+      }
+      const c = text.charCodeAt(pos)
+      if (c === quote) {
+        pos++
+        break
+      }
+      if (c === 92) {
+        const n = text.charCodeAt(pos + 1)
+        if (this.isContinuation(text, pos)) {
+          pos = this.skipContinuation(src, text, pos)
+          continue
+        }
+        if (n === quote || n === 32 || n === 9 || n === 92) {
+          value += text[pos + 1]
+          pos += 2
+          continue
+        }
+      }
+      value += text[pos]
+      pos++
+    }
+    const curLine = src.line
+    const curStart = src.lineStart
+    src.line = line
+    src.lineStart = lineStart
+    const t = this.finishQuoted(src, value, flags, start, pos)
+    src.line = curLine
+    src.lineStart = curStart
+    if (flags & BAD) this.host.lexError('lexical', 'unterminated quoted string', t)
+    return t
+  }
+
+  private finishQuoted(src: Source, value: string, flags: number, start: number, end: number): Tok {
+    let v = value
+    let f = flags | QUOTED
+    const tooLong = v.length > this.table.maxTokenLength
+    if (tooLong) {
+      v = v.slice(0, this.table.maxTokenLength)
+      f |= BAD
+    }
+    const t = this.make(this.kindOf(v, f), v, f, start)
+    src.pos = end
+    if (tooLong) this.tooLong(t)
+    return t
+  }
+
+  private tooLong(t: Tok): void {
+    this.host.lexError('lexical', `token too long (more than ${this.table.maxTokenLength} characters)`, t)
+  }
+
+  private punctuation(src: Source, text: string, pos: number, c: number): Tok {
+    const ops = this.table.operators.get(c)
+    if (ops) {
+      for (const op of ops) {
+        if (text.startsWith(op, pos)) {
+          const t = this.make(op, op, PUNCT, pos)
+          src.pos = pos + op.length
+          return t
+        }
+      }
+    }
+    const ch = text[pos]!
+    const t = this.make(ch, ch, PUNCT, pos)
+    src.pos = pos + 1
+    return t
+  }
+
+  /** `$name` outside quotes: push the macro's value as a new source, or report and return a bad token. */
+  private dollar(src: Source, text: string, start: number): Tok | undefined {
+    const len = text.length
+    let pos = start + 1
+    for (; pos < len; pos++) {
+      const c = text.charCodeAt(pos)
+      const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
+      if (!ok) break
+    }
+    const name = text.slice(start + 1, pos)
+    src.pos = pos
+    const ref = this.make('', text.slice(start, pos), BAD, start)
+    if (name.length === 0) {
+      this.host.lexError('macro', "'$' must be followed by a macro name (letters, digits, underscore)", ref)
+      return ref
+    }
+    const value = this.host.macro(name)
+    if (value === undefined) {
+      this.host.lexError('macro', `undefined macro '${name}'`, ref)
+      return ref
+    }
+    if (this.macroDepth >= MAX_MACRO_NESTING) {
+      this.host.lexError('macro', `macro '${name}' nests too deeply (does it refer to itself?)`, ref)
+      return ref
+    }
+    const anchor = new Tok('', ref.value, 0, ref.src, ref.line, ref.column, ref.offset, ref.macro ?? name)
+    this.push({
+      file: src.file,
+      path: undefined,
+      text: value,
+      pos: 0,
+      line: 1,
+      lineStart: 0,
+      anchor,
+      includedFrom: src.includedFrom,
+    })
+    return undefined
+  }
+}
+
+/** Builds the scanner's table from a lexer plus the literals a grammar uses. */
+export function buildLexTable(
+  lexer: Lexer,
+  keywords: Iterable<string>,
+  operators: Iterable<string>,
+): LexTable {
+  const snap = lexer.snapshot()
+  const kw = new Map<string, string>()
+  for (const k of snap.keywords) kw.set(k, k)
+  for (const k of keywords) kw.set(k, k)
+  const allOps = new Set([...snap.operators, ...operators])
+  const ops = new Map<number, string[]>()
+  for (const op of allOps) {
+    if (op.length < 2) continue
+    const c = op.charCodeAt(0)
+    const list = ops.get(c) ?? []
+    list.push(op)
+    list.sort((a, b) => b.length - a.length)
+    ops.set(c, list)
+  }
+  return { keywords: kw, operators: ops, matchers: snap.matchers, maxTokenLength: lexer.maxTokenLength }
+}
