@@ -6,7 +6,7 @@
  *
  *   pnpm bench [--scale 1] [--runs 3] [--tools restic,borg,plakar] [--datasets tree,big]
  *              [--work DIR] [--seed 1] [--borg-compression zstd,3] [--plakar-backend fs|sqlite]
- *              [--plakar-cpu N] [--warm]
+ *              [--plakar-cpu N] [--plakar-cpu-prof DIR] [--warm]
  *
  * Needs restic, borg and GNU time (apt-get install -y restic borgbackup time), root for
  * dropping the page cache and mounting the tmpfs (it falls back to /dev/shm and says so),
@@ -27,7 +27,7 @@ import type { Tool, ToolContext } from './tools/tool.js'
 
 const USAGE = `usage: pnpm bench [--scale S] [--runs N] [--tools restic,borg,plakar] [--datasets tree,big]
                   [--work DIR] [--seed N] [--borg-compression SPEC] [--plakar-backend fs|sqlite]
-                  [--plakar-cpu N] [--warm]`
+                  [--plakar-cpu N] [--plakar-cpu-prof DIR] [--warm]`
 
 interface Options {
   readonly scale: number
@@ -59,6 +59,7 @@ function parseOptions(): Options {
       'borg-compression': { type: 'string', default: 'zstd,3' },
       'plakar-backend': { type: 'string', default: 'fs' },
       'plakar-cpu': { type: 'string' },
+      'plakar-cpu-prof': { type: 'string' },
       warm: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -81,7 +82,15 @@ function parseOptions(): Options {
   const datasets = values.datasets.split(',')
   if (datasets.some((d) => d !== 'tree' && d !== 'big')) fail('--datasets takes tree and/or big')
 
-  const all = [restic, borg(values['borg-compression']), plakar(backend as PlakarBackend, cpu)]
+  const all = [
+    restic,
+    borg(values['borg-compression']),
+    plakar(
+      backend as PlakarBackend,
+      cpu,
+      values['plakar-cpu-prof'] && path.resolve(values['plakar-cpu-prof']),
+    ),
+  ]
   const asked = values.tools?.split(',')
   for (const name of asked ?? []) if (!all.some((t) => t.name === name)) fail(`unknown tool ${name}`)
   const tools: Tool[] = []

@@ -31,11 +31,21 @@ function env(ctx: ToolContext): Record<string, string> {
 }
 
 /** plakar as users run it: encryption and compression on (the defaults of `create`). */
-export function plakar(backend: PlakarBackend, cpus: number | undefined): Tool {
+export function plakar(backend: PlakarBackend, cpus: number | undefined, cpuProfileDir?: string): Tool {
   const cpu = cpus === undefined ? [] : ['-cpu', String(cpus)]
+  // Profiles name the step: push-<pid>, pull-<pid>; each worker thread writes its own.
+  const prof = (step: string) =>
+    cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(cpuProfileDir, step)] : []
   const command = (ctx: ToolContext, ...args: string[]) => ({
     cmd: process.execPath,
-    args: [plakarCli() ?? 'plakar-cli-not-built', ...cpu, 'on', location(ctx, backend), ...args],
+    args: [
+      ...prof(args[0]!),
+      plakarCli() ?? 'plakar-cli-not-built',
+      ...cpu,
+      'on',
+      location(ctx, backend),
+      ...args,
+    ],
     env: env(ctx),
   })
   return {
