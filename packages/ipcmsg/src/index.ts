@@ -8,6 +8,7 @@
  * - posix: socketpair, chroot, user and group lookup, for privsep.
  * The wire is specified in docs/ipcmsg-wire.md.
  */
+export { Catalog, type CatalogEntry, type Codec, empty, msgpack, raw } from './catalog.js'
 export {
   Channel,
   type ChannelOptions,
@@ -28,7 +29,9 @@ export {
   QueryTimeoutError,
   QueueFullError,
 } from './errors.js'
+export { Listener } from './listener.js'
 export { Message } from './message.js'
+export { PayloadReader, PayloadWriter } from './payload.js'
 export {
   chroot,
   closeFd,
