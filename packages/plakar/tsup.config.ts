@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // The pipeline worker is its own entry: worker_threads load it by file name from dist/
+  // (see src/repository/worker-entry.ts), beside index.js / index.cjs.
+  entry: { index: 'src/index.ts', 'pipeline-worker': 'src/repository/pipeline-worker.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -43,7 +43,12 @@ export interface RepositoryConfig {
   readonly version: number
   readonly id: string
   readonly createdAt: string
-  readonly chunking: { readonly algorithm: string; readonly min: number; readonly avg: number; readonly max: number }
+  readonly chunking: {
+    readonly algorithm: string
+    readonly min: number
+    readonly avg: number
+    readonly max: number
+  }
   readonly compression: string | null
   readonly encryption: string | null
   readonly packSize: number

@@ -1,0 +1,21 @@
+/**
+ * The compression seam. A codec is registered under a stable persisted name (written in the
+ * repository config) and a one-byte tag (written in front of every stored payload, so a
+ * reader never needs the config to decode a blob). Tag 0 is reserved for "stored as is".
+ *
+ * CONTRACT
+ * - compress(data) returns a new buffer; decompress(compress(x)) equals x byte for byte.
+ * - decompress(data, rawLength) throws on malformed input (never returns garbage silently)
+ *   and may use rawLength, when known, to size its output; the result is checked by the
+ *   caller against the blob id anyway.
+ * - Codecs are stateless from the caller's view and safe to use in any worker thread.
+ */
+export interface Codec {
+  readonly name: string
+  readonly tag: number
+  compress(data: Uint8Array): Uint8Array
+  decompress(data: Uint8Array): Uint8Array
+}
+
+/** Tag of a payload stored uncompressed (the codec did not shrink it, or none is configured). */
+export const TAG_NONE = 0

@@ -1,0 +1,136 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { PackEntry } from '../format/index.js'
+import { blobTypeCode, blobTypeFromCode } from '../format/index.js'
+import type { BlobLocation, BlobType } from './types.js'
+
+/**
+ * The local cache: one SQLite file per repository (WAL mode), at
+ * ${XDG_CACHE_HOME:-~/.cache}/plakar/<repository id>.db, or in a temporary directory removed
+ * at close when the user asked for no cache. Shared by the layers: the repository owns the
+ * `repo_` tables below; the snapshot layer adds its own tables through `db`.
+ *
+ * `repo_blobs` is the union of the index objects named in `repo_indexes`, and nothing else:
+ * rows are only ever inserted from an index object that exists in the repository, so the
+ * cache can lag (a missing row: sync again) but never claim a blob no index names. A
+ * listed index that disappeared from the repository (a later prune) resets the tables.
+ * Every blob read is verified anyway, so even a damaged cache cannot yield wrong data.
+ */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
+  return join(base, 'plakar')
+}
+
+export interface BlobRow {
+  readonly type: BlobType
+  readonly location: BlobLocation
+}
+
+export class LocalCache {
+  readonly db: Database.Database
+  readonly path: string
+  private readonly tempDir: string | null
+  private readonly stmts: ReturnType<typeof prepare>
+
+  private constructor(path: string, tempDir: string | null) {
+    this.path = path
+    this.tempDir = tempDir
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 10000')
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS repo_blobs (
+        id BLOB PRIMARY KEY, type INTEGER NOT NULL, pack BLOB NOT NULL,
+        offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS repo_packs (pack BLOB PRIMARY KEY) WITHOUT ROWID;
+    `)
+    this.stmts = prepare(this.db)
+  }
+
+  /** Opens (creating) the cache of repository `id`; cacheDir null = a temporary one. */
+  static open(repositoryId: string, cacheDir: string | null): LocalCache {
+    if (cacheDir === null) {
+      const dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
+      return new LocalCache(join(dir, `${repositoryId}.db`), dir)
+    }
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
+    return new LocalCache(join(cacheDir, `${repositoryId}.db`), null)
+  }
+
+  hasBlob(id: Uint8Array): boolean {
+    return this.stmts.has.get(id) !== undefined
+  }
+
+  lookup(id: Uint8Array): BlobRow | undefined {
+    const row = this.stmts.lookup.get(id) as
+      | { type: number; pack: Buffer; offset: number; length: number; raw_length: number }
+      | undefined
+    if (!row) return undefined
+    const type = blobTypeFromCode(row.type) ?? 'data'
+    return {
+      type,
+      location: {
+        pack: row.pack.toString('hex'),
+        type,
+        offset: row.offset,
+        length: row.length,
+        rawLength: row.raw_length,
+      },
+    }
+  }
+
+  /** True when some index object seen by the cache names this pack. */
+  hasPack(name: string): boolean {
+    return this.stmts.hasPack.get(Buffer.from(name, 'hex')) !== undefined
+  }
+
+  hasIndex(name: string): boolean {
+    return this.stmts.hasIndex.get(name) !== undefined
+  }
+
+  indexCount(): number {
+    return (this.stmts.indexCount.get() as { n: number }).n
+  }
+
+  /** Records one index object and its entries, atomically. */
+  addIndex(name: string, packs: readonly { pack: string; entries: readonly PackEntry[] }[]): void {
+    this.db.transaction(() => {
+      for (const p of packs) {
+        const pack = Buffer.from(p.pack, 'hex')
+        this.stmts.insertPack.run(pack)
+        for (const e of p.entries)
+          this.stmts.insert.run(e.id, blobTypeCode(e.type), pack, e.offset, e.length, e.rawLength)
+      }
+      this.stmts.insertIndex.run(name)
+    })()
+  }
+
+  reset(): void {
+    this.db.exec('DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs;')
+  }
+
+  close(): void {
+    this.db.close()
+    if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true })
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    has: db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck(),
+    lookup: db.prepare('SELECT type, pack, offset, length, raw_length FROM repo_blobs WHERE id = ?'),
+    hasIndex: db.prepare('SELECT 1 FROM repo_indexes WHERE name = ?').pluck(),
+    indexCount: db.prepare('SELECT count(*) AS n FROM repo_indexes'),
+    insert: db.prepare(
+      'INSERT OR IGNORE INTO repo_blobs (id, type, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    insertPack: db.prepare('INSERT OR IGNORE INTO repo_packs (pack) VALUES (?)'),
+    hasPack: db.prepare('SELECT 1 FROM repo_packs WHERE pack = ?').pluck(),
+    insertIndex: db.prepare('INSERT OR IGNORE INTO repo_indexes (name) VALUES (?)'),
+  }
+}

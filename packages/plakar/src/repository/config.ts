@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto'
+import { FASTCDC_NAME, validateChunkerParams } from '../chunking/index.js'
+import { codecByName } from '../compression/index.js'
+import { AEAD_NAME } from '../crypto/index.js'
+import { RepositoryError } from '../errors.js'
+import type { RepositoryConfig } from './types.js'
+
+/**
+ * The config object (kind `config`, name `config`): plain JSON, readable before any key is
+ * opened, since it says whether there is a key to open. Its SHA-256 is sealed inside every
+ * key object, so in an encrypted repository a modified config is detected at open.
+ */
+export const FORMAT_VERSION = 1
+
+/**
+ * Defaults, measured on this project's machine (docs/plakar-format.md, "Choices"): chunks of
+ * 512 KiB / 1 MiB / 8 MiB, as restic; packs of ~16 MiB.
+ */
+export const DEFAULT_CHUNKING = {
+  algorithm: FASTCDC_NAME,
+  min: 512 << 10,
+  avg: 1 << 20,
+  max: 8 << 20,
+} as const
+export const DEFAULT_PACK_SIZE = 16 << 20
+
+export interface ConfigOptions {
+  readonly encrypted: boolean
+  readonly compression: boolean
+  readonly chunking?: Partial<RepositoryConfig['chunking']>
+  readonly packSize?: number
+}
+
+export function newConfig(opts: ConfigOptions): RepositoryConfig {
+  const chunking = { ...DEFAULT_CHUNKING, ...opts.chunking }
+  const config: RepositoryConfig = {
+    version: FORMAT_VERSION,
+    id: randomBytes(16).toString('hex'),
+    createdAt: new Date().toISOString(),
+    chunking,
+    compression: opts.compression ? 'zstd' : null,
+    encryption: opts.encrypted ? AEAD_NAME : null,
+    packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
+  }
+  checkConfig(config)
+  return config
+}
+
+export function encodeConfig(config: RepositoryConfig): Uint8Array {
+  return Buffer.from(`${JSON.stringify(config, null, 2)}\n`)
+}
+
+export function parseConfig(bytes: Uint8Array): RepositoryConfig {
+  let config: RepositoryConfig
+  try {
+    config = JSON.parse(Buffer.from(bytes).toString('utf8'))
+  } catch {
+    throw new RepositoryError('REPO_CORRUPT', 'config: not valid JSON')
+  }
+  if (typeof config !== 'object' || config === null || typeof config.version !== 'number')
+    throw new RepositoryError('REPO_CORRUPT', 'config: no version')
+  if (config.version > FORMAT_VERSION)
+    throw new RepositoryError(
+      'REPO_UNSUPPORTED',
+      `repository format version ${config.version} is newer than this plakar supports (${FORMAT_VERSION})`,
+    )
+  checkConfig(config)
+  return config
+}
+
+function checkConfig(c: RepositoryConfig): void {
+  if (typeof c.id !== 'string' || !/^[0-9a-f]{32}$/.test(c.id))
+    throw new RepositoryError('REPO_CORRUPT', 'config: bad repository id')
+  if (typeof c.chunking !== 'object' || c.chunking === null)
+    throw new RepositoryError('REPO_CORRUPT', 'config: no chunking')
+  if (c.chunking.algorithm !== FASTCDC_NAME)
+    throw new RepositoryError('REPO_UNSUPPORTED', `config: unknown chunking "${c.chunking.algorithm}"`)
+  validateChunkerParams(c.chunking)
+  if (c.compression !== null) codecByName(c.compression)
+  if (c.encryption !== null && c.encryption !== AEAD_NAME)
+    throw new RepositoryError('REPO_UNSUPPORTED', `config: unknown encryption "${c.encryption}"`)
+  if (!Number.isInteger(c.packSize) || c.packSize < 1 << 16 || c.packSize > 1 << 30)
+    throw new RepositoryError('REPO_CORRUPT', `config: pack size ${c.packSize} out of range`)
+}

@@ -1,0 +1,117 @@
+import { buildPack, type Envelope, encodeIndex, type IndexedPack, type PackEntry } from '../format/index.js'
+import type { Store } from '../storage/store.js'
+import type { LocalCache } from './cache.js'
+import type { BlobType } from './types.js'
+
+/**
+ * Gathers sealed blobs into packs and publishes them, in the main thread of one writer.
+ *
+ * CONTRACT
+ * - add() appends a sealed blob to the open pack; when the pack reaches `packSize` it is put
+ *   to the store in the background (at most MAX_PUTS at once; `writable()` waits for room,
+ *   which is how the pipeline feels the storage's speed).
+ * - Index objects are written only after every pack they name is durable; once one is
+ *   written its entries go to the local cache and leave memory. One is written at every
+ *   flush(), and on the way every INDEX_EVERY packs so memory does not grow with a backup.
+ * - `has(id)` covers blobs of this writer not yet in the cache (open pack, packs in flight,
+ *   packs durable but not yet indexed), so this writer never stores a blob twice.
+ * - The first storage failure is kept and thrown by every later writable()/flush().
+ */
+const MAX_PUTS = 2
+const INDEX_EVERY = 32
+
+export interface PackerStats {
+  packs: number
+  indexes: number
+  blobs: number
+  bytes: number
+}
+
+export class Packer {
+  private blobs: Uint8Array[] = []
+  private entries: PackEntry[] = []
+  private size = 0
+  private readonly pending = new Set<string>()
+  private durable: IndexedPack[] = []
+  private readonly puts = new Set<Promise<void>>()
+  private indexing: Promise<void> = Promise.resolve()
+  private failure: unknown = undefined
+  readonly stats: PackerStats = { packs: 0, indexes: 0, blobs: 0, bytes: 0 }
+
+  constructor(
+    private readonly store: Store,
+    private readonly envelope: Envelope,
+    private readonly cache: LocalCache,
+    private readonly packSize: number,
+  ) {}
+
+  has(hex: string): boolean {
+    return this.pending.has(hex)
+  }
+
+  add(type: BlobType, id: Uint8Array, hex: string, sealed: Uint8Array, rawLength: number): void {
+    this.pending.add(hex)
+    this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
+    this.blobs.push(sealed)
+    this.size += sealed.length
+    this.stats.blobs++
+    this.stats.bytes += sealed.length
+    if (this.size >= this.packSize) this.cut()
+  }
+
+  /** Resolves when another pack may be started; rejects with the first storage failure. */
+  async writable(): Promise<void> {
+    while (this.puts.size >= MAX_PUTS && this.failure === undefined) await Promise.race(this.puts)
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Publishes everything added so far: the open pack, then an index object naming it all. */
+  async flush(): Promise<void> {
+    this.cut()
+    while (this.puts.size > 0) await Promise.race(this.puts)
+    if (this.failure !== undefined) throw this.failure
+    this.scheduleIndex()
+    await this.indexing
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  private cut(): void {
+    if (this.entries.length === 0) return
+    const pack = buildPack(this.envelope, this.blobs, this.entries)
+    const entries = this.entries
+    this.blobs = []
+    this.entries = []
+    this.size = 0
+    const put = this.store.put('pack', pack.name, pack.bytes).then(
+      () => {
+        this.stats.packs++
+        this.durable.push({ pack: pack.name, entries })
+        if (this.durable.length >= INDEX_EVERY) this.scheduleIndex()
+      },
+      (err) => {
+        this.failure ??= err
+      },
+    )
+    const tracked = put.finally(() => this.puts.delete(tracked))
+    this.puts.add(tracked)
+  }
+
+  private scheduleIndex(): void {
+    if (this.durable.length === 0) return
+    const packs = this.durable
+    this.durable = []
+    this.indexing = this.indexing.then(async () => {
+      if (this.failure !== undefined) return
+      try {
+        const index = encodeIndex(this.envelope, packs)
+        await this.store.put('index', index.name, index.bytes)
+        this.cache.addIndex(index.name, packs)
+        this.stats.indexes++
+        for (const p of packs)
+          for (const e of p.entries) this.pending.delete(Buffer.from(e.id).toString('hex'))
+      } catch (err) {
+        this.failure ??= err
+      }
+    })
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Messages between a writer (main thread) and its pipeline workers. Version 1; both ends are
+ * always the same build, so the version only guards against a stale dist/ worker file.
+ *
+ * main -> worker: TaskMessage, a batch of files (one big file, or many small ones).
+ * worker -> main: ChunksMessage, the next chunks of the task's files in order, as parallel
+ *   arrays over n chunks plus one transferred buffer of the sealed blobs back to back.
+ *   `sealed[k]` is the sealed length of chunk k in `data`, or -1 when the worker found the
+ *   blob in the repository's index (the cache) and did not seal it. A file's chunks may
+ *   span messages; the section with done=true ends it (with `error` if it failed).
+ * Flow control: the worker takes one credit (shared Int32Array slot 0) before each post and
+ *   blocks on Atomics.wait while there is none; the main thread gives the credit back once
+ *   the message is packed and the packer has room. So memory in flight is bounded by
+ *   credits x FLUSH_BYTES per worker, and a slow store slows the workers.
+ */
+export const PROTOCOL_VERSION = 1
+
+export interface WorkerInit {
+  readonly version: number
+  readonly dataKey: Uint8Array | null
+  readonly idKey: Uint8Array | null
+  readonly compression: string | null
+  readonly chunking: {
+    readonly algorithm: string
+    readonly min: number
+    readonly avg: number
+    readonly max: number
+  }
+  /** The local cache file, opened read-only to skip sealing blobs the repository holds. */
+  readonly cacheFile: string | null
+  readonly credits: SharedArrayBuffer
+}
+
+/** A file to read: through the caller's open fd (read with explicit positions, left open), else by path. */
+export interface FileSource {
+  readonly fd: number | null
+  readonly path: string | Uint8Array
+}
+
+export interface TaskMessage {
+  readonly task: number
+  readonly files: readonly FileSource[]
+}
+
+export interface SectionInfo {
+  /** index of the file in the task's files */
+  readonly file: number
+  readonly count: number
+  readonly done: boolean
+  readonly error?: { readonly code: string; readonly message: string }
+}
+
+export interface ChunksMessage {
+  readonly task: number
+  readonly sections: readonly SectionInfo[]
+  readonly ids: Uint8Array
+  readonly raw: Uint32Array
+  readonly sealed: Int32Array
+  readonly data: ArrayBuffer
+}
+
+/** Bytes of sealed blobs after which a worker posts what it has. */
+export const FLUSH_BYTES = 4 << 20
+/** Messages a worker may have in flight before it blocks. */
+export const CREDITS = 2

@@ -1,0 +1,186 @@
+/**
+ * A pipeline worker (worker_threads entry; tsup emits it as dist/pipeline-worker.{js,cjs}).
+ * Reads files with synchronous I/O into one reused buffer (the fastest way to read here,
+ * and harmless off the main thread), cuts them with the repository's chunker, names each
+ * chunk, and compresses+encrypts the chunks the repository does not already hold.
+ * See pipeline-protocol.ts for the messages.
+ */
+import { closeSync, openSync, readSync } from 'node:fs'
+import { parentPort, workerData } from 'node:worker_threads'
+import Database from 'better-sqlite3'
+import { chunkerFor } from '../chunking/index.js'
+import { codecByName, codecsByTag } from '../compression/index.js'
+import { blobIdFunction } from '../crypto/index.js'
+import { Envelope } from '../format/index.js'
+import {
+  type ChunksMessage,
+  type FileSource,
+  FLUSH_BYTES,
+  PROTOCOL_VERSION,
+  type SectionInfo,
+  type TaskMessage,
+  type WorkerInit,
+} from './pipeline-protocol.js'
+
+const init = workerData as WorkerInit
+if (init.version !== PROTOCOL_VERSION)
+  throw new Error(`pipeline worker: protocol ${init.version} unsupported`)
+
+const envelope = new Envelope({
+  data: init.dataKey,
+  blobId: blobIdFunction(init.idKey),
+  codec: init.compression ? codecByName(init.compression) : null,
+  codecs: codecsByTag(),
+})
+const chunker = chunkerFor(init.chunking.algorithm, init.chunking)
+const max = init.chunking.max
+const credits = new Int32Array(init.credits)
+const known = (() => {
+  if (!init.cacheFile) return null
+  const db = new Database(init.cacheFile, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 10000')
+  return db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck()
+})()
+// Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
+// moving the tail down costs at most one extra copy of the data.
+const buffer = Buffer.allocUnsafe(2 * max)
+
+class Outbox {
+  private sections: SectionInfo[] = []
+  private ids: Buffer[] = []
+  private raw: number[] = []
+  private sealed: number[] = []
+  private parts: Uint8Array[] = []
+  private bytes = 0
+  private open: { file: number; count: number } | null = null
+
+  constructor(private readonly task: number) {}
+
+  push(file: number, id: Buffer, rawLength: number, sealed: Uint8Array | null): void {
+    if (this.open?.file !== file) {
+      this.closeSection(false)
+      this.open = { file, count: 0 }
+    }
+    this.open.count++
+    this.ids.push(id)
+    this.raw.push(rawLength)
+    this.sealed.push(sealed ? sealed.length : -1)
+    if (sealed) {
+      this.parts.push(sealed)
+      this.bytes += sealed.length
+    }
+    if (this.bytes >= FLUSH_BYTES) this.post()
+  }
+
+  end(file: number, error?: SectionInfo['error']): void {
+    if (this.open?.file !== file) {
+      this.closeSection(false)
+      this.open = { file, count: 0 }
+    }
+    this.closeSection(true, error)
+  }
+
+  private closeSection(done: boolean, error?: SectionInfo['error']): void {
+    if (!this.open) return
+    this.sections.push(error ? { ...this.open, done, error } : { ...this.open, done })
+    this.open = null
+  }
+
+  /** Posts what is gathered (an open file section continues in the next message). */
+  post(): void {
+    const continuing = this.open
+    this.closeSection(false)
+    if (this.sections.length === 0) return
+    const n = this.ids.length
+    const ids = new Uint8Array(n * 32)
+    for (let k = 0; k < n; k++) ids.set(this.ids[k]!, k * 32)
+    const data = new Uint8Array(this.bytes)
+    let at = 0
+    for (const p of this.parts) {
+      data.set(p, at)
+      at += p.length
+    }
+    const raw = Uint32Array.from(this.raw)
+    const sealed = Int32Array.from(this.sealed)
+    const msg: ChunksMessage = {
+      task: this.task,
+      sections: this.sections,
+      ids,
+      raw,
+      sealed,
+      data: data.buffer,
+    }
+    takeCredit()
+    parentPort!.postMessage(msg, [ids.buffer, raw.buffer, sealed.buffer, data.buffer])
+    this.sections = []
+    this.ids = []
+    this.raw = []
+    this.sealed = []
+    this.parts = []
+    this.bytes = 0
+    if (continuing) this.open = { file: continuing.file, count: 0 }
+  }
+}
+
+function takeCredit(): void {
+  for (;;) {
+    const v = Atomics.load(credits, 0)
+    if (v > 0) {
+      if (Atomics.compareExchange(credits, 0, v, v - 1) === v) return
+    } else {
+      Atomics.wait(credits, 0, v)
+    }
+  }
+}
+
+function chunkFile(out: Outbox, file: number, source: FileSource): void {
+  const own = source.fd === null
+  const path = typeof source.path === 'string' ? source.path : Buffer.from(source.path)
+  const fd = own ? openSync(path, 'r') : source.fd!
+  let position = 0
+  try {
+    let start = 0
+    let end = 0
+    let eof = false
+    for (;;) {
+      if (!eof && end - start < max) {
+        if (start > 0) {
+          buffer.copyWithin(0, start, end)
+          end -= start
+          start = 0
+        }
+        while (end < buffer.length && !eof) {
+          const n = readSync(fd, buffer, end, buffer.length - end, position)
+          if (n === 0) eof = true
+          else {
+            end += n
+            position += n
+          }
+        }
+      }
+      if (end === start) break
+      const len = chunker.cut(buffer, start, end, eof)
+      const chunk = buffer.subarray(start, start + len)
+      start += len
+      const id = envelope.blobId(chunk)
+      const sealed = known?.get(id) !== undefined ? null : envelope.sealBlob('data', id, chunk)
+      out.push(file, id, len, sealed)
+    }
+  } finally {
+    if (own) closeSync(fd)
+  }
+}
+
+parentPort!.on('message', (task: TaskMessage) => {
+  const out = new Outbox(task.task)
+  task.files.forEach((source, file) => {
+    try {
+      chunkFile(out, file, source)
+      out.end(file)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      out.end(file, { code: e.code ?? 'EIO', message: e.message })
+    }
+  })
+  out.post()
+})

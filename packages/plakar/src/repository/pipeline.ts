@@ -1,0 +1,220 @@
+import { availableParallelism } from 'node:os'
+import type { Worker } from 'node:worker_threads'
+import { RepositoryError } from '../errors.js'
+import {
+  type ChunksMessage,
+  CREDITS,
+  type FileSource,
+  type TaskMessage,
+  type WorkerInit,
+} from './pipeline-protocol.js'
+import { startPipelineWorker } from './worker-entry.js'
+
+/**
+ * The main-thread side of the pipeline: a queue of files, batched into tasks for a bounded
+ * set of workers (each holds at most TASKS_PER_WORKER tasks so it never idles between them),
+ * and the chunks coming back, handed in file order to `consume`.
+ */
+const TASKS_PER_WORKER = 2
+/** Files up to this size (by the caller's hint) are batched; bigger ones go alone. */
+const SMALL_FILE = 1 << 20
+const BATCH_FILES = 64
+const BATCH_BYTES = 8 << 20
+
+export interface FileResult {
+  readonly chunks: Uint8Array[]
+  readonly size: number
+  readonly stored: number
+}
+
+/** Called for every chunk in order; returns the bytes it stored (0 when deduplicated). */
+export type Consume = (id: Buffer, sealed: Uint8Array | null, rawLength: number) => number
+
+interface Job {
+  readonly source: FileSource
+  /** for messages */
+  readonly name: string
+  readonly sizeHint: number | undefined
+  readonly chunks: Uint8Array[]
+  size: number
+  stored: number
+  resolve(r: FileResult): void
+  reject(e: unknown): void
+}
+
+interface Slot {
+  readonly worker: Worker
+  readonly credits: Int32Array
+  tasks: number
+}
+
+interface Task {
+  readonly slot: Slot
+  readonly jobs: Job[]
+  remaining: number
+}
+
+export function defaultCpus(): number {
+  return Math.max(1, availableParallelism() - 1)
+}
+
+export class Pipeline {
+  private readonly queue: Job[] = []
+  private readonly slots: Slot[] = []
+  private readonly tasks = new Map<number, Task>()
+  private nextTask = 1
+  private failure: unknown = undefined
+  private dispatchScheduled = false
+  private idleWaiters: (() => void)[] = []
+  private active = 0
+
+  constructor(
+    workers: number,
+    init: Omit<WorkerInit, 'credits'>,
+    private readonly consume: Consume,
+    /** Resolves when the consumer can take more; rejects to fail the pipeline. */
+    private readonly ready: () => Promise<void>,
+  ) {
+    for (let i = 0; i < workers; i++) {
+      const sab = new SharedArrayBuffer(4)
+      const credits = new Int32Array(sab)
+      credits[0] = CREDITS
+      const worker = startPipelineWorker({ workerData: { ...init, credits: sab } })
+      const slot: Slot = { worker, credits, tasks: 0 }
+      worker.on('message', (msg: ChunksMessage) => this.onChunks(slot, msg))
+      worker.on('error', (err) =>
+        this.fail(new Error(`pipeline worker failed: ${err.message}`, { cause: err })),
+      )
+      worker.on('exit', (code) => {
+        if (this.slots.includes(slot)) this.fail(new Error(`pipeline worker exited (${code})`))
+      })
+      worker.unref()
+      this.slots.push(slot)
+    }
+  }
+
+  submit(source: FileSource, sizeHint?: number): Promise<FileResult> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    const name = typeof source.path === 'string' ? source.path : Buffer.from(source.path).toString()
+    return new Promise((resolve, reject) => {
+      this.queue.push({ source, name, sizeHint, chunks: [], size: 0, stored: 0, resolve, reject })
+      this.active++
+      if (!this.dispatchScheduled) {
+        this.dispatchScheduled = true
+        // Let the caller's burst of submits land first, so small files share a task.
+        setImmediate(() => {
+          this.dispatchScheduled = false
+          this.dispatch()
+        })
+      }
+    })
+  }
+
+  /** Resolves once every submitted file has settled. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0)
+    await Promise.all(slots.map((s) => s.worker.terminate()))
+    if (this.failure === undefined) this.fail(new RepositoryError('REPO_USAGE', 'writer closed'))
+  }
+
+  private dispatch(): void {
+    for (;;) {
+      if (this.queue.length === 0 || this.failure !== undefined) return
+      let slot: Slot | undefined
+      for (const s of this.slots) if (s.tasks < TASKS_PER_WORKER && (!slot || s.tasks < slot.tasks)) slot = s
+      if (!slot) return
+      const jobs = this.takeBatch()
+      const id = this.nextTask++
+      this.tasks.set(id, { slot, jobs, remaining: jobs.length })
+      if (slot.tasks++ === 0) slot.worker.ref()
+      const msg: TaskMessage = { task: id, files: jobs.map((j) => j.source) }
+      slot.worker.postMessage(msg)
+    }
+  }
+
+  private takeBatch(): Job[] {
+    const first = this.queue.shift()!
+    const batch = [first]
+    if (first.sizeHint === undefined || first.sizeHint > SMALL_FILE) return batch
+    let bytes = first.sizeHint
+    while (batch.length < BATCH_FILES && this.queue.length > 0) {
+      const next = this.queue[0]!
+      if (next.sizeHint === undefined || next.sizeHint > SMALL_FILE || bytes + next.sizeHint > BATCH_BYTES)
+        break
+      bytes += next.sizeHint
+      batch.push(this.queue.shift()!)
+    }
+    return batch
+  }
+
+  private onChunks(slot: Slot, msg: ChunksMessage): void {
+    const task = this.tasks.get(msg.task)
+    if (!task || this.failure !== undefined) return
+    let k = 0
+    let at = 0
+    try {
+      for (const section of msg.sections) {
+        const job = task.jobs[section.file]!
+        for (let i = 0; i < section.count; i++, k++) {
+          const id = Buffer.from(msg.ids.subarray(k * 32, k * 32 + 32))
+          const len = msg.sealed[k]!
+          const raw = msg.raw[k]!
+          let sealed: Uint8Array | null = null
+          if (len >= 0) {
+            sealed = new Uint8Array(msg.data, at, len)
+            at += len
+          }
+          job.stored += this.consume(id, sealed, raw)
+          job.size += raw
+          job.chunks.push(id)
+        }
+        if (section.done) {
+          task.remaining--
+          if (section.error)
+            this.settle(
+              job,
+              new RepositoryError('REPO_SOURCE_UNREADABLE', `${job.name}: ${section.error.message}`),
+            )
+          else this.settle(job)
+        }
+      }
+    } catch (err) {
+      this.fail(err)
+      return
+    }
+    if (task.remaining === 0) {
+      this.tasks.delete(msg.task)
+      if (--slot.tasks === 0) slot.worker.unref()
+      this.dispatch()
+    }
+    this.ready().then(
+      () => {
+        Atomics.add(slot.credits, 0, 1)
+        Atomics.notify(slot.credits, 0)
+      },
+      (err) => this.fail(err),
+    )
+  }
+
+  private settle(job: Job, error?: unknown): void {
+    if (error) job.reject(error)
+    else job.resolve({ chunks: job.chunks, size: job.size, stored: job.stored })
+    if (--this.active === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    for (const task of this.tasks.values()) for (const job of task.jobs) job.reject(err)
+    for (const job of this.queue.splice(0)) job.reject(err)
+    this.tasks.clear()
+    this.active = 0
+    for (const w of this.idleWaiters.splice(0)) w()
+    for (const s of this.slots) s.worker.unref()
+  }
+}

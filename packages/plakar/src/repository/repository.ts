@@ -1,0 +1,317 @@
+import { randomBytes } from 'node:crypto'
+import { codecByName, codecsByTag } from '../compression/index.js'
+import {
+  blobIdFunction,
+  deriveMasterKeys,
+  type KdfOptions,
+  type MasterKeys,
+  newMasterKey,
+  parseKeyFile,
+  unwrapMasterKey,
+  wrapMasterKey,
+} from '../crypto/index.js'
+import { isPlakarError, RepositoryError } from '../errors.js'
+import { decodeIndex, Envelope } from '../format/index.js'
+import type { Store } from '../storage/store.js'
+import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
+import { defaultCacheDir, LocalCache } from './cache.js'
+import { encodeConfig, newConfig, parseConfig } from './config.js'
+import { type RebuildResult, rebuildIndex } from './rebuild.js'
+import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
+
+export interface CreateOptions {
+  /** null = an unencrypted repository (integrity only). */
+  readonly passphrase: Uint8Array | null
+  readonly compression: boolean
+  readonly chunking?: Partial<RepositoryConfig['chunking']>
+  readonly packSize?: number
+  /** scrypt cost; lower only for tests. */
+  readonly kdf?: KdfOptions
+  /** Where the local cache lives; null = a temporary one (-no-cache). Default: XDG cache. */
+  readonly cacheDir?: string | null
+}
+
+export interface OpenOptions {
+  /** Asked only when the repository is encrypted. */
+  readonly passphrase: () => Promise<Uint8Array>
+  readonly cacheDir?: string | null
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
+const SYNC_PARALLEL = 8
+
+function snapshotName(uuid: string): string {
+  if (!UUID.test(uuid)) throw new RepositoryError('REPO_USAGE', `not a snapshot uuid: "${uuid}"`)
+  return uuid.replaceAll('-', '').toLowerCase()
+}
+
+function uuidOf(name: string): string {
+  return `${name.slice(0, 8)}-${name.slice(8, 12)}-${name.slice(12, 16)}-${name.slice(16, 20)}-${name.slice(20)}`
+}
+
+/** Maps storage failures that mean "no such repository" to the repository's own code. */
+async function orNotFound<T>(store: Store, p: Promise<T>): Promise<T> {
+  try {
+    return await p
+  } catch (err) {
+    if (isPlakarError(err, 'STORAGE_NOT_FOUND'))
+      throw new RepositoryError('REPO_NOT_FOUND', `no repository at ${store.location}`, { cause: err })
+    throw err
+  }
+}
+
+export class Repository {
+  private closed = false
+
+  private constructor(
+    readonly store: Store,
+    readonly config: RepositoryConfig,
+    private readonly keys: MasterKeys | null,
+    private readonly envelope: Envelope,
+    /** The local cache; the snapshot layer keeps its own tables in `cache.db`. */
+    readonly cache: LocalCache,
+  ) {}
+
+  get id(): string {
+    return this.config.id
+  }
+
+  get encrypted(): boolean {
+    return this.keys !== null
+  }
+
+  static async create(store: Store, opts: CreateOptions): Promise<Repository> {
+    const config = newConfig({
+      encrypted: opts.passphrase !== null,
+      compression: opts.compression,
+      chunking: opts.chunking,
+      packSize: opts.packSize,
+    })
+    const configBytes = encodeConfig(config)
+    let master: Buffer | null = null
+    let keyFile: Uint8Array | null = null
+    if (opts.passphrase !== null) {
+      master = newMasterKey()
+      keyFile = await wrapMasterKey(opts.passphrase, master, configBytes, opts.kdf)
+    }
+    try {
+      await store.create()
+    } catch (err) {
+      if (isPlakarError(err, 'STORAGE_EXISTS'))
+        throw new RepositoryError('REPO_EXISTS', `a repository already exists at ${store.location}`, {
+          cause: err,
+        })
+      throw err
+    }
+    // The config goes last: a location holds a repository once its config exists.
+    if (keyFile) await store.put('key', randomBytes(16).toString('hex'), keyFile)
+    await store.put('config', 'config', configBytes)
+    return Repository.assemble(store, config, master, opts.cacheDir)
+  }
+
+  static async open(store: Store, opts: OpenOptions): Promise<Repository> {
+    await orNotFound(store, store.open())
+    const configBytes = await orNotFound(store, store.get('config', 'config'))
+    const config = parseConfig(configBytes)
+    let master: Buffer | null = null
+    if (config.encryption !== null) {
+      const keys: { name: string; bytes: Uint8Array }[] = []
+      for await (const info of store.list('key'))
+        keys.push({ name: info.name, bytes: await store.get('key', info.name) })
+      if (keys.length === 0) throw new RepositoryError('REPO_CORRUPT', `repository ${config.id} has no key`)
+      const passphrase = await opts.passphrase()
+      for (const k of keys) {
+        master = await unwrapMasterKey(k.name, parseKeyFile(k.name, k.bytes), passphrase, configBytes)
+        if (master) break
+      }
+      if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
+    }
+    return Repository.assemble(store, config, master, opts.cacheDir)
+  }
+
+  private static async assemble(
+    store: Store,
+    config: RepositoryConfig,
+    master: Buffer | null,
+    cacheDir: string | null | undefined,
+  ): Promise<Repository> {
+    const keys = master ? deriveMasterKeys(master, config.id) : null
+    const envelope = new Envelope({
+      data: keys?.data ?? null,
+      blobId: blobIdFunction(keys?.id ?? null),
+      codec: config.compression ? codecByName(config.compression) : null,
+      codecs: codecsByTag(),
+    })
+    const cache = LocalCache.open(config.id, cacheDir === undefined ? defaultCacheDir() : cacheDir)
+    const repo = new Repository(store, config, keys, envelope, cache)
+    try {
+      await repo.sync()
+    } catch (err) {
+      cache.close()
+      throw err
+    }
+    return repo
+  }
+
+  /**
+   * Brings the cache up to date with the repository's index objects: reads those not seen
+   * yet. If one the cache has seen is gone, the cache is rebuilt from scratch.
+   */
+  async sync(): Promise<void> {
+    this.check()
+    const listed: string[] = []
+    let seen = 0
+    for await (const info of this.store.list('index')) {
+      listed.push(info.name)
+      if (this.cache.hasIndex(info.name)) seen++
+    }
+    if (seen !== this.cache.indexCount()) this.cache.reset()
+    const fresh = listed.filter((name) => !this.cache.hasIndex(name))
+    let next = 0
+    const worker = async () => {
+      while (next < fresh.length) {
+        const name = fresh[next++]!
+        const bytes = await this.store.get('index', name)
+        this.cache.addIndex(name, decodeIndex(this.envelope, name, bytes))
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(SYNC_PARALLEL, fresh.length) }, worker))
+  }
+
+  writer(opts?: WriterOptions): BlobWriter {
+    this.check()
+    return new RepositoryBlobWriter(
+      {
+        store: this.store,
+        config: this.config,
+        envelope: this.envelope,
+        cache: this.cache,
+        keys: { data: this.keys?.data ?? null, id: this.keys?.id ?? null },
+      },
+      opts,
+    )
+  }
+
+  /** Where a blob is, per the index (syncing once if the cache does not know it). */
+  async locate(id: BlobId): Promise<BlobLocation> {
+    this.check()
+    let row = this.cache.lookup(id)
+    if (!row) {
+      await this.sync()
+      row = this.cache.lookup(id)
+    }
+    if (!row)
+      throw new RepositoryError(
+        'REPO_BLOB_NOT_FOUND',
+        `blob ${Buffer.from(id).toString('hex')} is not in the repository`,
+      )
+    return row.location
+  }
+
+  async hasBlob(id: BlobId): Promise<boolean> {
+    this.check()
+    return this.cache.hasBlob(id)
+  }
+
+  /** The blob's content, verified against its id; REPO_CORRUPT when damaged. */
+  async getBlob(id: BlobId): Promise<Uint8Array> {
+    const loc = await this.locate(id)
+    let sealed: Uint8Array
+    try {
+      sealed = await this.store.get('pack', loc.pack, loc.offset, loc.length)
+    } catch (err) {
+      if (isPlakarError(err, 'STORAGE_NOT_FOUND') || isPlakarError(err, 'STORAGE_SHORT_READ'))
+        throw new RepositoryError(
+          'REPO_CORRUPT',
+          `blob ${Buffer.from(id).toString('hex')}: pack ${loc.pack} is missing or truncated`,
+          { cause: err },
+        )
+      throw err
+    }
+    return this.envelope.openBlob(loc.type, id, sealed)
+  }
+
+  /**
+   * The contents of `ids` in order, fetching up to `readAhead` blobs ahead of the consumer:
+   * how a restorer streams a file without holding it in memory.
+   */
+  async *readBlobs(ids: Iterable<BlobId>, opts: { readAhead?: number } = {}): AsyncGenerator<Uint8Array> {
+    const ahead = Math.max(1, opts.readAhead ?? 8)
+    const iterator = ids[Symbol.iterator]()
+    const window: Promise<Uint8Array>[] = []
+    const refill = () => {
+      while (window.length < ahead) {
+        const next = iterator.next()
+        if (next.done) return
+        const p = this.getBlob(next.value)
+        p.catch(() => {}) // surfaced when awaited in order
+        window.push(p)
+      }
+    }
+    refill()
+    while (window.length > 0) {
+      const data = await window.shift()!
+      refill()
+      yield data
+    }
+  }
+
+  async putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
+    this.check()
+    const name = snapshotName(uuid)
+    await this.store.put('snapshot', name, this.envelope.sealObject(`snapshot ${name}`, data))
+  }
+
+  async getSnapshot(uuid: string): Promise<Uint8Array> {
+    this.check()
+    const name = snapshotName(uuid)
+    let bytes: Uint8Array
+    try {
+      bytes = await this.store.get('snapshot', name)
+    } catch (err) {
+      if (isPlakarError(err, 'STORAGE_NOT_FOUND'))
+        throw new RepositoryError('REPO_SNAPSHOT_NOT_FOUND', `no snapshot ${uuidOf(name)}`, { cause: err })
+      throw err
+    }
+    return this.envelope.openObject(`snapshot ${name}`, bytes, `snapshot ${uuidOf(name)}`)
+  }
+
+  async listSnapshots(): Promise<string[]> {
+    this.check()
+    const out: string[] = []
+    for await (const info of this.store.list('snapshot'))
+      if (/^[0-9a-f]{32}$/.test(info.name)) out.push(uuidOf(info.name))
+    return out.sort()
+  }
+
+  /** Removes a snapshot object (its blobs stay until a later prune). */
+  async deleteSnapshot(uuid: string): Promise<void> {
+    this.check()
+    await this.store.delete('snapshot', snapshotName(uuid))
+  }
+
+  /**
+   * Rebuilds the index from the packs: every pack no index names gets named by one new
+   * index object (e.g. after index objects were lost, or packs left by a killed writer
+   * are to be kept). Damaged packs are reported, not indexed.
+   */
+  async rebuildIndex(): Promise<RebuildResult> {
+    this.check()
+    await this.sync()
+    const { written, ...result } = await rebuildIndex(this.store, this.envelope, (pack) =>
+      this.cache.hasPack(pack),
+    )
+    if (result.index) this.cache.addIndex(result.index, written)
+    return result
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.cache.close()
+  }
+
+  private check(): void {
+    if (this.closed) throw new RepositoryError('REPO_USAGE', 'repository is closed')
+  }
+}
