@@ -25,7 +25,7 @@ export class ReadOnlyStore implements Store {
     return this.inner.open()
   }
 
-  async put(kind: ObjectKind, name: string): Promise<void> {
+  async put(kind: ObjectKind, name: string, _data: Uint8Array): Promise<void> {
     throw this.#refuse(`write ${kind} ${name}`)
   }
 

@@ -244,13 +244,10 @@ export class SqliteStore implements Store {
     this.#check()
     if (this.#conn !== undefined) return this.#conn
     this.#conn = this.#guard('open', () => {
-      let db: Database.Database
-      try {
-        db = new Database(this.path, { fileMustExist: true })
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CANTOPEN') throw this.#noRepository()
-        throw err
-      }
+      const info = statSync(this.path, { throwIfNoEntry: false })
+      if (info === undefined) throw this.#noRepository()
+      if (!info.isFile()) throw new StorageError('STORAGE_BAD_LOCATION', `${this.location}: not a file`)
+      const db = new Database(this.path, { fileMustExist: true })
       try {
         this.#configure(db)
         const app = db.pragma('application_id', { simple: true }) as number

@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { isPlakarError } from '../../src/errors.js'
+import { openStore } from '../../src/storage/index.js'
+import { objectBytes } from './objects.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'plakar-sqlite-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const fresh = () => join(dir, `r${n++}.db`)
+
+async function failure(p: Promise<unknown>, code: string): Promise<string> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(isPlakarError(err, code), String(err)).toBe(true)
+  return (err as Error).message
+}
+
+describe('sqlite store layout', () => {
+  it('marks the file, uses WAL and 64 KiB pages, and splits objects into segments', async () => {
+    const path = fresh()
+    const store = openStore(`sqlite://${path}`)
+    await store.create()
+    await store.put('pack', 'abcd', objectBytes('abcd', 200_000))
+    await store.close()
+    const db = new Database(path, { readonly: true })
+    expect(db.pragma('application_id', { simple: true })).toBe(0x504c4b52)
+    expect(db.pragma('user_version', { simple: true })).toBe(1)
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    expect(db.pragma('page_size', { simple: true })).toBe(65536)
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2)
+    const row = db.prepare("SELECT id, size FROM objects WHERE kind = 'pack' AND name = 'abcd'").get() as {
+      id: number
+      size: number
+    }
+    expect(row.size).toBe(200_000)
+    const segs = db
+      .prepare('SELECT start, length(data) AS len FROM segments WHERE object = ? ORDER BY start')
+      .all(row.id)
+    expect(segs).toEqual([
+      { start: 0, len: 65536 },
+      { start: 65536, len: 65536 },
+      { start: 131072, len: 65536 },
+      { start: 196608, len: 3392 },
+    ])
+    db.close()
+  })
+
+  it('reads objects whose segments have other sizes (a reader never assumes the size)', async () => {
+    const path = fresh()
+    const store = openStore(`sqlite://${path}`)
+    await store.create()
+    const data = objectBytes('odd', 1000)
+    const db = new Database(path)
+    const id = db
+      .prepare("INSERT INTO objects (kind, name, size) VALUES ('index', 'odd', 1000)")
+      .run().lastInsertRowid
+    for (const [start, end] of [
+      [0, 7],
+      [7, 500],
+      [500, 501],
+      [501, 1000],
+    ] as const) {
+      db.prepare('INSERT INTO segments (object, start, data) VALUES (?, ?, ?)').run(
+        id,
+        start,
+        data.subarray(start, end),
+      )
+    }
+    db.close()
+    expect(Buffer.from(await store.get('index', 'odd')).equals(data)).toBe(true)
+    for (const [o, l] of [
+      [0, 1000],
+      [5, 10],
+      [499, 3],
+      [500, 1],
+      [600, 400],
+    ] as const) {
+      expect(Buffer.from(await store.get('index', 'odd', o, l)).equals(data.subarray(o, o + l))).toBe(true)
+    }
+    await store.close()
+  })
+
+  it('a missing segment is reported, never returned as garbage', async () => {
+    const path = fresh()
+    const store = openStore(`sqlite://${path}`)
+    await store.create()
+    await store.put('pack', 'abcd', objectBytes('abcd', 200_000))
+    const db = new Database(path)
+    db.prepare('DELETE FROM segments WHERE start = 65536').run()
+    db.close()
+    expect(await failure(store.get('pack', 'abcd'), 'STORAGE_SHORT_READ')).toMatch(/lacks bytes 65536/)
+    expect(
+      Buffer.from(await store.get('pack', 'abcd', 10, 100)).equals(
+        objectBytes('abcd', 200_000).subarray(10, 110),
+      ),
+    ).toBe(true)
+    await failure(store.get('pack', 'abcd', 65000, 1000), 'STORAGE_SHORT_READ')
+    await store.close()
+  })
+
+  it('bad locations: a missing directory, a file that is not SQLite, another program’s database', async () => {
+    expect(await failure(openStore('sqlite:///nope/x.db').create(), 'STORAGE_BAD_LOCATION')).toBe(
+      'sqlite:///nope/x.db: directory /nope does not exist',
+    )
+    expect(await failure(openStore('sqlite:///nope/x.db').open(), 'STORAGE_NOT_FOUND')).toBe(
+      'sqlite:///nope/x.db: no repository here',
+    )
+    const text = fresh()
+    writeFileSync(text, 'just some text, long enough to have a header of sorts, not a database at all')
+    expect(await failure(openStore(`sqlite://${text}`).open(), 'STORAGE_BAD_LOCATION')).toBe(
+      `sqlite://${text}: not a SQLite database`,
+    )
+    await failure(openStore(`sqlite://${text}`).create(), 'STORAGE_BAD_LOCATION')
+    const other = fresh()
+    const db = new Database(other)
+    db.exec('CREATE TABLE t (x)')
+    db.close()
+    expect(await failure(openStore(`sqlite://${other}`).open(), 'STORAGE_BAD_LOCATION')).toMatch(
+      /another program/,
+    )
+    expect(await failure(openStore(`sqlite://${other}`).create(), 'STORAGE_EXISTS')).toMatch(
+      /another program/,
+    )
+  })
+
+  it('refuses a layout from a newer plakar', async () => {
+    const path = fresh()
+    await openStore(`sqlite://${path}`).create()
+    const db = new Database(path)
+    db.pragma('user_version = 2')
+    db.close()
+    expect(await failure(openStore(`sqlite://${path}`).open(), 'STORAGE_BAD_LOCATION')).toMatch(
+      /layout 2 is newer/,
+    )
+  })
+
+  it('clean() gives the pages of deleted objects back to the filesystem', async () => {
+    const path = fresh()
+    const store = openStore(`sqlite://${path}`)
+    await store.create()
+    for (let i = 0; i < 8; i++) await store.put('pack', `a${i}`, objectBytes(`a${i}`, 1 << 20))
+    for (let i = 0; i < 8; i++) await store.delete('pack', `a${i}`)
+    const db = new Database(path, { readonly: true })
+    const freeBefore = db.pragma('freelist_count', { simple: true }) as number
+    expect(freeBefore).toBeGreaterThan(100)
+    await store.clean()
+    expect(db.pragma('freelist_count', { simple: true })).toBeLessThan(freeBefore / 10)
+    db.close()
+    await store.close()
+  })
+})
