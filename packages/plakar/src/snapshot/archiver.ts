@@ -50,9 +50,9 @@ export class ArchiveProgress {
 }
 
 /** Files being read or chunked at once; bounds memory and keeps the writer's workers busy. */
-const FILES_IN_FLIGHT = 16
+const FILES_IN_FLIGHT = 256
 /** Entries of one directory waiting for their content before being added to its blob. */
-const ENTRIES_IN_FLIGHT = 64
+const ENTRIES_IN_FLIGHT = 1024
 /** A file changed less than this before it was read is not cached (timestamps are coarse). */
 const RACY_NS = 2_000_000_000n
 const ROOT = Buffer.from('/')
@@ -245,6 +245,16 @@ class Archiver {
   }
 
   private async directory(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry> {
+    return (await this.walkDir(path, name, st)).done
+  }
+
+  /**
+   * Walk a directory: resolves once every child has been started (subdirectories walked
+   * the same way, depth first), with the promise of the directory's entry, which settles
+   * once its files are stored and its blob written. The walk thus runs ahead of the
+   * writer without waiting at each directory's end, while the files in flight stay bounded.
+   */
+  private async walkDir(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<{ done: Promise<Entry> }> {
     let names: Buffer[] = []
     try {
       names = fs.readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare)
@@ -255,6 +265,11 @@ class Archiver {
     const pending: Promise<Entry | null>[] = []
     let size = 0
     let count = 0
+    const push = (p: Promise<Entry | null>) => {
+      // Awaited later, in order; marked handled now so a failure waits for its turn.
+      p.catch(() => {})
+      pending.push(p)
+    }
     const drain = async (keep: number) => {
       while (pending.length > keep) {
         const e = await pending.shift()!
@@ -278,22 +293,23 @@ class Archiver {
         this.error(childPath, 'vanished during the backup')
         continue
       }
-      if (childSt.isDirectory()) {
-        // Children before their parent's blob, in name order: settle what is pending first.
-        await drain(0)
-        pending.push(Promise.resolve(await this.directory(childPath, child, childSt)))
-      } else if (childSt.isFile()) {
+      if (childSt.isDirectory()) push((await this.walkDir(childPath, child, childSt)).done)
+      else if (childSt.isFile()) {
         await this.limiter.acquire()
-        pending.push(this.file(childPath, child, childSt).finally(() => this.limiter.release()))
-      } else {
-        pending.push(this.entry(childPath, child, childSt))
-      }
+        push(this.file(childPath, child, childSt).finally(() => this.limiter.release()))
+      } else push(this.entry(childPath, child, childSt))
       await drain(ENTRIES_IN_FLIGHT)
     }
-    await drain(0)
     this.counts.dirs++
     this.progress.dirs++
-    return { ...this.meta(name, 'dir', st, path), size, tree: await dir.finish(), count }
+    const meta = this.meta(name, 'dir', st, path)
+    const done = (async (): Promise<Entry> => {
+      await drain(0)
+      return { ...meta, size, tree: await dir.finish(), count }
+    })()
+    done.catch(() => {})
+    // Wrapped: an async function returning a promise would wait for it.
+    return { done }
   }
 
   private async file(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
@@ -353,7 +369,7 @@ class Archiver {
         this.error(path, 'replaced during the backup')
         return null
       }
-      const r = await this.writer.putFile({ fd, size: Number(now.size) })
+      const r = await this.writer.putFile({ fd, path, size: Number(now.size) })
       this.stored += r.stored
       this.progress.files++
       this.progress.bytes += r.size
@@ -375,8 +391,10 @@ class Archiver {
       }
       return { content, size: r.size }
     } catch (err) {
-      if (isPlakarError(err) || !isSystemError(err)) throw err
-      this.error(path, errnoText(err))
+      // The writer reports a file it could not read as REPO_SOURCE_UNREADABLE; the backup goes on.
+      if (isPlakarError(err, 'REPO_SOURCE_UNREADABLE')) this.error(path, err.message)
+      else if (isSystemError(err)) this.error(path, errnoText(err))
+      else throw err
       return null
     } finally {
       fs.closeSync(fd)

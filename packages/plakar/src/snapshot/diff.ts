@@ -38,7 +38,7 @@ export async function* diffDirs(
       } else if (ea.kind === 'dir') {
         if (sameMeta(ea, eb) === false) yield { op: '~', path: p, entry: eb }
         yield* diffDirs(reader, ea, eb, p)
-      } else if (!sameFile(ea, eb)) yield { op: '~', path: p, entry: eb }
+      } else if (!sameEntry(ea, eb)) yield { op: '~', path: p, entry: eb }
       na = await ia.next()
       nb = await ib.next()
     }
@@ -49,7 +49,8 @@ function sameMeta(a: Entry, b: Entry): boolean {
   return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs
 }
 
-function sameFile(a: Entry, b: Entry): boolean {
+/** Same kind of content and metadata (for directories: metadata only). */
+export function sameEntry(a: Entry, b: Entry): boolean {
   if (!sameMeta(a, b) || a.size !== b.size || a.rdev !== b.rdev) return false
   if (a.target !== undefined && (b.target === undefined || !a.target.equals(b.target))) return false
   const ca = a.content

@@ -29,10 +29,11 @@ export class FileCache {
   private readonly putStmt: Database.Statement
   private pending: unknown[][] = []
 
-  private constructor(file: string) {
-    this.db = new Database(file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('busy_timeout = 10000')
+  private constructor(
+    db: Database.Database,
+    private readonly owned: boolean,
+  ) {
+    this.db = db
     this.db.exec(`CREATE TABLE IF NOT EXISTS snapshot_files (
       path BLOB PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
       mtime_ns INTEGER, ctime_ns INTEGER, chunks BLOB) WITHOUT ROWID`)
@@ -45,7 +46,15 @@ export class FileCache {
   /** Open (creating) the cache of repository `repositoryId` in directory `dir`. */
   static open(dir: string, repositoryId: string): FileCache {
     mkdirSync(dir, { recursive: true })
-    return new FileCache(join(dir, `${repositoryId}.db`))
+    const db = new Database(join(dir, `${repositoryId}.db`))
+    db.pragma('journal_mode = WAL')
+    db.pragma('busy_timeout = 10000')
+    return new FileCache(db, true)
+  }
+
+  /** Keep the table in a database someone else owns (the repository's local cache). */
+  static in(db: Database.Database): FileCache {
+    return new FileCache(db, false)
   }
 
   get(path: Buffer): CachedFile | undefined {
@@ -81,6 +90,6 @@ export class FileCache {
 
   close(): void {
     this.flush()
-    this.db.close()
+    if (this.owned) this.db.close()
   }
 }

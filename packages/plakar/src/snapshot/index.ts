@@ -9,7 +9,7 @@
  * The format is written down in docs/plakar-snapshot-format.md.
  */
 export { type ArchiveOptions, ArchiveProgress, archive } from './archiver.js'
-export { type Change, diffDirs } from './diff.js'
+export { type Change, diffDirs, sameEntry } from './diff.js'
 export { type Content, ENTRY_KINDS, type Entry, type EntryKind, isSafeName } from './entry.js'
 export { Excludes } from './exclude.js'
 export { type CachedFile, FileCache } from './file-cache.js'

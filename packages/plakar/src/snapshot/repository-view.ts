@@ -14,6 +14,8 @@ import type { BlobId, BlobType, PutResult } from '../repository/types.js'
  */
 export interface ReadableFile {
   readonly fd: number
+  /** The same file by name, bytes (names need not be UTF-8); for a reader that cannot use fd. */
+  readonly path: Buffer
   readonly size: number
 }
 

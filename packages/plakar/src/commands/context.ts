@@ -1,0 +1,117 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { RepositoryConfig } from '../repository/types.js'
+import type { SnapshotRepository } from '../snapshot/index.js'
+import { getPassphrase, type PassphraseIo } from './passphrase.js'
+
+/**
+ * What a command runs with: the global options, the process's streams and environment,
+ * and the way to reach repositories. Tests build one with their own streams.
+ */
+export interface GlobalOptions {
+  /** As the user wrote it after on/at, or the default `~/.plakar`. */
+  readonly repository: string
+  readonly cpus: number
+  readonly noCache: boolean
+  readonly keyfile: string | undefined
+  /** The whole command line, recorded in snapshots. */
+  readonly argv: readonly string[]
+}
+
+export interface OutStream extends NodeJS.WritableStream {
+  readonly isTTY?: boolean
+  readonly columns?: number
+}
+
+export interface Io extends PassphraseIo {
+  readonly stdout: OutStream
+  readonly stderr: OutStream
+  readonly cwd: string
+}
+
+/** A repository as the commands use it: the snapshot layer's needs plus what info shows. */
+export interface OpenedRepository extends SnapshotRepository {
+  readonly config: RepositoryConfig
+  readonly encrypted: boolean
+  readonly store: { readonly location: string }
+  close(): Promise<void>
+}
+
+/** How repositories are created and opened (commands/repositories.ts; tests may pass another). */
+export interface RepositoryProvider {
+  create(
+    location: string,
+    opts: { passphrase: Uint8Array | null; compression: boolean },
+  ): Promise<OpenedRepository>
+  open(
+    location: string,
+    opts: { passphrase: () => Promise<Uint8Array>; cacheDir: string | null },
+  ): Promise<OpenedRepository>
+}
+
+export function defaultRepository(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.HOME || homedir(), '.plakar')
+}
+
+export function defaultCpus(available: number): number {
+  return Math.max(1, available - 1)
+}
+
+export class Context {
+  constructor(
+    readonly global: GlobalOptions,
+    readonly io: Io,
+    readonly repositories: RepositoryProvider,
+  ) {}
+
+  /** `${XDG_CACHE_HOME:-~/.cache}/plakar`, or null under -no-cache. */
+  cacheDir(): string | null {
+    if (this.global.noCache) return null
+    const env = this.io.env
+    return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'plakar')
+  }
+
+  passphrase(confirm: boolean): Promise<Uint8Array> {
+    return getPassphrase(this.io, this.global.keyfile, { confirm })
+  }
+
+  /** Open the repository, run `f`, close it whatever happens. */
+  async withRepository<T>(f: (repo: OpenedRepository) => Promise<T>): Promise<T> {
+    const repo = await this.repositories.open(this.global.repository, {
+      passphrase: () => this.passphrase(false),
+      cacheDir: this.cacheDir(),
+    })
+    try {
+      return await f(repo)
+    } finally {
+      await repo.close()
+    }
+  }
+
+  out(text: string): void {
+    this.io.stdout.write(text)
+  }
+
+  err(text: string): void {
+    this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  /** Write bytes to stdout, waiting when the reader is slower than we are. */
+  async write(data: Uint8Array): Promise<void> {
+    if (!this.io.stdout.write(data)) {
+      await new Promise<void>((resolve, reject) => {
+        const s = this.io.stdout
+        const ok = () => {
+          s.off('error', ko)
+          resolve()
+        }
+        const ko = (e: Error) => {
+          s.off('drain', ok)
+          reject(e)
+        }
+        s.once('drain', ok)
+        s.once('error', ko)
+      })
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { duration, humanSize } from './format.js'
+
+/**
+ * A progress line redrawn in place on a terminal, four times a second; nothing at all when
+ * the stream is not a terminal. The caller prints its one-line summary after stop().
+ */
+export interface ProgressStream {
+  write(text: string): unknown
+  readonly isTTY?: boolean
+  readonly columns?: number
+}
+
+export interface ProgressCounters {
+  readonly files: number
+  readonly bytes: number
+  readonly errors: number
+}
+
+export class ProgressLine {
+  private timer: NodeJS.Timeout | null = null
+  private readonly started = Date.now()
+
+  constructor(
+    private readonly stream: ProgressStream,
+    private readonly verb: string,
+    private readonly counters: ProgressCounters,
+    /** Expected total bytes, for the ETA; undefined when unknown. */
+    private readonly total: number | undefined,
+  ) {}
+
+  start(): this {
+    if (this.stream.isTTY) {
+      this.timer = setInterval(() => this.draw(), 250)
+      this.timer.unref()
+    }
+    return this
+  }
+
+  stop(): void {
+    if (this.timer === null) return
+    clearInterval(this.timer)
+    this.timer = null
+    this.stream.write('\r\x1b[K')
+  }
+
+  /** The text of the line, also used by tests. */
+  render(now = Date.now()): string {
+    const elapsed = Math.max((now - this.started) / 1000, 0.001)
+    const c = this.counters
+    const rate = c.bytes / elapsed
+    let line = `${this.verb}: ${c.files} files, ${humanSize(c.bytes)}, ${humanSize(Math.round(rate))}/s`
+    if (this.total !== undefined && this.total > 0 && rate > 0) {
+      const pct = Math.min(100, Math.floor((c.bytes / this.total) * 100))
+      line += `, ${pct}%, ETA ${duration(Math.max(0, this.total - c.bytes) / rate)}`
+    }
+    if (c.errors > 0) line += `, ${c.errors} errors`
+    return line
+  }
+
+  private draw(): void {
+    const width = (this.stream.columns ?? 80) - 1
+    this.stream.write(`\r\x1b[K${this.render().slice(0, width)}`)
+  }
+}
