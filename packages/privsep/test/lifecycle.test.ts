@@ -1,0 +1,124 @@
+/**
+ * Whatever dies first, the whole daemon is gone within 2 seconds: kill -9 of each child in
+ * turn, kill -9 of the parent, SIGTERM to the parent. Looped, because races hide in timing.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundled } from './helpers/bundle.js'
+import { daemonChildren, isAlive, runDaemon } from './helpers/daemon.js'
+import { ensureSmtpdSystem, isRoot } from './helpers/system.js'
+
+const ROUNDS = 2
+const VICTIMS = [
+  'crypto',
+  'control',
+  'lookup',
+  'dispatcher',
+  'queue',
+  'scheduler',
+  'parent',
+  'SIGTERM',
+] as const
+
+async function allGone(pids: number[], limitMs: number): Promise<number> {
+  const start = performance.now()
+  while (pids.some(isAlive)) {
+    if (performance.now() - start > limitMs) break
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  return performance.now() - start
+}
+
+describe.skipIf(!isRoot)('lifecycle of the seven-process daemon', () => {
+  let dir: string
+  let keyPath: string
+
+  beforeAll(() => {
+    ensureSmtpdSystem()
+    dir = mkdtempSync(join(tmpdir(), 'privsep-life-'))
+    keyPath = join(dir, 'key')
+    writeFileSync(keyPath, 'secret')
+    chmodSync(keyPath, 0o600)
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const victim of VICTIMS) {
+      it(`round ${round}: ${victim === 'SIGTERM' ? 'SIGTERM to the parent' : `kill -9 ${victim}`}`, async () => {
+        const daemon = runDaemon(await bundled('smtpd'), [`--key=${keyPath}`])
+        await daemon.waitFor(/parent\[\d+\]: all children ready/)
+        const children = daemonChildren(daemon.pid, 'smtpd')
+        expect(children.size).toBe(6)
+        const everyone = [daemon.pid, ...children.values()]
+
+        if (victim === 'SIGTERM') process.kill(daemon.pid, 'SIGTERM')
+        else process.kill(victim === 'parent' ? daemon.pid : children.get(victim)!, 'SIGKILL')
+
+        const elapsed = await allGone(everyone, 2000)
+        expect(everyone.filter(isAlive), `still alive after ${elapsed.toFixed(0)} ms`).toEqual([])
+        expect(elapsed).toBeLessThan(2000)
+        const status = await daemon.exited
+        if (victim === 'SIGTERM') {
+          expect(status).toEqual({ code: 0, signal: null })
+          expect(daemon.lines).toContainEqual(
+            expect.stringMatching(/^parent\[\d+\]: received SIGTERM: shutting down$/),
+          )
+        } else if (victim === 'parent') {
+          expect(status.signal).toBe('SIGKILL')
+          for (const name of children.keys()) {
+            expect(daemon.lines).toContainEqual(
+              expect.stringMatching(new RegExp(`^${name}\\[\\d+\\]: parent is gone: exiting$`)),
+            )
+          }
+        } else {
+          expect(status).toEqual({ code: 1, signal: null })
+          const pid = children.get(victim)!
+          expect(daemon.lines).toContain(
+            `parent[${daemon.pid}]: lost child "${victim}" (pid ${pid}): killed by signal SIGKILL; shutting down`,
+          )
+        }
+      })
+    }
+  }
+})
+
+describe.skipIf(!isRoot)('a child that fails or leaves', () => {
+  beforeAll(() => ensureSmtpdSystem())
+
+  it('a throwing preStart handler: its stack under the child name, the daemon stops with status 1', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['fail-prestart'])
+    const status = await daemon.exited
+    expect(status).toEqual({ code: 1, signal: null })
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(/^jailed\[\d+\]: Error: preStart could not bind its socket$/),
+    )
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        /^parent\[\d+\]: lost child "jailed" \(pid \d+\): exited with status 1; shutting down$/,
+      ),
+    )
+    expect(daemon.lines.filter((l) => l.includes('all children ready'))).toEqual([])
+  })
+
+  it('a child exiting by itself with status 3 is reported with that status', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['exit-by-itself'])
+    expect((await daemon.exited).code).toBe(1)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        /^parent\[\d+\]: lost child "jailed" \(pid \d+\): exited with status 3; shutting down$/,
+      ),
+    )
+  })
+
+  it('a jailed child keeps the time zone it had before chroot', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['report'], { env: { TZ: 'America/New_York' } })
+    const parent = await daemon.waitFor(/^parent\[\d+\]: parent offsets (.*)$/)
+    const jailed = await daemon.waitFor(/^jailed\[\d+\]: jailed offsets (.*)$/)
+    expect(parent[1]).toBe('300 240')
+    expect(jailed[1]).toBe(parent[1])
+    daemon.proc.kill('SIGTERM')
+    expect((await daemon.exited).code).toBe(0)
+  })
+})

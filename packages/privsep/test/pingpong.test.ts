@@ -1,0 +1,34 @@
+/**
+ * The seed's ping/pong daemon, run the way its README says (through tsx, from source), as
+ * any user: it needs no root, since no process changes user or root directory.
+ */
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { packageDir } from './helpers/bundle.js'
+import { cmdline, daemonChildren, isAlive, runDaemon, socketGraph } from './helpers/daemon.js'
+
+describe('the ping/pong example', () => {
+  it('bounces PING and PONG between foobar and barbaz, then stops on SIGINT', async () => {
+    const daemon = runDaemon(join(packageDir, 'examples/pingpong.ts'), ['--interval=20'], { tsx: true })
+    const pongs = () => daemon.lines.filter((l) => l.endsWith('received PONG')).length
+    await expect.poll(pongs, { timeout: 30_000 }).toBeGreaterThanOrEqual(3)
+    const children = daemonChildren(daemon.pid, 'pingpong')
+    expect([...children.keys()].sort()).toEqual(['barbaz', 'foobar'])
+    expect(cmdline(children.get('foobar')!)).toBe('pingpong: foobar')
+    expect(cmdline(children.get('barbaz')!)).toBe('pingpong: barbaz')
+    await daemon.waitFor(new RegExp(`^foobar\\[${children.get('foobar')}\\]: \\[foobar\\] received PING$`))
+    await daemon.waitFor(new RegExp(`^barbaz\\[${children.get('barbaz')}\\]: \\[barbaz\\] received PONG$`))
+
+    // Only foobar and barbaz declared each other: the parent holds nothing but the two
+    // control channels.
+    const graph = socketGraph(new Map([['parent', daemon.pid], ...children]))
+    expect(Object.fromEntries(graph)).toEqual({ 'barbaz|foobar': 1, 'barbaz|parent': 1, 'foobar|parent': 1 })
+
+    daemon.proc.kill('SIGINT')
+    expect(await daemon.exited).toEqual({ code: 0, signal: null })
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(/^parent\[\d+\]: received SIGINT: shutting down$/),
+    )
+    for (const pid of children.values()) expect(isAlive(pid)).toBe(false)
+  })
+})

@@ -1,0 +1,140 @@
+/**
+ * The seven-process example, checked against what the kernel says: ids, capabilities,
+ * root directories, titles, and which processes really share a socket.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundled } from './helpers/bundle.js'
+import {
+  cmdline,
+  type Daemon,
+  daemonChildren,
+  isAlive,
+  procStatus,
+  rootOf,
+  runDaemon,
+  socketGraph,
+} from './helpers/daemon.js'
+import { ensureSmtpdSystem, isRoot, userIds } from './helpers/system.js'
+
+const CHILDREN = ['crypto', 'control', 'lookup', 'dispatcher', 'queue', 'scheduler']
+
+/** The example's talksTo graph (either side declaring is enough). */
+const DECLARED = [
+  ['parent', 'crypto'],
+  ['parent', 'control'],
+  ['parent', 'lookup'],
+  ['parent', 'dispatcher'],
+  ['parent', 'queue'],
+  ['crypto', 'control'],
+  ['crypto', 'dispatcher'],
+  ['control', 'lookup'],
+  ['control', 'dispatcher'],
+  ['control', 'queue'],
+  ['control', 'scheduler'],
+  ['lookup', 'dispatcher'],
+  ['lookup', 'queue'],
+  ['dispatcher', 'queue'],
+  ['queue', 'scheduler'],
+]
+
+const JAILS: Record<string, { user: string; root: string }> = {
+  crypto: { user: '_smtpd', root: '/var/empty' },
+  control: { user: '_smtpd', root: '/var/empty' },
+  lookup: { user: '_smtpd', root: '/' },
+  dispatcher: { user: '_smtpd', root: '/var/empty' },
+  queue: { user: '_smtpq', root: '/var/spool/smtpd' },
+  scheduler: { user: '_smtpd', root: '/var/empty' },
+}
+
+describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
+  let dir: string
+  let keyPath: string
+  let daemon: Daemon
+  let pids: Map<string, number>
+
+  beforeAll(async () => {
+    ensureSmtpdSystem()
+    dir = mkdtempSync(join(tmpdir(), 'privsep-smtpd-'))
+    keyPath = join(dir, 'private.key')
+    writeFileSync(keyPath, 'k'.repeat(48), { mode: 0o600 })
+    chmodSync(keyPath, 0o600)
+    daemon = runDaemon(await bundled('smtpd'), [`--key=${keyPath}`])
+    await daemon.waitFor(/parent\[\d+\]: all children ready/)
+    await daemon.waitFor(/scheduler\[\d+\]: scheduled envelope 1$/)
+    pids = new Map([['parent', daemon.pid], ...daemonChildren(daemon.pid, 'smtpd')])
+  })
+
+  afterAll(async () => {
+    if (daemon.proc.exitCode === null) daemon.proc.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('runs the six children, each titled "smtpd: <name>" in full', () => {
+    expect([...pids.keys()].sort()).toEqual(['parent', ...CHILDREN].sort())
+    for (const name of CHILDREN) expect(cmdline(pids.get(name)!)).toBe(`smtpd: ${name}`)
+  })
+
+  it('drops every child to its user, groups and jail, with no capabilities left', () => {
+    for (const name of CHILDREN) {
+      const pid = pids.get(name)!
+      const { uid, gid } = userIds(JAILS[name]!.user)
+      const status = procStatus(pid)
+      expect(status.uid, `${name} Uid (real, effective, saved, fs)`).toEqual([uid, uid, uid, uid])
+      expect(status.gid, `${name} Gid`).toEqual([gid, gid, gid, gid])
+      expect(status.groups, `${name} Groups`).toEqual([gid])
+      expect(status.capEff, `${name} CapEff`).toBe('0000000000000000')
+      expect(status.capPrm, `${name} CapPrm`).toBe('0000000000000000')
+      expect(rootOf(pid), `${name} root`).toBe(JAILS[name]!.root)
+    }
+    const parent = procStatus(daemon.pid)
+    expect(parent.uid).toEqual([0, 0, 0, 0])
+    expect(rootOf(daemon.pid)).toBe('/')
+  })
+
+  it('holds a channel between declared pairs only, plus each child control channel', () => {
+    const expected = new Map<string, number>()
+    const key = (a: string, b: string) => [a, b].sort().join('|')
+    for (const name of CHILDREN) expected.set(key('parent', name), 1)
+    for (const [a, b] of DECLARED) expected.set(key(a!, b!), (expected.get(key(a!, b!)) ?? 0) + 1)
+    expect(Object.fromEntries([...socketGraph(pids)].sort())).toEqual(
+      Object.fromEntries([...expected].sort()),
+    )
+    // For instance: nothing at all between scheduler and crypto, lookup or dispatcher.
+    const graph = socketGraph(pids)
+    for (const other of ['crypto', 'lookup', 'dispatcher'])
+      expect(graph.get(key('scheduler', other))).toBeUndefined()
+  })
+
+  it('gives crypto, which cannot open the key itself, the open fd from the parent', () => {
+    const crypto = pids.get('crypto')!
+    expect(daemon.lines).toContain(`crypto[${crypto}]: cannot open ${keyPath} myself: ENOENT`)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^crypto\\[${crypto}\\]: received ${keyPath} from the parent as fd \\d+: 48 bytes$`),
+      ),
+    )
+  })
+
+  it('carries queries and messages across the graph; every line names its process', () => {
+    const dispatcher = pids.get('dispatcher')!
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^dispatcher\\[${dispatcher}\\]: accepted mail 1 for mailer-daemon \\(delivers to root\\)`,
+        ),
+      ),
+    )
+    expect(daemon.lines).toContain(`queue[${pids.get('queue')}]: queued envelope 1 for root`)
+    for (const line of daemon.lines)
+      expect(line).toMatch(/^(parent|crypto|control|lookup|dispatcher|queue|scheduler)\[\d+\]: /)
+  })
+
+  it('stops in order on SIGTERM: exit status 0, every process gone', async () => {
+    daemon.proc.kill('SIGTERM')
+    expect(await daemon.exited).toEqual({ code: 0, signal: null })
+    for (const [name, pid] of pids) expect(isAlive(pid), name).toBe(false)
+  })
+})
