@@ -7,9 +7,10 @@
  * Contract with channel.ts:
  *   open(fd, onRead, onDrain, onError) -> handle; sets O_NONBLOCK on fd and
  *     takes ownership of it: close() closes it.
- *   onRead(buf, fds, truncated): buf holds the bytes of one recvmsg, fds the
- *     descriptors that came with them (or undefined), truncated is true when
- *     the kernel dropped descriptors (MSG_CTRUNC). onRead(null) means EOF.
+ *   onRead(buf, fds, truncated): buf holds the bytes of one or more recvmsg
+ *     calls, fds the descriptors that came with them in arrival order (or
+ *     undefined), truncated is true when the kernel dropped descriptors
+ *     (MSG_CTRUNC). onRead(null) means EOF.
  *   write(h, buffers[], fd, keep) -> bytes still queued here. With fd >= 0 the
  *     data must be exactly one message; it gets a sendmsg of its own that
  *     starts with it, carrying that one fd. The addon owns fd from then on and
@@ -38,6 +39,10 @@
 
 #define MAX_IOV		64
 #define STALL_RETRY_MS	20
+/* One JavaScript callback per wakeup carries at most this much. */
+#define MAX_BATCH_READS	64
+#define MAX_BATCH_FDS	256
+#define MIN_READ_ROOM	(64 * 1024)
 
 struct wentry {
 	struct wentry	*next;
@@ -241,7 +246,7 @@ deliver(struct channel *c, char *buf, ssize_t n, int *fds, int nfds, int truncat
 	int i;
 
 	napi_open_handle_scope(c->env, &scope);
-	if (n == 0) {
+	if (buf == NULL) {
 		napi_get_null(c->env, &argv[0]);
 		call_js(c->env, c->actx, c->on_read, 1, argv);
 	} else {
@@ -260,6 +265,12 @@ deliver(struct channel *c, char *buf, ssize_t n, int *fds, int nfds, int truncat
 	napi_close_handle_scope(c->env, scope);
 }
 
+/*
+ * Reads what the socket has, in several recvmsg calls, and hands it all to
+ * JavaScript in one callback: bytes in arrival order and their fds in
+ * arrival order, which is all the framing needs. Stops early to deliver
+ * before a descriptor could be lost (no free slot), at EOF or on an error.
+ */
 static void
 do_read(struct channel *c)
 {
@@ -271,21 +282,22 @@ do_read(struct channel *c)
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
 	} cmsgbuf;
-	int fds[MAX_RECV_FDS], nfds, i, k, cnt, *p;
+	int fds[MAX_BATCH_FDS], nfds = 0, i, k, cnt, *p;
+	int eof = 0, err = 0, truncated = 0, stalled = 0;
+	size_t used = 0;
 	ssize_t n;
 
 	napi_get_instance_data(c->env, (void **)&a);
-	/* A bounded number of reads per wakeup keeps other handles fair. */
-	for (i = 0; i < 16 && c->reading && !c->closing; i++) {
+	for (i = 0; i < MAX_BATCH_READS; i++) {
+		if (a->rbufsz - used < MIN_READ_ROOM || nfds + MAX_RECV_FDS > MAX_BATCH_FDS)
+			break;
 		if (!fd_slot_free(c->fd)) {
-			c->stalled = 1;
-			update_poll(c);
-			uv_timer_start(&c->stall, stall_cb, STALL_RETRY_MS, 0);
-			return;
+			stalled = 1;
+			break;
 		}
 		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = a->rbuf;
-		iov.iov_len = a->rbufsz;
+		iov.iov_base = a->rbuf + used;
+		iov.iov_len = a->rbufsz - used;
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
 		mh.msg_control = cmsgbuf.buf;
@@ -294,37 +306,46 @@ do_read(struct channel *c)
 			n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
 		} while (n == -1 && errno == EINTR);
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			if (errno == ECONNRESET) {
-				/* The peer went away with unread data: for
-				 * us that is the end of the stream. */
-				n = 0;
-			} else {
-				c->reading = 0;
-				update_poll(c);
-				fail(c, errno, "recvmsg");
-				return;
-			}
+			if (errno == ECONNRESET)
+				eof = 1;	/* gone with unread data: the end, for us */
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				err = errno;
+			break;
 		}
-		nfds = 0;
 		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
 			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
 				continue;
 			p = (int *)CMSG_DATA(cmsg);
 			cnt = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (k = 0; k < cnt && nfds < MAX_RECV_FDS; k++)
+			for (k = 0; k < cnt && nfds < MAX_BATCH_FDS; k++)
 				memcpy(&fds[nfds++], p + k, sizeof(int));
 		}
 		if (n == 0) {
-			for (k = 0; k < nfds; k++)
-				close(fds[k]);
-			c->reading = 0;
-			update_poll(c);
-			deliver(c, NULL, 0, NULL, 0, 0);
-			return;
+			eof = 1;
+			break;
 		}
-		deliver(c, a->rbuf, n, fds, nfds, (mh.msg_flags & MSG_CTRUNC) != 0);
+		used += n;
+		if (mh.msg_flags & MSG_CTRUNC) {
+			truncated = 1;
+			break;
+		}
+	}
+	if (used > 0 || nfds > 0)
+		deliver(c, a->rbuf, used, fds, nfds, truncated);
+	if (c->closing || truncated)
+		return;
+	if (eof) {
+		c->reading = 0;
+		update_poll(c);
+		deliver(c, NULL, 0, NULL, 0, 0);
+	} else if (err) {
+		c->reading = 0;
+		update_poll(c);
+		fail(c, err, "recvmsg");
+	} else if (stalled) {
+		c->stalled = 1;
+		update_poll(c);
+		uv_timer_start(&c->stall, stall_cb, STALL_RETRY_MS, 0);
 	}
 }
 

@@ -18,7 +18,7 @@ struct addon {
 	size_t	 rbufsz;
 };
 
-#define RBUF_SIZE	(256 * 1024)
+#define RBUF_SIZE	(512 * 1024)
 /* Linux stops a stream recvmsg after the first segment that carries fds, so
  * one read sees one sender call's fds; room for more only lets us report a
  * peer that broke the one-fd-per-call rule instead of silently losing fds. */

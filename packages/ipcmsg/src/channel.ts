@@ -197,6 +197,8 @@ export class Channel {
     )
   }
 
+  private readonly namer = (type: number): string => this.typeName(type)
+
   /** "NAME (type N)" when the type has a name, else "type N". */
   typeName(type: number): string {
     const name = this.nameOf(type)
@@ -493,7 +495,7 @@ export class Channel {
     if (handler === undefined && !this.appPeerids) {
       const p = this.pending.get(peerid)
       if (p) {
-        p.resolve(new Message(type, peerid, pid, payload, fd, this.typeName(type)))
+        p.resolve(new Message(type, peerid, pid, payload, fd, this.namer))
         return
       }
       if (this.abandoned.delete(peerid)) {
@@ -508,7 +510,7 @@ export class Channel {
       if (this.strict) throw new ProtocolError(`ipcmsg: ${this.typeName(type)}: unexpected message`, type)
       return
     }
-    const msg = new Message(type, peerid, pid, payload, fd, this.typeName(type))
+    const msg = new Message(type, peerid, pid, payload, fd, this.namer)
     let result: void | Promise<void>
     try {
       result = h(msg, this)

@@ -2,8 +2,9 @@ import { addon } from './native.js'
 
 /**
  * A received message. The receiver owns `fd`: close it (closeFd) or hand it
- * on. `payload` is a view into the channel's read buffer; copy it to keep it
- * past the handler if memory matters (it pins the whole read chunk).
+ * on. `payload` is a view into the channel's read buffer, valid as long as it
+ * is referenced; copy it (Buffer.from) to keep a small part of a large read
+ * without pinning the whole read.
  */
 export class Message {
   readonly type: number
@@ -12,8 +13,7 @@ export class Message {
   readonly pid: number
   readonly payload: Buffer
   readonly fd: number | undefined
-  /** Printable name of the type (from the channel's catalog, else "type N"). */
-  readonly name: string
+  private readonly namer: (type: number) => string
 
   constructor(
     type: number,
@@ -21,17 +21,22 @@ export class Message {
     pid: number,
     payload: Buffer,
     fd: number | undefined,
-    name: string,
+    namer: (type: number) => string,
   ) {
     this.type = type
     this.peerid = peerid
     this.pid = pid
     this.payload = payload
     this.fd = fd
-    this.name = name
+    this.namer = namer
   }
 
-  /** Closes the attached fd, if any. Safe to call once. */
+  /** Printable name of the type: "NAME (type N)" from the channel's typeName, else "type N". */
+  get name(): string {
+    return this.namer(this.type)
+  }
+
+  /** Closes the attached fd, if any. Call it once. */
   closeFd(): void {
     if (this.fd !== undefined) addon.close(this.fd)
   }
