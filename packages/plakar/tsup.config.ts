@@ -3,7 +3,12 @@ import { defineConfig } from 'tsup'
 export default defineConfig({
   // The pipeline worker is its own entry: worker_threads load it by file name from dist/
   // (see src/repository/worker-entry.ts), beside index.js / index.cjs.
-  entry: { index: 'src/index.ts', 'pipeline-worker': 'src/repository/pipeline-worker.ts' },
+  // The plakar CLI (bin/plakar.ts) sits beside them too, so the worker is found from it.
+  entry: {
+    index: 'src/index.ts',
+    'pipeline-worker': 'src/repository/pipeline-worker.ts',
+    plakar: 'bin/plakar.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

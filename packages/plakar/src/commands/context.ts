@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import type Database from 'better-sqlite3'
 import type { RepositoryConfig } from '../repository/types.js'
 import type { SnapshotRepository } from '../snapshot/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
@@ -34,6 +35,8 @@ export interface OpenedRepository extends SnapshotRepository {
   readonly config: RepositoryConfig
   readonly encrypted: boolean
   readonly store: { readonly location: string }
+  /** The repository's local cache database, where the file-metadata cache keeps its table. */
+  readonly cacheDb: Database.Database
   close(): Promise<void>
 }
 

@@ -14,8 +14,7 @@ export interface PushOptions {
 export async function runPush(ctx: Context, opts: PushOptions): Promise<number> {
   return ctx.withRepository(async (repo) => {
     const paths = opts.paths.map((p) => resolve(ctx.io.cwd, p))
-    const cacheDir = ctx.cacheDir()
-    const cache = cacheDir !== null ? FileCache.open(cacheDir, repo.id) : null
+    const cache = ctx.cacheDir() !== null ? FileCache.in(repo.cacheDb) : null
     const progress = new ArchiveProgress()
     const line = new ProgressLine(
       ctx.io.stderr,

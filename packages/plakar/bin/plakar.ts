@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { main } from '../src/commands/cli.js'
+import { repositories } from '../src/commands/repositories.js'
+
+// A reader that goes away (plakar cat ... | head) ends the output, not with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
+main(
+  process.argv.slice(2),
+  {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  },
+  repositories,
+).then((status) => {
+  process.exitCode = status
+})

@@ -1,0 +1,74 @@
+import type Database from 'better-sqlite3'
+import { Repository } from '../repository/index.js'
+import type { BlobId, RepositoryConfig } from '../repository/types.js'
+import type { SnapshotBlobWriter } from '../snapshot/index.js'
+import { openStore, type Store } from '../storage/index.js'
+import type { OpenedRepository, RepositoryProvider } from './context.js'
+
+/**
+ * The real repositories: a Store found by the location's scheme (storage/registry), and a
+ * Repository over it. Closing one closes both.
+ */
+class Opened implements OpenedRepository {
+  constructor(
+    private readonly repo: Repository,
+    readonly store: Store,
+  ) {}
+  get id(): string {
+    return this.repo.id
+  }
+  get config(): RepositoryConfig {
+    return this.repo.config
+  }
+  get encrypted(): boolean {
+    return this.repo.encrypted
+  }
+  get cacheDb(): Database.Database {
+    return this.repo.cache.db
+  }
+  writer(opts?: { cpus?: number }): SnapshotBlobWriter {
+    return this.repo.writer(opts)
+  }
+  getBlob(id: BlobId): Promise<Uint8Array> {
+    return this.repo.getBlob(id)
+  }
+  hasBlob(id: BlobId): Promise<boolean> {
+    return this.repo.hasBlob(id)
+  }
+  putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
+    return this.repo.putSnapshot(uuid, data)
+  }
+  getSnapshot(uuid: string): Promise<Uint8Array> {
+    return this.repo.getSnapshot(uuid)
+  }
+  listSnapshots(): Promise<string[]> {
+    return this.repo.listSnapshots()
+  }
+  async close(): Promise<void> {
+    try {
+      await this.repo.close()
+    } finally {
+      await this.store.close()
+    }
+  }
+}
+
+async function closing<T>(store: Store, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f()
+  } catch (err) {
+    await store.close().catch(() => {})
+    throw err
+  }
+}
+
+export const repositories: RepositoryProvider = {
+  async create(location, opts) {
+    const store = openStore(location)
+    return closing(store, async () => new Opened(await Repository.create(store, opts), store))
+  },
+  async open(location, opts) {
+    const store = openStore(location)
+    return closing(store, async () => new Opened(await Repository.open(store, opts), store))
+  },
+}
