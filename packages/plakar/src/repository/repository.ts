@@ -208,6 +208,11 @@ export class Repository {
     return row.location
   }
 
+  /** The id a blob with this content has in this repository (keyed MAC or SHA-256). */
+  blobId(data: Uint8Array): BlobId {
+    return this.envelope.blobId(data)
+  }
+
   async hasBlob(id: BlobId): Promise<boolean> {
     this.check()
     return this.cache.hasBlob(id)
