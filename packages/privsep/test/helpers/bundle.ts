@@ -4,20 +4,41 @@
  * a daemon is seven). @poolp/privsep is bundled from src/, as vitest imports it;
  * @poolp/ipcmsg stays external (its addon is found next to its dist/).
  */
-import { rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'tsup'
 
 export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-// One directory per test worker: vitest runs test files in parallel processes.
-const outDir = join(packageDir, 'build', 'bundles', String(process.pid))
-process.on('exit', () => rmSync(outDir, { recursive: true, force: true }))
+// One directory per test worker (vitest runs test files in parallel processes); those of
+// workers that are gone are removed, since vitest may end a worker without an 'exit' event.
+const bundlesDir = join(packageDir, 'build', 'bundles')
+const outDir = join(bundlesDir, String(process.pid))
+
+function removeStale(): void {
+  let entries: string[] = []
+  try {
+    entries = readdirSync(bundlesDir)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH')
+        rmSync(join(bundlesDir, entry), { recursive: true, force: true })
+    }
+  }
+}
 
 let built: Promise<void> | undefined
 
 /** Path of the bundled `examples/<name>.ts` or `test/fixtures/<name>.ts`, built on first use. */
 export async function bundled(entry: string): Promise<string> {
+  removeStale()
   built ??= build({
     entry: {
       pingpong: join(packageDir, 'examples/pingpong.ts'),
