@@ -4,7 +4,7 @@
  * and this file as the system calls.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { promises as fsp } from 'node:fs'
+import { promises as fsp, read } from 'node:fs'
 import { hostname } from 'node:os'
 
 export type Errno = NodeJS.ErrnoException
@@ -107,14 +107,21 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Read [start, end) of an open file; fewer bytes than asked is an error, never a short result. */
-export async function readRange(fh: fsp.FileHandle, start: number, end: number): Promise<Buffer | undefined> {
+/** Read [start, end) of an open fd; fewer bytes than asked gives undefined, never a short result. */
+export function readRange(fd: number, start: number, end: number): Promise<Buffer | undefined> {
   const buf = Buffer.allocUnsafe(end - start)
-  let done = 0
-  while (done < buf.byteLength) {
-    const { bytesRead } = await fh.read(buf, done, buf.byteLength - done, start + done)
-    if (bytesRead === 0) return undefined
-    done += bytesRead
-  }
-  return buf
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done === buf.byteLength) {
+        resolve(buf)
+        return
+      }
+      read(fd, buf, done, buf.byteLength - done, start + done, (err, n) => {
+        if (err) reject(err)
+        else if (n === 0) resolve(undefined)
+        else step(done + n)
+      })
+    }
+    step(0)
+  })
 }

@@ -14,6 +14,7 @@ import { promises as fsp } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { StorageError } from '../errors.js'
 import { checkName, checkRange, closedError, exists, notFound, rangeEnd, sameBytes } from './checks.js'
+import { FdCache, type Lease } from './fd-cache.js'
 import {
   describe,
   errno,
@@ -47,6 +48,8 @@ export class FsStore implements Store {
   readonly location: string
   readonly root: string
   readonly #dirsMade = new Set<string>()
+  /** Objects never change once named, so their fds can be kept (see fd-cache.ts). */
+  readonly #fds = new FdCache()
   #closed = false
 
   constructor(root: string) {
@@ -136,17 +139,17 @@ export class FsStore implements Store {
     checkName(this.location, kind, name)
     const range = checkRange(offset, length)
     this.#check()
-    let fh: fsp.FileHandle
+    const path = join(this.#dir(kind, name), name)
+    let lease: Lease
     try {
-      fh = await fsp.open(join(this.#dir(kind, name), name), 'r')
+      lease = await this.#fds.acquire(path)
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw notFound(this.location, kind, name)
       throw this.#io(`read ${kind} ${name}`, err)
     }
     try {
-      const size = (await fh.stat()).size
-      const end = rangeEnd(this.location, kind, name, range, size)
-      const data = await readRange(fh, range.start, end)
+      const end = rangeEnd(this.location, kind, name, range, lease.size)
+      const data = await readRange(lease.fd, range.start, end)
       if (data === undefined) {
         throw new StorageError('STORAGE_SHORT_READ', `${this.location}: ${kind} ${name} ended early`)
       }
@@ -155,7 +158,7 @@ export class FsStore implements Store {
       if (err instanceof StorageError) throw err
       throw this.#io(`read ${kind} ${name}`, err)
     } finally {
-      await fh.close()
+      lease.release()
     }
   }
 
@@ -187,6 +190,7 @@ export class FsStore implements Store {
     checkName(this.location, kind, name)
     this.#check()
     const dir = this.#dir(kind, name)
+    this.#fds.evict(join(dir, name))
     try {
       await fsp.unlink(join(dir, name))
       await syncDir(dir)
@@ -222,6 +226,7 @@ export class FsStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.#fds.clear()
   }
 
   async *#listDir(dir: string, prefix: string): AsyncIterable<ObjectInfo> {

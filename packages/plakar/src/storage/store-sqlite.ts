@@ -24,7 +24,6 @@ import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 /** 'PLKR': marks the file as a plakar store; user_version is the layout version. */
 export const SQLITE_APPLICATION_ID = 0x504c4b52
 export const SQLITE_LAYOUT_VERSION = 1
-const SEGMENT = 64 * 1024
 const BUSY_TIMEOUT_MS = 60_000
 const LIST_PAGE = 1000
 
@@ -43,6 +42,29 @@ const SCHEMA = `
     PRIMARY KEY (object, start)
   );
 `
+
+/**
+ * How a new file is laid out and how connections write. The defaults were chosen by the
+ * storage benchmark (test/storage/throughput.ts, figures in docs/plakar-storage.md);
+ * other values exist for that comparison, not for users.
+ */
+export interface SqliteTuning {
+  /** Page size of a new file: 64 KiB pages halve the cost of BLOB overflow chains. */
+  readonly pageSize: number
+  /** WAL lets readers run during a write and several processes share the file. */
+  readonly journal: 'wal' | 'delete'
+  /** FULL: a put is durable when it returns (the contract); NORMAL only for comparison. */
+  readonly synchronous: 'full' | 'normal'
+  /** Largest segment a put writes. */
+  readonly segment: number
+}
+
+export const SQLITE_TUNING: SqliteTuning = {
+  pageSize: 65536,
+  journal: 'wal',
+  synchronous: 'full',
+  segment: 65536,
+}
 
 interface ObjectRow {
   id: number
@@ -83,11 +105,13 @@ class Connection {
 export class SqliteStore implements Store {
   readonly location: string
   readonly path: string
+  readonly #tuning: SqliteTuning
   #conn: Connection | undefined
   #closed = false
 
-  constructor(path: string) {
+  constructor(path: string, tuning: SqliteTuning = SQLITE_TUNING) {
     this.path = path
+    this.#tuning = tuning
     this.location = `sqlite://${path}`
   }
 
@@ -102,9 +126,9 @@ export class SqliteStore implements Store {
       try {
         this.#configure(db)
         // Only take effect on a new file, before its first table; harmless otherwise.
-        db.pragma('page_size = 65536')
+        db.pragma(`page_size = ${this.#tuning.pageSize}`)
         db.pragma('auto_vacuum = INCREMENTAL')
-        db.pragma('journal_mode = WAL')
+        db.pragma(`journal_mode = ${this.#tuning.journal}`)
         db.transaction(() => {
           if (db.pragma('application_id', { simple: true }) === SQLITE_APPLICATION_ID) {
             throw new StorageError('STORAGE_EXISTS', `${this.location}: a repository already exists here`)
@@ -149,8 +173,9 @@ export class SqliteStore implements Store {
             return
           }
           const id = c.insertObject.run(kind, name, bytes.byteLength).lastInsertRowid
-          for (let start = 0; start < bytes.byteLength; start += SEGMENT) {
-            c.insertSegment.run(id, start, bytes.subarray(start, start + SEGMENT))
+          const segment = this.#tuning.segment
+          for (let start = 0; start < bytes.byteLength; start += segment) {
+            c.insertSegment.run(id, start, bytes.subarray(start, start + segment))
           }
         })
         .immediate(),
@@ -276,7 +301,7 @@ export class SqliteStore implements Store {
 
   #configure(db: Database.Database): void {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
-    db.pragma('synchronous = FULL')
+    db.pragma(`synchronous = ${this.#tuning.synchronous}`)
     // The WAL grows by a whole pack per put; truncate it back after each checkpoint.
     db.pragma('journal_size_limit = 67108864')
   }

@@ -322,6 +322,25 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
         await store.close()
       })
 
+      it('another instance sees a delete and a new put under the same name at once', async () => {
+        const location = await options.freshLocation()
+        const [a, b] = [openStore(location), openStore(location)]
+        await a.create()
+        for (const kind of ['pack', 'lock'] as const) {
+          await a.put(kind, 'ab', Buffer.from('first'))
+          expect(Buffer.from(await b.get(kind, 'ab', 1, 2)).toString()).toBe('ir')
+          await a.delete(kind, 'ab')
+          await failsWith(b.get(kind, 'ab'), 'STORAGE_NOT_FOUND')
+          await a.put(kind, 'ab', Buffer.from('second!'))
+          expect(Buffer.from(await b.get(kind, 'ab')).toString()).toBe('second!')
+          await a.delete(kind, 'ab')
+          await a.put(kind, 'ab', Buffer.from('third'))
+          expect(Buffer.from(await b.get(kind, 'ab', 0, 5)).toString()).toBe('third')
+        }
+        await a.close()
+        await b.close()
+      })
+
       it('clean() leaves complete objects alone', async () => {
         const store = await fresh()
         await store.put('pack', 'ab', Buffer.from('kept'))

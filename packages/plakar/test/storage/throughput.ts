@@ -1,0 +1,121 @@
+/**
+ * Storage throughput, backend by backend, run side by side (not a test):
+ *   pnpm --filter @poolp/plakar bench:storage [-- --runs 3 --packs 16 --dir /tmp]
+ * Puts and gets pack-sized objects (16 MiB, incompressible), small objects (4 KiB, like
+ * locks and snapshots), and random 16 KiB range reads (a restore reading blobs out of
+ * packs). Prints medians of the runs; the SQLite variants show why the defaults are what
+ * they are. Run it on a quiet machine: the disk is shared with everything else.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { FsStore, MemoryStore, SqliteStore, type Store } from '../../src/storage/index.js'
+import { SQLITE_TUNING } from '../../src/storage/store-sqlite.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    packs: { type: 'string', default: '16' },
+    small: { type: 'string', default: '1000' },
+    dir: { type: 'string', default: tmpdir() },
+    only: { type: 'string' },
+  },
+})
+const RUNS = Number(values.runs)
+const PACKS = Number(values.packs)
+const SMALL = Number(values.small)
+const PACK = 16 << 20
+
+type Make = (dir: string, run: number) => Store
+const backends: [string, Make][] = [
+  ['memory', (_d, run) => new MemoryStore(`bench-${process.pid}-${run}`)],
+  ['fs', (d) => new FsStore(join(d, 'fs'))],
+  ['sqlite (default: WAL, 64 KiB pages, sync FULL)', (d) => new SqliteStore(join(d, 'a.db'))],
+  ['sqlite WAL, 4 KiB pages', (d) => new SqliteStore(join(d, 'b.db'), { ...SQLITE_TUNING, pageSize: 4096 })],
+  [
+    'sqlite rollback journal, 64 KiB pages',
+    (d) => new SqliteStore(join(d, 'c.db'), { ...SQLITE_TUNING, journal: 'delete' }),
+  ],
+  [
+    'sqlite WAL, sync NORMAL (not durable)',
+    (d) => new SqliteStore(join(d, 'd.db'), { ...SQLITE_TUNING, synchronous: 'normal' }),
+  ],
+]
+
+const packs = Array.from({ length: PACKS }, () => randomBytes(PACK))
+const smalls = Array.from({ length: SMALL }, () => randomBytes(4096))
+const packName = (i: number) => i.toString(16).padStart(64, '0')
+
+async function seconds(step: () => Promise<void>): Promise<number> {
+  const t = process.hrtime.bigint()
+  await step()
+  return Number(process.hrtime.bigint() - t) / 1e9
+}
+
+interface Figures {
+  putMBs: number
+  put4MBs: number
+  getMBs: number
+  rangeOps: number
+  smallPutOps: number
+}
+
+async function measure(make: Make, run: number): Promise<Figures> {
+  const dir = mkdtempSync(join(values.dir!, 'plakar-store-bench-'))
+  try {
+    const store = make(dir, run)
+    await store.create()
+    const mb = (PACKS * PACK) / 1e6
+    const put = await seconds(async () => {
+      for (let i = 0; i < PACKS; i++) await store.put('pack', packName(i), packs[i]!)
+    })
+    // Four puts in flight, as the repository's packer may have.
+    const put4 = await seconds(async () => {
+      for (let i = 0; i < PACKS; i += 4) {
+        await Promise.all(packs.slice(i, i + 4).map((p, k) => store.put('pack', packName(PACKS + i + k), p)))
+      }
+    })
+    const get = await seconds(async () => {
+      for (let i = 0; i < PACKS; i++) await store.get('pack', packName(i))
+    })
+    const RANGES = 2000
+    const range = await seconds(async () => {
+      for (let i = 0; i < RANGES; i++) {
+        await store.get('pack', packName((i * 7) % PACKS), ((i * 1_000_003) % (PACK - 16384)) & ~15, 16384)
+      }
+    })
+    const small = await seconds(async () => {
+      for (let i = 0; i < SMALL; i++) await store.put('snapshot', packName(i), smalls[i]!)
+    })
+    await store.close()
+    return {
+      putMBs: mb / put,
+      put4MBs: mb / put4,
+      getMBs: mb / get,
+      rangeOps: RANGES / range,
+      smallPutOps: SMALL / small,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+
+console.log(`# storage throughput: ${PACKS} x 16 MiB packs, ${SMALL} x 4 KiB objects, medians of ${RUNS}`)
+console.log(`# dir ${values.dir}, load average at start ${loadavg()[0]!.toFixed(1)}\n`)
+console.log(
+  '| backend | put MB/s | put MB/s (4 in flight) | get MB/s | 16 KiB range reads/s | 4 KiB puts/s |',
+)
+console.log('|---|---:|---:|---:|---:|---:|')
+for (const [label, make] of backends) {
+  if (values.only !== undefined && !label.startsWith(values.only)) continue
+  const runs: Figures[] = []
+  for (let r = 0; r < RUNS; r++) runs.push(await measure(make, r))
+  const m = (k: keyof Figures) => median(runs.map((f) => f[k])).toFixed(0)
+  console.log(
+    `| ${label} | ${m('putMBs')} | ${m('put4MBs')} | ${m('getMBs')} | ${m('rangeOps')} | ${m('smallPutOps')} |`,
+  )
+}
