@@ -358,7 +358,24 @@ channel_poll_cb(uv_poll_t *h, int status, int events)
 	if (c->closing)
 		return;
 	if (status < 0) {
-		fail(c, -status, "poll");
+		/* libuv reports POLLERR as UV_EBADF and stops the handle. On a
+		 * UNIX socket it means the peer closed with our data unread
+		 * (ECONNRESET): read what is left, then see the end. */
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		c->polling = 0;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		if (soerr != 0 && soerr != ECONNRESET && soerr != EPIPE) {
+			fail(c, soerr, "poll");
+			return;
+		}
+		if (!c->reading) {
+			fail(c, ECONNRESET, "poll");
+			return;
+		}
+		do_read(c);
+		update_poll(c);
 		return;
 	}
 	if ((events & UV_WRITABLE) && c->head != NULL && !c->failed) {

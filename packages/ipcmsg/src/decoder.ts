@@ -113,21 +113,21 @@ export class FrameDecoder {
     if (len < 0) {
       const type = readU32(buf, off)
       throw new ProtocolError(
-        `${this.typeName(type)}: unknown header flags in ${this.dialect.name} dialect`,
+        `ipcmsg: ${this.typeName(type)}: unknown header flags in ${this.dialect.name} dialect`,
         type,
       )
     }
     if (len < HEADER_SIZE) {
       const type = readU32(buf, off)
       throw new ProtocolError(
-        `${this.typeName(type)}: length ${len} is shorter than the ${HEADER_SIZE}-byte header`,
+        `ipcmsg: ${this.typeName(type)}: length ${len} is shorter than the ${HEADER_SIZE}-byte header`,
         type,
       )
     }
     if (len > this.maxSize) {
       const type = readU32(buf, off)
       throw new ProtocolError(
-        `${this.typeName(type)}: length ${len} exceeds the channel's maximum of ${this.maxSize} bytes`,
+        `ipcmsg: ${this.typeName(type)}: length ${len} exceeds the channel's maximum of ${this.maxSize} bytes`,
         type,
       )
     }
@@ -142,7 +142,7 @@ export class FrameDecoder {
       fd = this.fds.shift()
       if (fd === undefined)
         throw new ProtocolError(
-          `${this.typeName(type)}: flagged as carrying an fd but none was received`,
+          `ipcmsg: ${this.typeName(type)}: flagged as carrying an fd but none was received`,
           type,
         )
     }
@@ -151,6 +151,8 @@ export class FrameDecoder {
 
   private checkStrayFds(): void {
     if (this.fds.length > 0)
-      throw new ProtocolError(`received ${this.fds.length} fd(s) that no message was flagged to carry`)
+      throw new ProtocolError(
+        `ipcmsg: received ${this.fds.length} fd(s) that no message was flagged to carry`,
+      )
   }
 }

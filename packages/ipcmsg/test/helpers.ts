@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { openSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Channel, type ChannelOptions, closeFd, socketpair } from '@poolp/ipcmsg'
+import { addon } from '../src/native.js'
 
 /** The test protocol between this process and test/peers/*.ts. */
 export const T = {
@@ -18,6 +19,7 @@ export const T = {
   DATA: 10,
   DONE: 11,
   EXIT: 12,
+  SLOW: 13,
 } as const
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -45,4 +47,49 @@ export function spawnPeer(
 /** The descriptors this process has open, from /proc/self/fd. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length
+}
+
+/**
+ * A raw end of a socketpair for writing arbitrary bytes, with or without an
+ * fd, to a Channel: the only way to send it malformed frames. Uses the addon
+ * directly, since no public API writes a broken header on purpose.
+ */
+export function rawPair(options: ChannelOptions = {}): {
+  channel: Channel
+  write(bytes: Uint8Array, fd?: number): void
+  end(): void
+} {
+  const [a, b] = socketpair()
+  const channel = Channel.fromFd(a, options)
+  const handle = addon.channelOpen(
+    b,
+    (_buf, fds) => {
+      for (const fd of fds ?? []) addon.close(fd)
+    },
+    () => {},
+    () => {},
+  )
+  return {
+    channel,
+    write: (bytes, fd) => {
+      addon.channelWrite(handle, [bytes], fd ?? -1, false)
+    },
+    end: () => addon.channelClose(handle),
+  }
+}
+
+/** A classic-dialect header on this (little-endian) machine. */
+export function header(type: number, len: number, flags = 0, peerid = 0, pid = 0): Buffer {
+  const h = Buffer.alloc(16)
+  h.writeUInt32LE(type, 0)
+  h.writeUInt16LE(len, 4)
+  h.writeUInt16LE(flags, 6)
+  h.writeUInt32LE(peerid, 8)
+  h.writeUInt32LE(pid, 12)
+  return h
+}
+
+/** A descriptor to pass around: /dev/null, close-on-exec. */
+export function devNull(): number {
+  return openSync('/dev/null', 'r')
 }

@@ -6,7 +6,8 @@ import { T } from '../helpers.js'
 
 const dialect = (process.env.IPCMSG_DIALECT ?? 'classic') as DialectName
 const maxMessageSize = Number(process.env.IPCMSG_MAX ?? 16384)
-const ch = Channel.fromFd(3, { dialect, maxMessageSize })
+const ch = Channel.fromFd(3, { dialect, maxMessageSize, maxPendingHandlers: 16 })
+let slowSeen = 0
 
 ch.handle(T.PING, (msg) => {
   ch.reply(msg, T.PONG, msg.payload)
@@ -48,6 +49,12 @@ ch.handle(T.BLAST, (msg) => {
     ch.message(T.DONE)
   }
   pump()
+})
+ch.handle(T.SLOW, async (msg) => {
+  // A slow consumer: each message takes a while, so the sender backs up.
+  await new Promise((resolve) => setTimeout(resolve, 1))
+  slowSeen++
+  if (msg.payload.length > 0 && msg.payload[0] === 1) ch.message(T.DONE, Buffer.from(String(slowSeen)))
 })
 ch.handle(T.EXIT, () => {
   process.exit(0)
