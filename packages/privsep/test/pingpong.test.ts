@@ -32,3 +32,17 @@ describe('the ping/pong example', () => {
     for (const pid of children.values()) expect(isAlive(pid)).toBe(false)
   })
 })
+
+describe('the ping/pong example declared as one object', () => {
+  it('behaves the same', async () => {
+    const daemon = runDaemon(join(packageDir, 'examples/pingpong-declarative.ts'), ['--interval=20'], {
+      tsx: true,
+    })
+    await daemon.waitFor(/^foobar\[\d+\]: received PING from barbaz$/, 30_000)
+    await daemon.waitFor(/^barbaz\[\d+\]: received PONG from foobar$/)
+    const children = daemonChildren(daemon.pid, 'pingpong')
+    expect([...children.keys()].sort()).toEqual(['barbaz', 'foobar'])
+    daemon.proc.kill('SIGTERM')
+    expect(await daemon.exited).toEqual({ code: 0, signal: null })
+  })
+})
