@@ -1,7 +1,7 @@
-// ---- repository layer (owner: REPOSITORY) ----
-export { RepositoryError } from './errors.js'
+// The package's public surface, one line per layer (biome keeps these sorted):
+// commands (SNAPSHOT+CLI), errors, repository (REPOSITORY), snapshot (SNAPSHOT+CLI), storage (STORAGE).
+export * from './commands/index.js'
+export { isPlakarError, PlakarError, RepositoryError, StorageError, type StorageErrorCode } from './errors.js'
 export * from './repository/index.js'
-
-// ---- storage layer (owner: STORAGE) ----
-export { isPlakarError, PlakarError, StorageError, type StorageErrorCode } from './errors.js'
+export * from './snapshot/index.js'
 export * from './storage/index.js'

@@ -71,7 +71,11 @@ export async function archive(repository: SnapshotRepository, opts: ArchiveOptio
   const started = Date.now()
   const tree = resolvePaths(opts.paths)
   const writer = repository.writer(opts.cpus !== undefined ? { cpus: opts.cpus } : {})
-  const a = new Archiver(repository, writer, opts)
+  const a = new Archiver(
+    repository,
+    counting(writer, (n) => (a.stored += n)),
+    opts,
+  )
   let root: Entry
   try {
     const st = fs.lstatSync(ROOT, { bigint: true })
@@ -102,6 +106,20 @@ export async function archive(repository: SnapshotRepository, opts: ArchiveOptio
     groups: a.names(a.gids, '/etc/group'),
   }
   return header
+}
+
+/** The writer, adding what each tree blob stored to `add` (file data is counted from putFile). */
+function counting(w: SnapshotBlobWriter, add: (n: number) => void): SnapshotBlobWriter {
+  return {
+    putFile: (f) => w.putFile(f),
+    putBlob: async (type, data) => {
+      const r = await w.putBlob(type, data)
+      add(r.packedSize)
+      return r
+    },
+    flush: () => w.flush(),
+    close: () => w.close(),
+  }
 }
 
 function safeUserName(): string {

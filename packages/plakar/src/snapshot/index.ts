@@ -21,12 +21,7 @@ export {
   type SnapshotErrorRecord,
   type SnapshotHeader,
 } from './header.js'
-export type {
-  FileResult,
-  ReadableFile,
-  SnapshotBlobWriter,
-  SnapshotRepository,
-} from './repository-view.js'
+export type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 export { type RestoreOptions, RestoreProgress, Restorer } from './restorer.js'
 export {
   type Located,

@@ -38,6 +38,8 @@ export class RestoreProgress {
 
 /** Chunks fetched ahead of the one being written. */
 const READ_AHEAD = 8
+/** Sparse files: zero blocks of this size (aligned in the file) are left as holes. */
+const HOLE_BLOCK = 64 * 1024
 const SLASH = Buffer.from('/')
 
 interface Deferred {
@@ -190,7 +192,8 @@ export class Restorer {
       while (ahead.length > 0) {
         const data = await ahead.shift()!
         await fill()
-        if (!(e.sparse && this.isZero(data))) fs.writeSync(fd, data, 0, data.length, pos)
+        if (e.sparse) this.writeSparse(fd, data, pos)
+        else fs.writeSync(fd, data, 0, data.length, pos)
         pos += data.length
         this.progress.bytes += data.length
       }
@@ -261,6 +264,20 @@ export class Restorer {
     if (e.xattrs === undefined) return
     const failed = writeXattrs(path, e.xattrs)
     if (failed.length > 0) this.fail(path, `extended attributes not restored: ${failed.join(', ')}`)
+  }
+
+  /**
+   * Write `data` at `pos`, skipping the all-zero blocks (aligned on HOLE_BLOCK in the file),
+   * which stay holes: ftruncate at the end gives the file its size.
+   */
+  private writeSparse(fd: number, data: Uint8Array, pos: number): void {
+    let start = 0
+    while (start < data.length) {
+      const end = Math.min(data.length, start + HOLE_BLOCK - ((pos + start) % HOLE_BLOCK))
+      const block = data.subarray(start, end)
+      if (!this.isZero(block)) fs.writeSync(fd, block, 0, block.length, pos + start)
+      start = end
+    }
   }
 
   private isZero(data: Uint8Array): boolean {
