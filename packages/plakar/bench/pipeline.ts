@@ -8,11 +8,16 @@
  *   node --import tsx bench/pipeline.ts [--dir /tmp/plakar-bench-pipeline] [--scale 0.25] [--runs 3]
  * Datasets: the small-file tree and the big files of the benchmark corpus (bench/corpus.ts),
  * and 256 MiB of random (incompressible) data. Prints medians in MB/s.
+ *
+ * With --chunking: compares chunker parameters instead, on the corpus's big files (small files
+ * are one chunk whatever the parameters): chunks, bytes the modified variant adds over the
+ * original (lower is better dedup), and chunking speed.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { chunkerFor, FASTCDC_NAME } from '../src/chunking/index.js'
 import { Repository } from '../src/repository/index.js'
 import { openStore } from '../src/storage/index.js'
 import { ensureCorpus } from './corpus.js'
@@ -83,6 +88,51 @@ async function pipeline(files: readonly Entry[], cpus: number, run: number): Pro
   return { stored }
 }
 
+function chunkingTable(corpus: ReturnType<typeof ensureCorpus>): void {
+  const sets = [
+    { min: 128 << 10, avg: 256 << 10, max: 2 << 20 },
+    { min: 256 << 10, avg: 512 << 10, max: 4 << 20 },
+    { min: 512 << 10, avg: 1 << 20, max: 8 << 20 },
+    { min: 1 << 20, avg: 2 << 20, max: 16 << 20 },
+  ]
+  const chunkIds = (params: (typeof sets)[number], timing: { ms: number; bytes: number }) => {
+    const chunker = chunkerFor(FASTCDC_NAME, params)
+    const ids = new Map<string, number>()
+    for (const f of walk(path.join(corpus.root, 'big'))) {
+      const data = fs.readFileSync(f.path)
+      const t = performance.now()
+      for (let s = 0; s < data.length; ) {
+        const n = chunker.cut(data, s, data.length, true)
+        ids.set(
+          createHash('sha256')
+            .update(data.subarray(s, s + n))
+            .digest('hex'),
+          n,
+        )
+        s += n
+      }
+      timing.ms += performance.now() - t
+      timing.bytes += data.length
+    }
+    return ids
+  }
+  console.log('| min / avg / max (KiB) | chunks | modified adds MB | chunk+SHA-256 MB/s |')
+  console.log('|---|---:|---:|---:|')
+  for (const params of sets) {
+    const timing = { ms: 0, bytes: 0 }
+    corpus.setVariant('original')
+    const before = chunkIds(params, timing)
+    corpus.setVariant('modified')
+    const after = chunkIds(params, timing)
+    corpus.setVariant('original')
+    let added = 0
+    for (const [id, n] of after) if (!before.has(id)) added += n
+    console.log(
+      `| ${params.min >> 10} / ${params.avg >> 10} / ${params.max >> 10} | ${before.size} | ${(added / 1e6).toFixed(1)} | ${(timing.bytes / 1e3 / timing.ms).toFixed(0)} |`,
+    )
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 async function main(): Promise<void> {
@@ -91,11 +141,13 @@ async function main(): Promise<void> {
       dir: { type: 'string', default: '/tmp/plakar-bench-pipeline' },
       scale: { type: 'string', default: '0.25' },
       runs: { type: 'string', default: '3' },
+      chunking: { type: 'boolean', default: false },
     },
   })
   const runs = Number(values.runs)
   const t0 = performance.now()
   const corpus = ensureCorpus(path.join(values.dir, 'corpus'), 1, Number(values.scale))
+  if (values.chunking) return chunkingTable(corpus)
   const sets: [string, Entry[]][] = [
     ['tree (small files)', walk(path.join(corpus.root, 'tree'))],
     ['big files', walk(path.join(corpus.root, 'big'))],

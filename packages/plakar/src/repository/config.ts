@@ -14,13 +14,14 @@ export const FORMAT_VERSION = 1
 
 /**
  * Defaults, measured on this project's machine (docs/plakar-format.md, "Choices"): chunks of
- * 512 KiB / 1 MiB / 8 MiB, as restic; packs of ~16 MiB.
+ * 256 KiB / 512 KiB / 4 MiB (the modified corpus adds 27% fewer bytes than with restic's
+ * 512 KiB / 1 MiB / 8 MiB, for about one point of compression on text); packs of ~16 MiB.
  */
 export const DEFAULT_CHUNKING = {
   algorithm: FASTCDC_NAME,
-  min: 512 << 10,
-  avg: 1 << 20,
-  max: 8 << 20,
+  min: 256 << 10,
+  avg: 512 << 10,
+  max: 4 << 20,
 } as const
 export const DEFAULT_PACK_SIZE = 16 << 20
 
