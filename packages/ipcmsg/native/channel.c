@@ -484,8 +484,9 @@ js_open(napi_env env, napi_callback_info info)
 		free(box);
 		return throw_errno(env, -r, "uv_poll_init");
 	}
+	/* Ref'd like the poll handle: while reading waits for a free
+	 * descriptor, the retry timer is what keeps the loop alive. */
 	uv_timer_init(loop, &c->stall);
-	uv_unref((uv_handle_t *)&c->stall);
 	c->poll.data = c;
 	c->stall.data = c;
 	c->env = env;
@@ -644,9 +645,11 @@ js_control(napi_env env, napi_callback_info info, int op)
 		break;
 	case 2:
 		uv_ref((uv_handle_t *)&c->poll);
+		uv_ref((uv_handle_t *)&c->stall);
 		break;
 	case 3:
 		uv_unref((uv_handle_t *)&c->poll);
+		uv_unref((uv_handle_t *)&c->stall);
 		break;
 	case 4:
 		channel_close(c);

@@ -32,13 +32,21 @@ export function spawnPeer(
   name: string,
   options: ChannelOptions = {},
   env: Record<string, string> = {},
+  wrapper: string[] = [],
 ): { channel: Channel; child: ChildProcess; exited: Promise<number | null> } {
   const [mine, theirs] = socketpair()
-  const child = spawn(
+  const argv = [
     process.execPath,
-    ['--conditions=@poolp/source', '--import', 'tsx', join(here, 'peers', `${name}.ts`)],
-    { stdio: ['ignore', 'inherit', 'inherit', theirs], env: { ...process.env, ...env } },
-  )
+    '--conditions=@poolp/source',
+    '--import',
+    'tsx',
+    join(here, 'peers', `${name}.ts`),
+  ]
+  const [cmd, ...args] = [...wrapper, ...argv]
+  const child = spawn(cmd!, args, {
+    stdio: ['ignore', 'inherit', 'inherit', theirs],
+    env: { ...process.env, ...env },
+  })
   closeFd(theirs)
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   return { channel: Channel.fromFd(mine, options), child, exited }
