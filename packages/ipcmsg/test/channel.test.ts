@@ -3,10 +3,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   Channel,
+  ChannelError,
+  closeFd,
+  Listener,
   MessageTooLargeError,
   PeerClosedError,
   ProtocolError,
+  QueryAbortedError,
   QueryTimeoutError,
+  QueueFullError,
+  socketpair,
 } from '@poolp/ipcmsg'
 import { describe, expect, it } from 'vitest'
 
@@ -97,5 +103,107 @@ describe('Channel in one process', () => {
     await expect(b.dispatch()).rejects.toThrow(ProtocolError)
     await expect(b.dispatch()).rejects.toThrow(/IMSG_NINE \(type 9\): unexpected message/)
     a.close()
+  })
+})
+
+describe('Channel options and lifecycle', () => {
+  it('aborts a query with its AbortSignal and drops the late reply', async () => {
+    const [a, b] = Channel.pair({ strict: true })
+    let answer: (() => void) | undefined
+    b.handle(PING, (msg, ch) => {
+      answer = () => ch.reply(msg, PONG, Buffer.from('late'))
+    })
+    void b.dispatch()
+    const ac = new AbortController()
+    const q = a.query(PING, undefined, { signal: ac.signal })
+    await new Promise((r) => setTimeout(r, 20))
+    ac.abort(new Error('user gave up'))
+    await expect(q).rejects.toBeInstanceOf(QueryAbortedError)
+    // The late reply finds no query; a strict channel still does not fail on it.
+    answer!()
+    const after = await (async () => {
+      b.handle(PING, (msg, ch) => {
+        ch.reply(msg, PONG, Buffer.from('on time'))
+      })
+      return a.query(PING)
+    })()
+    expect(after.payload.toString()).toBe('on time')
+    expect(a.isOpen).toBe(true)
+    await expect(a.query(PING, undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(
+      QueryAbortedError,
+    )
+    a.close()
+    b.close()
+  })
+
+  it('leaves peerid to the application when asked', async () => {
+    const [a, b] = Channel.pair({ peerids: 'application' })
+    const seen: number[] = []
+    b.handle(PONG, (msg) => {
+      seen.push(msg.peerid)
+      if (seen.length === 2) b.close()
+    })
+    a.message(PONG, undefined, { peerid: 8 })
+    a.message(PONG, undefined, { peerid: 8 })
+    await expect(a.query(PING)).rejects.toThrow(/leaves peerid to the application/)
+    await b.dispatch()
+    expect(seen).toEqual([8, 8])
+    a.close()
+  })
+
+  it('bounds the send queue when nobody reads, and drains when the peer does', async () => {
+    const [a, b] = Channel.pair({ highWaterMark: 64 * 1024, maxQueuedBytes: 512 * 1024 })
+    const body = Buffer.alloc(16000)
+    let sent = 0
+    let below = true
+    for (;;) {
+      try {
+        below = a.message(PING, body)
+        sent++
+      } catch (err) {
+        expect(err).toBeInstanceOf(QueueFullError)
+        break
+      }
+    }
+    expect(below).toBe(false)
+    expect(a.queuedBytes).toBeLessThanOrEqual(512 * 1024)
+    let got = 0
+    b.handle(PING, () => {
+      got++
+    })
+    void b.dispatch()
+    await a.drain()
+    expect(a.queuedBytes).toBe(0)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toBe(sent)
+    a.close()
+    b.close()
+  })
+
+  it('accepts connections on a UNIX socket path', async () => {
+    const path = join(tmpdir(), `ipcmsg-listen-${process.pid}.sock`)
+    const served: Promise<void>[] = []
+    const listener = Listener.listen(path, (ch) => {
+      ch.handle(PING, (msg, c) => {
+        c.reply(msg, PONG, Buffer.from(`served ${msg.payload}`))
+      })
+      served.push(ch.dispatch())
+    })
+    const clients = [Channel.connect(path), Channel.connect(path)]
+    const replies = await Promise.all(clients.map((c, i) => c.query(PING, Buffer.from(String(i)))))
+    expect(replies.map((r) => r.payload.toString())).toEqual(['served 0', 'served 1'])
+    for (const c of clients) c.close()
+    await Promise.all(served)
+    listener.close()
+    expect(() => Channel.connect(path)).toThrow(ChannelError)
+    expect(() => Channel.connect(path)).toThrow(/cannot connect to .*ENOENT|No such file/)
+  })
+
+  it('refuses a maximum the dialect cannot express', () => {
+    const [a, b] = socketpair()
+    expect(() => Channel.fromFd(a, { maxMessageSize: 70000 })).toThrow(/16\.\.65535 in the classic dialect/)
+    expect(() => Channel.fromFd(a, { dialect: 'nope' as 'classic' })).toThrow(/unknown dialect/)
+    closeFd(a)
+    closeFd(b)
   })
 })
