@@ -13,8 +13,13 @@ import type { Store } from '../storage/store.js'
  * Reads one pack's own header: the blobs it holds, without any index. Verifies the header
  * (GCM tag or hash) and that every entry lies inside the pack.
  */
-export async function readPackEntries(store: Store, envelope: Envelope, name: string): Promise<IndexedPack> {
-  const size = await store.stat('pack', name)
+export async function readPackEntries(
+  store: Store,
+  envelope: Envelope,
+  name: string,
+  knownSize?: number,
+): Promise<IndexedPack> {
+  const size = knownSize ?? (await store.stat('pack', name))
   if (size === undefined || size < PACK_TRAILER)
     throw new RepositoryError('REPO_CORRUPT', `pack ${name}: missing or too short`)
   const trailer = await store.get('pack', name, size - PACK_TRAILER, PACK_TRAILER)
@@ -54,7 +59,7 @@ export async function rebuildIndex(
     packs++
     if (known(info.name)) continue
     try {
-      const p = await readPackEntries(store, envelope, info.name)
+      const p = await readPackEntries(store, envelope, info.name, info.size)
       missing.push(p)
       blobs += p.entries.length
     } catch (err) {

@@ -94,18 +94,25 @@ export class Repository {
       master = newMasterKey()
       keyFile = await wrapMasterKey(opts.passphrase, master, configBytes, opts.kdf)
     }
+    const exists = (err: unknown) =>
+      new RepositoryError('REPO_EXISTS', `a repository already exists at ${store.location}`, { cause: err })
     try {
       await store.create()
     } catch (err) {
-      if (isPlakarError(err, 'STORAGE_EXISTS'))
-        throw new RepositoryError('REPO_EXISTS', `a repository already exists at ${store.location}`, {
-          cause: err,
-        })
+      // A create killed before its config leaves a location with no config: resume it.
+      if (!isPlakarError(err, 'STORAGE_EXISTS')) throw err
+      if ((await store.stat('config', 'config')) !== undefined) throw exists(err)
+    }
+    // The config goes last: a location holds a repository once its config exists. Of two
+    // racing creates, one config put wins; the loser's key is an orphan that cannot unwrap
+    // against the winner's config.
+    if (keyFile) await store.put('key', randomBytes(16).toString('hex'), keyFile)
+    try {
+      await store.put('config', 'config', configBytes)
+    } catch (err) {
+      if (isPlakarError(err, 'STORAGE_EXISTS')) throw exists(err)
       throw err
     }
-    // The config goes last: a location holds a repository once its config exists.
-    if (keyFile) await store.put('key', randomBytes(16).toString('hex'), keyFile)
-    await store.put('config', 'config', configBytes)
     return Repository.assemble(store, config, master, opts.cacheDir)
   }
 
@@ -120,10 +127,19 @@ export class Repository {
         keys.push({ name: info.name, bytes: await store.get('key', info.name) })
       if (keys.length === 0) throw new RepositoryError('REPO_CORRUPT', `repository ${config.id} has no key`)
       const passphrase = await opts.passphrase()
+      // A key can be an orphan of an interrupted or raced create (it matches another config):
+      // skip keys that fail, and report damage only if no key opens the repository.
+      let damage: unknown
       for (const k of keys) {
-        master = await unwrapMasterKey(k.name, parseKeyFile(k.name, k.bytes), passphrase, configBytes)
+        try {
+          master = await unwrapMasterKey(k.name, parseKeyFile(k.name, k.bytes), passphrase, configBytes)
+        } catch (err) {
+          if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
+          damage ??= err
+        }
         if (master) break
       }
+      if (!master && damage) throw damage
       if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
     }
     return Repository.assemble(store, config, master, opts.cacheDir)

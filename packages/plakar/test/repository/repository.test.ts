@@ -123,3 +123,16 @@ async function first(
   for await (const o of it) return store.get('key', o.name)
   throw new Error('no key')
 }
+
+describe('interrupted create', () => {
+  it('resumes a create that died before its config, and skips the orphan key', async () => {
+    const store = memoryStore()
+    // The first create got as far as its key object, then died.
+    await store.create()
+    await store.put('key', 'ab'.repeat(16), Buffer.from('{"version":1,"kdf":{},"canary":"","wrapped":""}'))
+    const repo = await createRepo(store, null)
+    await repo.close()
+    await (await openRepo(store, null)).close()
+    await rejectsWith(createRepo(store, null), 'REPO_EXISTS')
+  })
+})
