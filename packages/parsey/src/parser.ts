@@ -36,7 +36,9 @@ const MACRO_NAME = /^[A-Za-z0-9_]+$/
 export class Parser implements Runtime, ScanHost {
   v: unknown = undefined
   depth = 0
+  /** The statement's tokens are toks[0..count); slots past count are stale and get overwritten. */
   private readonly toks: Tok[] = []
+  private count = 0
   private far = -1
   private expected: string[] = []
   /** Diagnostics from matching; rolled back with the branch that made them. */
@@ -65,8 +67,11 @@ export class Parser implements Runtime, ScanHost {
     let i = 0
     for (;;) {
       if (i > 0) {
-        if (i >= this.toks.length) this.toks.length = 0
-        else this.toks.splice(0, i)
+        if (i >= this.count) this.count = 0
+        else {
+          this.toks.copyWithin(0, i, this.count)
+          this.count -= i
+        }
         i = 0
       }
       const t = this.tok(0)
@@ -81,7 +86,7 @@ export class Parser implements Runtime, ScanHost {
       }
       i = this.statement(grammar, state, 0, true, false)
       this.far = -1
-      this.expected = []
+      this.expected.length = 0
     }
     for (const [name, m] of this.macroTable) {
       if (m.at && !m.used)
@@ -95,15 +100,15 @@ export class Parser implements Runtime, ScanHost {
   }
 
   tok(i: number): Tok {
-    const toks = this.toks
-    while (i >= toks.length) toks.push(this.scanner.next())
-    return toks[i]!
+    while (i >= this.count) this.toks[this.count++] = this.scanner.next()
+    return this.toks[i]!
   }
 
   fail(i: number, expected: string): -1 {
     if (i > this.far) {
       this.far = i
-      this.expected = [expected]
+      this.expected.length = 0
+      this.expected.push(expected)
     } else if (i === this.far && !this.expected.includes(expected)) {
       this.expected.push(expected)
     }
@@ -143,6 +148,7 @@ export class Parser implements Runtime, ScanHost {
   private statements(g: CompiledGrammar, state: unknown, i: number, top: boolean): number {
     const far = this.far
     const expected = this.expected
+    this.expected = []
     for (;;) {
       const t = this.tok(i)
       if (t.flags & EOL) {
@@ -151,7 +157,7 @@ export class Parser implements Runtime, ScanHost {
       }
       if (t.flags & EOF || (t.kind === '}' && t.flags & PUNCT)) break
       this.far = -1
-      this.expected = []
+      this.expected.length = 0
       i = this.statement(g, state, i, top, true)
     }
     this.far = far
@@ -216,7 +222,9 @@ export class Parser implements Runtime, ScanHost {
     const at = Math.max(this.far, i)
     for (let k = i; k <= at; k++) if (this.tok(k).flags & BAD) return
     const t = this.tok(at)
-    const where = at > i ? `after ${this.tok(at - 1).describe()}` : 'at start of statement'
+    let prev = at - 1
+    while (prev > i && this.tok(prev).flags & EOL) prev--
+    const where = at > i ? `after ${this.tok(prev).describe()}` : 'at start of statement'
     const expected = this.expected.length > 0 ? this.expected : ['a statement']
     this.report('syntax', `expected ${oneOf(expected)} ${where}, found ${t.describe()}`, t)
   }
@@ -317,7 +325,7 @@ export class Parser implements Runtime, ScanHost {
       return i + 2
     }
     this.files.push(res.realpath)
-    if (end.flags & EOF) this.toks.length = i + 2
+    if (end.flags & EOF) this.count = i + 2
     this.scanner.push({
       file: target,
       path: res.realpath,

@@ -1,3 +1,4 @@
+import { UsageError } from './errors.js'
 import type { Grammar } from './grammar.js'
 import type { Compiler, Matcher, Runtime } from './runtime.js'
 import type { Token } from './token.js'
@@ -291,25 +292,34 @@ class OptionsPattern<R extends Record<string, Item>> extends Pattern<OptionValue
   }
 
   compile(c: Compiler): Matcher {
-    const entries = Object.entries(this.record).map(([k, it]) => [k, compileItem(c, it)] as const)
+    const keys = Object.keys(this.record)
+    if (keys.length > 30) throw new UsageError('options() takes at most 30 items')
+    const ms = keys.map((k) => compileItem(c, this.record[k]!))
+    const n = keys.length
     return (p, i) => {
-      const out: Record<string, unknown> = {}
+      // Values by position, then one object with its keys in declaration order, so
+      // statements with the same options present share one object shape.
+      const vals = new Array(n)
+      let seen = 0
       let j = i
       outer: for (;;) {
-        for (const [key, m] of entries) {
+        for (let k = 0; k < n; k++) {
           const mark = p.mark()
-          const k = m(p, j)
-          if (k < 0 || k === j) {
+          const e = ms[k]!(p, j)
+          if (e < 0 || e === j) {
             p.rollback(mark)
             continue
           }
-          if (key in out) p.report('value', `option '${key}' given more than once`, p.tok(j))
-          out[key] = p.v
-          j = k
+          if (seen & (1 << k)) p.report('value', `option '${keys[k]}' given more than once`, p.tok(j))
+          seen |= 1 << k
+          vals[k] = p.v
+          j = e
           continue outer
         }
         break
       }
+      const out: Record<string, unknown> = {}
+      for (let k = 0; k < n; k++) if (seen & (1 << k)) out[keys[k]!] = vals[k]
       p.v = out
       return j
     }
@@ -355,16 +365,14 @@ class BlockPattern<C> extends Pattern<C> {
     const open = c.terminal('{')
     c.terminal('}')
     c.usesBlocks = true
-    // Compiled lazily: a grammar may contain a block of itself.
-    let g: ReturnType<Compiler['grammar']> | undefined
-    const source = this.grammar as Grammar<unknown>
+    // The compiler hands back a grammar it is still compiling, so a grammar may hold a block of itself.
+    const g = c.grammar(this.grammar as Grammar<unknown>)
     return (p, i) => {
       if (open(p, i) < 0) return -1
       if (p.depth >= MAX_DEPTH) {
         p.report('limit', `blocks nest too deeply (limit ${MAX_DEPTH})`, p.tok(i))
         return -1
       }
-      g ??= c.grammar(source)
       const state = g.init()
       p.depth++
       const j = p.block(g, state, i + 1)

@@ -19,6 +19,8 @@ import {
 /** The compiled vocabulary the scanner classifies words with. */
 export interface LexTable {
   readonly keywords: ReadonlyMap<string, string>
+  /** Keywords by `wordHash(keyword) & KEYWORD_MASK`, so a scanned keyword is found without slicing it out. */
+  readonly keywordBuckets: readonly (readonly string[] | undefined)[]
   /** Multi-character operators by first character code, longest first. */
   readonly operators: ReadonlyMap<number, readonly string[]>
   readonly matchers: readonly { kind: string; predicate: TokenPredicate }[]
@@ -52,6 +54,13 @@ CLASS[92] = BACKSLASH
 CLASS[36] = DOLLAR
 
 const MAX_MACRO_NESTING = 32
+const KEYWORD_MASK = 1023
+
+function wordHash(text: string): number {
+  let h = 0
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
+  return h
+}
 
 /**
  * Turns sources into tokens the way OpenBSD's parse.y lexer does, one token
@@ -160,21 +169,34 @@ export class Scanner {
     const len = text.length
     let pos = start
     let c = 0
+    let h = 0
     for (; pos < len; pos++) {
       c = text.charCodeAt(pos)
       if (c < 128) {
         const cls = CLASS[c]
         if (cls !== WORD && cls !== DOLLAR) break
       }
+      h = (Math.imul(h, 31) + c) | 0
     }
     if (pos < len && c === 92) return this.slowWord(src, text, start)
+    const n = pos - start
+    const bucket = this.table.keywordBuckets[h & KEYWORD_MASK]
+    if (bucket !== undefined) {
+      for (const kw of bucket) {
+        if (kw.length === n && text.startsWith(kw, start)) {
+          src.pos = pos
+          return this.make(kw, kw, KEYWORD, start)
+        }
+      }
+    }
     let value = text.slice(start, pos)
     let flags = 0
-    if (pos - start > this.table.maxTokenLength) {
+    if (n > this.table.maxTokenLength) {
       value = value.slice(0, this.table.maxTokenLength)
       flags = BAD
     }
-    const t = this.classified(value, flags, start)
+    flags |= numericShape(value)
+    const t = this.make(this.kindOf(value, flags), value, flags, start)
     src.pos = pos
     if (flags & BAD) this.tooLong(t)
     return t
@@ -399,5 +421,17 @@ export function buildLexTable(
     list.sort((a, b) => b.length - a.length)
     ops.set(c, list)
   }
-  return { keywords: kw, operators: ops, matchers: snap.matchers, maxTokenLength: lexer.maxTokenLength }
+  const buckets: string[][] = []
+  for (const k of kw.keys()) {
+    const h = wordHash(k) & KEYWORD_MASK
+    buckets[h] ??= []
+    buckets[h].push(k)
+  }
+  return {
+    keywords: kw,
+    keywordBuckets: buckets,
+    operators: ops,
+    matchers: snap.matchers,
+    maxTokenLength: lexer.maxTokenLength,
+  }
 }
