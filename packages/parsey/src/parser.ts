@@ -430,9 +430,9 @@ export class Parser implements Runtime, ScanHost {
 }
 
 function oneOf(items: readonly string[]): string {
-  const list = items.length > 8 ? [...items.slice(0, 8), '...'] : items
-  if (list.length === 1) return list[0]!
-  return `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`
+  if (items.length > 8) return `${items.slice(0, 8).join(', ')}, ...`
+  if (items.length === 1) return items[0]!
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`
 }
 
 /** The RuleContext handed to builders, reused from statement to statement. */
