@@ -8,14 +8,8 @@ const PACKAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../.
 
 /** The built CLI: the benchmark measures what users run, never the TypeScript sources. */
 export function plakarCli(): string | undefined {
-  const candidates = [
-    'dist/bin/plakar.js',
-    'dist/bin/plakar.cjs',
-    'dist/cli.js',
-    'bin/plakar.js',
-    'bin/plakar',
-  ]
-  return candidates.map((c) => path.join(PACKAGE, c)).find((c) => fs.existsSync(c))
+  const cli = path.join(PACKAGE, 'dist/plakar.js')
+  return fs.existsSync(cli) ? cli : undefined
 }
 
 export type PlakarBackend = 'fs' | 'sqlite'
