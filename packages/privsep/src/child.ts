@@ -52,20 +52,39 @@ export async function runChild(
     go = resolve
     broken = reject
   })
-  const protocolError = (what: string) => broken(new StartupError(`control protocol: ${what}`))
+  // Awaited only after privileges are dropped; until then a rejection must not count as unhandled.
+  channelsComplete.catch(() => {})
+  let settled = false
+  // Before GO the error fails start(); after it, anything more from the parent is fatal too.
+  const protocolError = (what: string) => {
+    if (!settled) return broken(new StartupError(`control protocol: ${what}`))
+    log.error(`control protocol: ${what}`)
+    process.exit(1)
+  }
   control.handle(ControlType.CHANNEL, (msg) => {
     const peer = Buffer.from(msg.payload).toString()
     if (msg.peerid !== CONTROL_VERSION)
       return protocolError(`version ${msg.peerid}, expected ${CONTROL_VERSION}`)
     if (msg.fd === undefined) return protocolError(`PRIVSEP_CHANNEL for "${peer}" without an fd`)
-    if (!expected.delete(peer)) return protocolError(`unexpected channel to "${peer}"`)
+    if (settled || !expected.delete(peer)) {
+      msg.closeFd()
+      return protocolError(`unexpected channel to "${peer}"`)
+    }
     daemon.attachChannel(peer, openChannel(msg.fd))
   })
   control.handle(ControlType.GO, (msg) => {
+    if (msg.peerid !== CONTROL_VERSION)
+      return protocolError(`version ${msg.peerid}, expected ${CONTROL_VERSION}`)
+    if (settled) return protocolError(`a second ${controlTypeName[msg.type]}`)
     const count = decodeCount(msg.payload)
-    if (expected.size !== 0 || count !== daemon.channels.size) {
-      return protocolError(`${controlTypeName[msg.type]} after ${daemon.channels.size} of ${count} channels`)
+    const name = controlTypeName[msg.type]
+    if (expected.size !== 0) {
+      return protocolError(`${name} before the channel to ${[...expected].map((p) => `"${p}"`).join(', ')}`)
     }
+    if (count !== daemon.channels.size) {
+      return protocolError(`${name} counts ${count} channels, ${daemon.channels.size} arrived`)
+    }
+    settled = true
     go()
   })
   control.dispatch().then(
