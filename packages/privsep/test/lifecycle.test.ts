@@ -112,6 +112,27 @@ describe.skipIf(!isRoot)('a child that fails or leaves', () => {
     )
   })
 
+  it('a child that never becomes ready: the parent gives up after readyTimeout', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['hang'])
+    expect((await daemon.exited).code).toBe(1)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(/^parent\[\d+\]: children not ready after 500 ms: shutting down$/),
+    )
+  })
+
+  it('a child that ignores SIGTERM is killed after the grace period, and the status says so', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['stubborn'])
+    await daemon.waitFor(/^parent\[\d+\]: parent offsets/)
+    const children = daemonChildren(daemon.pid, 'jail')
+    daemon.proc.kill('SIGTERM')
+    await daemon.waitFor(/^idle\[\d+\]: ignoring SIGTERM$/)
+    expect((await daemon.exited).code).toBe(1)
+    expect(daemon.lines).toContain(
+      `parent[${daemon.pid}]: child "idle" (pid ${children.get('idle')}) did not stop in time: killing it`,
+    )
+    for (const pid of children.values()) expect(isAlive(pid)).toBe(false)
+  })
+
   it('a jailed child keeps the time zone it had before chroot', async () => {
     const daemon = runDaemon(await bundled('jail'), ['report'], { env: { TZ: 'America/New_York' } })
     const parent = await daemon.waitFor(/^parent\[\d+\]: parent offsets (.*)$/)
