@@ -47,8 +47,18 @@ function kitchenSink(): Configuration<unknown> {
   lexer.registerTokenMatch('NUMBER', Lexer.isNumber)
   lexer.registerTokenMatch('FLOAT', Lexer.isFloat)
   const inner = new Grammar({ state: () => ({ n: 0 }), conditionals: true })
-  inner.registerRule((_, s) => s.n++, 'listen', 'on', list(string()), optional(seq('port', int({ max: 65535 }))))
-  inner.registerRule(() => {}, 'limit', options({ size: seq('size', size()), time: seq('timeout', duration()) }))
+  inner.registerRule(
+    (_, s) => s.n++,
+    'listen',
+    'on',
+    list(string()),
+    optional(seq('port', int({ max: 65535 }))),
+  )
+  inner.registerRule(
+    () => {},
+    'limit',
+    options({ size: seq('size', size()), time: seq('timeout', duration()) }),
+  )
   const top = new Grammar({ state: () => ({ n: 0 }), conditionals: true })
   top.registerRule(() => {}, 'server', string(), block(inner))
   top.registerRule((_, s) => s.n++, 'match', '=>', 'STRING')
@@ -122,11 +132,19 @@ const vocabulary = [
   '"unterminated',
 ]
 
-const token = fc.oneof(fc.constantFrom(...vocabulary), fc.string({ maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 4 }))
+const token = fc.oneof(
+  fc.constantFrom(...vocabulary),
+  fc.string({ maxLength: 6 }),
+  fc.string({ unit: 'binary', maxLength: 4 }),
+)
 const configText = fc.array(token, { maxLength: 60 }).map((ts) => ts.join(' '))
 
 type Mutation = { at: number; len: number; insert: string }
-const mutation = fc.record({ at: fc.nat(), len: fc.nat({ max: 12 }), insert: fc.oneof(token, fc.constant('')) })
+const mutation = fc.record({
+  at: fc.nat(),
+  len: fc.nat({ max: 12 }),
+  insert: fc.oneof(token, fc.constant('')),
+})
 function mutate(text: string, ms: Mutation[]): string {
   let out = text
   for (const m of ms) {
@@ -147,8 +165,12 @@ describe('fuzz: only parsey errors, always inside the input', () => {
 
     it(`${name}: random unicode and binary`, () => {
       fc.assert(
-        fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 200 })), (text) =>
-          checkParse(name, text),
+        fc.property(
+          fc.oneof(
+            fc.string({ unit: 'binary', maxLength: 200 }),
+            fc.string({ unit: 'grapheme', maxLength: 200 }),
+          ),
+          (text) => checkParse(name, text),
         ),
         { numRuns: 300 },
       )
@@ -159,7 +181,9 @@ describe('fuzz: only parsey errors, always inside the input', () => {
     for (const name of Object.keys(parsers)) {
       it(`${name}: mutations of the ${sample} sample`, () => {
         fc.assert(
-          fc.property(fc.array(mutation, { minLength: 1, maxLength: 8 }), (ms) => checkParse(name, mutate(text, ms))),
+          fc.property(fc.array(mutation, { minLength: 1, maxLength: 8 }), (ms) =>
+            checkParse(name, mutate(text, ms)),
+          ),
           { numRuns: 250 },
         )
       })
