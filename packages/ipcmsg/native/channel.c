@@ -14,10 +14,12 @@
  *   write(h, buffers[], fd, keep) -> bytes still queued here. With fd >= 0 the
  *     data must be exactly one message; it gets a sendmsg of its own that
  *     starts with it, carrying that one fd. The addon owns fd from then on and
- *     closes it once sent (or on close/error, including a write() that
- *     throws); with keep, it sends a dup and the caller's fd stays the
- *     caller's. Throws a system error when the socket has failed: no onError
- *     then, the caller learns it from the throw.
+ *     closes it once sent (or on close or a later error); with keep, it
+ *     sends a dup and the caller's fd stays the caller's. A write() that
+ *     throws has not taken fd. It throws a system error whose `fatal` says
+ *     whether the socket failed (no onError then: the caller learns it from
+ *     the throw) or only this message could not be queued (EMFILE on the
+ *     dup, ENOMEM), nothing of it sent.
  *   onDrain() runs when the queue empties after a write() left bytes queued.
  *   onError(err) runs at most once, when a queued write fails later; the
  *     queue is dropped then.
@@ -540,6 +542,19 @@ enqueue(struct channel *c, char **bases, size_t *lens, uint32_t nbufs, size_t sk
 	return 0;
 }
 
+/* A system error with `fatal`: true when the channel can no longer send. */
+static napi_value
+throw_write_error(napi_env env, int err, const char *syscall, int fatal)
+{
+	napi_value e, v;
+
+	e = make_errno_error(env, err, syscall);
+	napi_get_boolean(env, fatal, &v);
+	napi_set_named_property(env, e, "fatal", v);
+	napi_throw(env, e);
+	return NULL;
+}
+
 static napi_value
 js_write(napi_env env, napi_callback_info info)
 {
@@ -551,7 +566,7 @@ js_write(napi_env env, napi_callback_info info)
 	size_t lens[MAX_IOV];
 	uint32_t nbufs, i;
 	bool keep = false, isarr;
-	int fd = -1, err;
+	int fd = -1, qfd, err;
 	ssize_t n = 0;
 	void *data;
 
@@ -583,7 +598,7 @@ js_write(napi_env env, napi_callback_info info)
 		total += lens[i];
 	}
 	if (c->failed)
-		return throw_errno(env, EPIPE, "sendmsg");
+		return throw_write_error(env, EPIPE, "sendmsg", 1);
 	if (fd != -1 && total == 0) {
 		napi_throw_range_error(env, "EINVAL", "an fd needs a message to carry it");
 		return NULL;
@@ -592,11 +607,8 @@ js_write(napi_env env, napi_callback_info info)
 	if (c->head == NULL) {
 		n = send_iov(c->fd, iov, (int)nbufs, fd);
 		if (n < 0) {
-			err = (int)-n;
-			if (fd != -1 && !keep)
-				close(fd);
 			mark_failed(c);
-			return throw_errno(env, err, "sendmsg");
+			return throw_write_error(env, (int)-n, "sendmsg", 1);
 		}
 		sent = (size_t)n;
 		if (n > 0 && fd != -1) {
@@ -606,13 +618,17 @@ js_write(napi_env env, napi_callback_info info)
 		}
 	}
 	if (sent < total || fd != -1) {
-		if (fd != -1 && keep &&
-		    (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
-			return throw_errno(env, errno, "fcntl");
-		if ((err = enqueue(c, bases, lens, nbufs, sent, fd)) < 0) {
-			if (fd != -1)
-				close(fd);
-			return throw_errno(env, -err, "write");
+		/* An fd still here means nothing was sent: failing now leaves
+		 * the stream whole and the caller's fd untouched. */
+		qfd = fd;
+		if (fd != -1 && keep && (qfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			return throw_write_error(env, errno, "fcntl", 0);
+		if ((err = enqueue(c, bases, lens, nbufs, sent, qfd)) < 0) {
+			if (qfd != -1 && keep)
+				close(qfd);
+			if (sent > 0)
+				mark_failed(c);
+			return throw_write_error(env, -err, "write", sent > 0);
 		}
 		update_poll(c);
 	}

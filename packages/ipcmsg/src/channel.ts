@@ -427,12 +427,19 @@ export class Channel {
     this.write([this.batch.subarray(0, n)], -1, false, false)
   }
 
-  /** Hands bytes to the addon; a failure closes the channel and, when asked, throws. */
+  /**
+   * Hands bytes to the addon. A socket failure closes the channel (and throws when asked);
+   * a message that could not be queued (EMFILE duplicating a kept fd) throws ChannelError
+   * and leaves the channel open, nothing of that message sent.
+   */
   private write(bufs: Uint8Array[], fd: number, keep: boolean, rethrow: boolean): void {
     try {
       this.nativeQueued = addon.channelWrite(this.sock, bufs, fd, keep)
     } catch (err) {
-      this.onSystemError(err as SystemError)
+      const e = err as SystemError & { fatal?: boolean }
+      // A batch of messages that could not be queued is lost: fatal for the channel.
+      if (!e.fatal && rethrow) throw new ChannelError(`ipcmsg: message not sent: ${e.message}`, { cause: e })
+      this.onSystemError(e)
       if (rethrow) throw this.closedError()
     }
   }
