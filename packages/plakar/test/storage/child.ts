@@ -43,12 +43,14 @@ if (job === 'writers') {
   await check()
   say({ lockWon, problems })
 } else if (job === 'put-loop') {
-  // Puts big objects until killed, saying which ones completed.
+  // Puts big objects until killed, saying which ones it starts and which completed.
   say({ ready: true })
   const size = Number(args.size)
   for (let i = 0; ; i++) {
     const name = objectName(String(args.tag), i)
-    await store.put('pack', name, objectBytes(name, size))
+    const data = objectBytes(name, size)
+    say({ putting: name })
+    await store.put('pack', name, data)
     say({ done: name })
   }
 } else {

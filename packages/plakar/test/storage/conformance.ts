@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
 import { FaultyStore, OBJECT_KINDS, openStore, type Store } from '../../src/storage/index.js'
 import { objectBytes, objectName, objectSize } from './objects.js'
@@ -52,6 +52,11 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
   }
 
   describe(`Store conformance: ${backend}`, () => {
+    // A failed test must not leave writers running into the next one (or into cleanup).
+    afterEach(() => {
+      for (const child of living) child.kill('SIGKILL')
+    })
+
     describe('location', () => {
       it('open and put fail with STORAGE_NOT_FOUND before create', async () => {
         const store = openStore(await options.freshLocation())
@@ -450,47 +455,79 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
         await store.close()
       }, 60_000)
 
-      it('a writer killed with SIGKILL mid-put leaves no partial object, and the next put works', async () => {
+      it('writers frozen or killed mid-put never expose a partial object; the next put works', async () => {
         const store = await fresh()
         const size = 4 << 20
-        const completed: string[] = []
-        for (let round = 0; round < 3; round++) {
-          const child = runChild(store.location, 'put-loop', { tag: `kill-${round}`, size })
-          await child.ready
-          await new Promise((r) => setTimeout(r, 80 + 70 * round))
-          child.process.kill('SIGKILL')
-          const lines = await child.finished.catch((err: { lines: unknown[] }) => err.lines)
-          completed.push(
-            ...lines.flatMap((l) => ((l as { done?: string }).done ? [(l as { done: string }).done] : [])),
+        // What a reader can see at any instant is what a crash at that instant would leave.
+        // Freeze each writer (SIGSTOP) at random moments and look: every visible object must
+        // be whole. Then kill it (SIGKILL) just after it starts a put, and look again.
+        const verified = new Set<string>()
+        const look = async () => {
+          for await (const { name, size: s } of store.list('pack')) {
+            expect(s, `${name} visible with ${s} bytes`).toBe(size)
+            if (verified.has(name)) continue
+            expect(Buffer.from(await store.get('pack', name)).equals(objectBytes(name, size)), name).toBe(
+              true,
+            )
+            verified.add(name)
+          }
+        }
+        const rounds = [0, 1, 2]
+        const completed = (
+          await Promise.all(
+            rounds.map(async (round) => {
+              let started = 0
+              let kill = false
+              const child = runChild(store.location, 'put-loop', { tag: `kill-${round}`, size }, (event) => {
+                if ((event as { putting?: string }).putting !== undefined && ++started >= 8 && kill) {
+                  kill = false
+                  setTimeout(() => child.process.kill('SIGKILL'), round * 2)
+                }
+              })
+              await child.ready
+              for (let sample = 0; sample < 12; sample++) {
+                await new Promise((r) => setTimeout(r, Math.random() * 20))
+                child.process.kill('SIGSTOP')
+                try {
+                  await look()
+                } finally {
+                  child.process.kill('SIGCONT')
+                }
+              }
+              kill = true
+              const lines = await child.finished.then(
+                () => {
+                  throw new Error('the writer was meant to be killed')
+                },
+                (err: { lines: unknown[] }) => err.lines,
+              )
+              return lines.flatMap((l) =>
+                (l as { done?: string }).done ? [(l as { done: string }).done] : [],
+              )
+            }),
           )
-        }
-        const listed = new Map<string, number>()
-        for await (const { name, size: s } of store.list('pack')) listed.set(name, s)
-        for (const name of completed) expect(listed.has(name), `completed put of ${name} lost`).toBe(true)
-        for (const [name, s] of listed) {
-          expect(s).toBe(size)
-          expect(Buffer.from(await store.get('pack', name)).equals(objectBytes(name, size))).toBe(true)
-        }
-        // The objects being put when each child died: absent or whole, and putting them works.
-        for (let round = 0; round < 3; round++) {
-          for (let i = 0; i < 60; i++) {
+        ).flat()
+        await look()
+        for (const name of completed) expect(verified.has(name), `completed put of ${name} lost`).toBe(true)
+        // The objects being put when each writer died: absent, and putting them works.
+        for (const round of rounds) {
+          for (let i = 0; i < 1000; i++) {
             const name = objectName(`kill-${round}`, i)
-            if (listed.has(name)) continue
+            if (verified.has(name)) continue
             expect(await store.stat('pack', name)).toBeUndefined()
             await store.put('pack', name, objectBytes(name, size))
             break
           }
         }
         await store.clean(60_000)
-        for await (const { name, size: s } of store.list('pack')) {
-          expect(s).toBe(size)
-          expect(name).toMatch(/^[0-9a-f]{64}$/)
-        }
+        await look()
         await store.close()
       }, 60_000)
     })
   })
 }
+
+const living = new Set<ChildProcess>()
 
 interface Child {
   readonly process: ChildProcess
@@ -499,7 +536,12 @@ interface Child {
   readonly finished: Promise<unknown[]>
 }
 
-function runChild(location: string, job: string, args: Record<string, unknown>): Child {
+function runChild(
+  location: string,
+  job: string,
+  args: Record<string, unknown>,
+  onEvent: (event: unknown) => void = () => {},
+): Child {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(here, 'child.ts'), location, job, JSON.stringify(args)],
@@ -508,6 +550,8 @@ function runChild(location: string, job: string, args: Record<string, unknown>):
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
+  living.add(child)
+  child.on('exit', () => living.delete(child))
   const lines: unknown[] = []
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => {
@@ -521,6 +565,7 @@ function runChild(location: string, job: string, args: Record<string, unknown>):
     const event = JSON.parse(line) as { ready?: boolean }
     lines.push(event)
     if (event.ready) onReady()
+    onEvent(event)
   })
   const finished = new Promise<unknown[]>((resolve, reject) => {
     child.on('close', (code, signal) => {
