@@ -2,7 +2,8 @@
  * Throughput of the repository write pipeline (read + FastCDC + HMAC-SHA256 + zstd +
  * AES-256-GCM + packing) on worker threads, against two baselines run side by side: reading
  * the same files (sync open/read/close, the floor any backup pays) and the same pipeline on
- * one worker. Packs go to a memory:// store so the figure is the pipeline's, not the disk's.
+ * one worker; also the CPU time per MB (all threads), which a busy machine distorts less than
+ * wall time. Packs go to a memory:// store so the figure is the pipeline's, not the disk's.
  *
  * Usage (from packages/plakar):
  *   node --import tsx bench/pipeline.ts [--dir /tmp/plakar-bench-pipeline] [--scale 0.25] [--runs 3]
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     const one: number[] = []
     const two: number[] = []
     let stored = 0
+    const cpu: number[] = []
     for (let r = 0; r < runs; r++) {
       let t = performance.now()
       readAll(files)
@@ -173,12 +175,15 @@ async function main(): Promise<void> {
       await pipeline(files, 1, r)
       one.push(bytes / 1e3 / (performance.now() - t))
       t = performance.now()
+      const c0 = process.cpuUsage()
       stored = (await pipeline(files, 2, r)).stored
+      const c = process.cpuUsage(c0)
       two.push(bytes / 1e3 / (performance.now() - t))
+      cpu.push((c.user + c.system) / 1e3 / (bytes / 1e6))
     }
     const [mr, m1, m2] = [median(read), median(one), median(two)]
     console.log(
-      `| ${name} | ${files.length} | ${(bytes / 1e6).toFixed(0)} | ${mr.toFixed(0)} | ${m1.toFixed(0)} | ${m2.toFixed(0)} | ${(m2 / m1).toFixed(2)} | ${((100 * stored) / bytes).toFixed(1)} |`,
+      `| ${name} | ${files.length} | ${(bytes / 1e6).toFixed(0)} | ${mr.toFixed(0)} | ${m1.toFixed(0)} | ${m2.toFixed(0)} | ${(m2 / m1).toFixed(2)} | ${median(cpu).toFixed(2)} | ${((100 * stored) / bytes).toFixed(1)} |`,
     )
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { type Codec, TAG_NONE } from '../compression/index.js'
-import { aeadOpen, aeadSeal } from '../crypto/aead.js'
+import { aeadOpen, aeadSealParts } from '../crypto/aead.js'
 import type { BlobIdFunction } from '../crypto/blob-id.js'
 import { RepositoryError } from '../errors.js'
 import type { BlobType } from '../repository/types.js'
@@ -52,8 +52,12 @@ export class Envelope {
     return this.keys.blobId(data)
   }
 
-  /** Compress when it shrinks the payload, then seal. */
-  private pack(payload: Uint8Array, aad: Uint8Array | null): Uint8Array {
+  /**
+   * Compress when it shrinks the payload, then seal; the result as pieces to be joined.
+   * CONTRACT: a piece may alias `payload` (unencrypted, stored as is): copy the pieces before
+   * the payload's memory is reused.
+   */
+  private packParts(payload: Uint8Array, aad: Uint8Array | null): Uint8Array[] {
     let tag = TAG_NONE
     let body = payload
     const codec = this.keys.codec
@@ -65,11 +69,12 @@ export class Envelope {
       }
     }
     const tagByte = Uint8Array.of(tag)
-    if (this.keys.data && aad) return aeadSeal(this.keys.data, aad, [tagByte, body])
-    const out = Buffer.allocUnsafe(1 + body.length)
-    out[0] = tag
-    out.set(body, 1)
-    return out
+    if (this.keys.data && aad) return aeadSealParts(this.keys.data, aad, [tagByte, body])
+    return [tagByte, body]
+  }
+
+  private pack(payload: Uint8Array, aad: Uint8Array | null): Uint8Array {
+    return Buffer.concat(this.packParts(payload, aad))
   }
 
   private unpack(sealed: Uint8Array, aad: Uint8Array | null, what: string): Uint8Array {
@@ -96,6 +101,11 @@ export class Envelope {
 
   sealBlob(type: BlobType, id: Uint8Array, raw: Uint8Array): Uint8Array {
     return this.pack(raw, this.keys.data ? blobAad(type, id) : null)
+  }
+
+  /** sealBlob as pieces (see packParts: a piece may alias `raw`). */
+  sealBlobParts(type: BlobType, id: Uint8Array, raw: Uint8Array): Uint8Array[] {
+    return this.packParts(raw, this.keys.data ? blobAad(type, id) : null)
   }
 
   /** The blob's content, verified against its id. */

@@ -8,6 +8,7 @@ export { decodeIndex, encodeIndex, INDEX_VERSION, type IndexedPack } from './ind
 export {
   type BuiltPack,
   buildPack,
+  finishPack,
   PACK_TRAILER,
   PACK_VERSION,
   packHeaderRange,

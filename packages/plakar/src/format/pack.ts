@@ -23,10 +23,14 @@ export interface BuiltPack {
   readonly bytes: Buffer
 }
 
-/** Joins sealed blobs (in entry order, offsets as given) with their header and trailer. */
-export function buildPack(
+/**
+ * Finishes a pack whose sealed blobs are already in `buffer[0..size)` (at the entries'
+ * offsets): appends the header and trailer, in place when `buffer` has room, and names it.
+ */
+export function finishPack(
   envelope: Envelope,
-  blobs: readonly Uint8Array[],
+  buffer: Buffer,
+  size: number,
   entries: readonly PackEntry[],
 ): BuiltPack {
   const plain = Buffer.allocUnsafe(5 + entries.length * ENTRY_SIZE)
@@ -35,19 +39,34 @@ export function buildPack(
   let at = 5
   for (const e of entries) at = writeEntry(plain, at, e)
   const header = envelope.sealObject(HEADER_LABEL, plain)
-  let blobBytes = 0
-  for (const b of blobs) blobBytes += b.length
-  const bytes = Buffer.allocUnsafe(blobBytes + header.length + PACK_TRAILER)
+  const total = size + header.length + PACK_TRAILER
+  let bytes = buffer
+  if (total > buffer.length) {
+    bytes = Buffer.allocUnsafe(total)
+    buffer.copy(bytes, 0, 0, size)
+  }
+  bytes = bytes.subarray(0, total)
+  bytes.set(header, size)
+  bytes.writeUInt32LE(header.length, size + header.length)
+  PACK_MAGIC.copy(bytes, size + header.length + 4)
+  return { name: createHash('sha256').update(bytes).digest('hex'), bytes }
+}
+
+/** Joins sealed blobs (in entry order, offsets as given) with their header and trailer. */
+export function buildPack(
+  envelope: Envelope,
+  blobs: readonly Uint8Array[],
+  entries: readonly PackEntry[],
+): BuiltPack {
+  let size = 0
+  for (const b of blobs) size += b.length
+  const buffer = Buffer.allocUnsafe(size)
   let off = 0
   for (const b of blobs) {
-    bytes.set(b, off)
+    buffer.set(b, off)
     off += b.length
   }
-  bytes.set(header, off)
-  off += header.length
-  bytes.writeUInt32LE(header.length, off)
-  PACK_MAGIC.copy(bytes, off + 4)
-  return { name: createHash('sha256').update(bytes).digest('hex'), bytes }
+  return finishPack(envelope, buffer, size, entries)
 }
 
 /** Where the sealed header sits, from the pack's last 8 bytes and its size. */

@@ -61,7 +61,13 @@ export class RepositoryBlobWriter implements BlobWriter {
     private readonly ctx: WriterContext,
     private readonly opts: WriterOptions = {},
   ) {
-    this.packer = new Packer(ctx.store, ctx.envelope, ctx.cache, ctx.config.packSize)
+    this.packer = new Packer(
+      ctx.store,
+      ctx.envelope,
+      ctx.cache,
+      ctx.config.packSize,
+      ctx.config.chunking.max + 64,
+    )
   }
 
   get stats(): PackerStats {

@@ -1,4 +1,4 @@
-import { buildPack, type Envelope, encodeIndex, type IndexedPack, type PackEntry } from '../format/index.js'
+import { type Envelope, encodeIndex, finishPack, type IndexedPack, type PackEntry } from '../format/index.js'
 import type { Store } from '../storage/store.js'
 import type { LocalCache } from './cache.js'
 import type { BlobType } from './types.js'
@@ -28,7 +28,8 @@ export interface PackerStats {
 }
 
 export class Packer {
-  private blobs: Uint8Array[] = []
+  /** The open pack: sealed blobs are copied in on arrival, so their sources can be freed. */
+  private buffer: Buffer | null = null
   private entries: PackEntry[] = []
   private size = 0
   private readonly pending = new Set<string>()
@@ -43,6 +44,8 @@ export class Packer {
     private readonly envelope: Envelope,
     private readonly cache: LocalCache,
     private readonly packSize: number,
+    /** The largest blob expected, so that the pack buffer rarely has to grow. */
+    private readonly blobMax: number,
   ) {}
 
   has(hex: string): boolean {
@@ -52,7 +55,13 @@ export class Packer {
   add(type: BlobType, id: Uint8Array, hex: string, sealed: Uint8Array, rawLength: number): void {
     this.pending.add(hex)
     this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
-    this.blobs.push(sealed)
+    if (!this.buffer) this.buffer = Buffer.allocUnsafe(this.packSize + this.blobMax + 4096)
+    if (this.size + sealed.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(this.size + sealed.length + this.blobMax)
+      this.buffer.copy(grown, 0, 0, this.size)
+      this.buffer = grown
+    }
+    this.buffer.set(sealed, this.size)
     this.size += sealed.length
     this.stats.blobs++
     this.stats.bytes += sealed.length
@@ -76,10 +85,10 @@ export class Packer {
   }
 
   private cut(): void {
-    if (this.entries.length === 0) return
-    const pack = buildPack(this.envelope, this.blobs, this.entries)
+    if (this.entries.length === 0 || !this.buffer) return
+    const pack = finishPack(this.envelope, this.buffer, this.size, this.entries)
     const entries = this.entries
-    this.blobs = []
+    this.buffer = null
     this.entries = []
     this.size = 0
     const put = this.store.put('pack', pack.name, pack.bytes).then(

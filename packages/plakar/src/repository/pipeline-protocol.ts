@@ -6,7 +6,8 @@
  * worker -> main: ChunksMessage, the next chunks of the task's files in order, as parallel
  *   arrays over n chunks plus one transferred buffer of the sealed blobs back to back.
  *   `sealed[k]` is the sealed length of chunk k in `data`, or -1 when the worker found the
- *   blob in the repository's index (the cache) and did not seal it. A file's chunks may
+ *   blob in the repository's index (the cache) and did not seal it. `data` may be longer than
+ *   the sealed bytes it holds; the receiver copies what it keeps, so it is freed at once. A file's chunks may
  *   span messages; the section with done=true ends it (with `error` if it failed).
  * Flow control: the worker takes one credit (shared Int32Array slot 0) before each post and
  *   blocks on Atomics.wait while there is none; the main thread gives the credit back once

@@ -45,18 +45,26 @@ const known = (() => {
 // moving the tail down costs at most one extra copy of the data.
 const buffer = Buffer.allocUnsafe(2 * max)
 
+// Room for FLUSH_BYTES plus the largest sealed chunk (a chunk is stored compressed only when
+// that shrinks it, so it seals to at most max + tag + AEAD overhead).
+const CAPACITY = FLUSH_BYTES + max + 64
+
+/**
+ * Gathers sealed chunks into one buffer, copying each once, and posts the buffer (transferred,
+ * not copied) when it holds FLUSH_BYTES or the task ends.
+ */
 class Outbox {
   private sections: SectionInfo[] = []
   private ids: Buffer[] = []
   private raw: number[] = []
   private sealed: number[] = []
-  private parts: Uint8Array[] = []
+  private data = new Uint8Array(CAPACITY)
   private bytes = 0
   private open: { file: number; count: number } | null = null
 
   constructor(private readonly task: number) {}
 
-  push(file: number, id: Buffer, rawLength: number, sealed: Uint8Array | null): void {
+  push(file: number, id: Buffer, rawLength: number, parts: readonly Uint8Array[] | null): void {
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
@@ -64,10 +72,15 @@ class Outbox {
     this.open.count++
     this.ids.push(id)
     this.raw.push(rawLength)
-    this.sealed.push(sealed ? sealed.length : -1)
-    if (sealed) {
-      this.parts.push(sealed)
-      this.bytes += sealed.length
+    if (parts) {
+      const start = this.bytes
+      for (const p of parts) {
+        this.data.set(p, this.bytes)
+        this.bytes += p.length
+      }
+      this.sealed.push(this.bytes - start)
+    } else {
+      this.sealed.push(-1)
     }
     if (this.bytes >= FLUSH_BYTES) this.post()
   }
@@ -94,29 +107,17 @@ class Outbox {
     const n = this.ids.length
     const ids = new Uint8Array(n * 32)
     for (let k = 0; k < n; k++) ids.set(this.ids[k]!, k * 32)
-    const data = new Uint8Array(this.bytes)
-    let at = 0
-    for (const p of this.parts) {
-      data.set(p, at)
-      at += p.length
-    }
     const raw = Uint32Array.from(this.raw)
     const sealed = Int32Array.from(this.sealed)
-    const msg: ChunksMessage = {
-      task: this.task,
-      sections: this.sections,
-      ids,
-      raw,
-      sealed,
-      data: data.buffer,
-    }
+    const data = this.data.buffer as ArrayBuffer
+    const msg: ChunksMessage = { task: this.task, sections: this.sections, ids, raw, sealed, data }
     takeCredit()
-    parentPort!.postMessage(msg, [ids.buffer, raw.buffer, sealed.buffer, data.buffer])
+    parentPort!.postMessage(msg, [ids.buffer, raw.buffer, sealed.buffer, data])
     this.sections = []
     this.ids = []
     this.raw = []
     this.sealed = []
-    this.parts = []
+    this.data = new Uint8Array(CAPACITY)
     this.bytes = 0
     if (continuing) this.open = { file: continuing.file, count: 0 }
   }
@@ -163,8 +164,9 @@ function chunkFile(out: Outbox, file: number, source: FileSource): void {
       const chunk = buffer.subarray(start, start + len)
       start += len
       const id = envelope.blobId(chunk)
-      const sealed = known?.get(id) !== undefined ? null : envelope.sealBlob('data', id, chunk)
-      out.push(file, id, len, sealed)
+      // The pieces may alias `buffer`: push copies them before the buffer is refilled.
+      const parts = known?.get(id) !== undefined ? null : envelope.sealBlobParts('data', id, chunk)
+      out.push(file, id, len, parts)
     }
   } finally {
     if (own) closeSync(fd)
