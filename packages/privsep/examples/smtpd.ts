@@ -179,4 +179,7 @@ const queue = privsep.getProcess('queue')
 queue.username = '_smtpq'
 queue.chrootPath = '/var/spool/smtpd'
 
-await privsep.start({ program: 'smtpd' })
+await privsep.start({
+  program: 'smtpd',
+  messageNames: Object.fromEntries(Object.entries(IMSG).map(([name, type]) => [type, `IMSG_${name}`])),
+})

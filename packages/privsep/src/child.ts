@@ -70,7 +70,7 @@ export async function runChild(
       msg.closeFd()
       return protocolError(`unexpected channel to "${peer}"`)
     }
-    daemon.attachChannel(peer, openChannel(msg.fd))
+    daemon.attachChannel(peer, openChannel(msg.fd, options.peerChannel))
   })
   control.handle(ControlType.GO, (msg) => {
     if (msg.peerid !== CONTROL_VERSION)

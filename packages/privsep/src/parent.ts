@@ -58,7 +58,7 @@ export async function runParent(
       process.exit(childFailed || failed ? 1 : 0)
     },
   })
-  daemon.setStopper((reason) => supervisor.stop(`${reason}: shutting down`, false))
+  daemon.setStopper((reason) => supervisor.stop(reason, false))
   const fail = (reason: string) => {
     failed = true
     supervisor.stop(reason, true)
@@ -66,7 +66,7 @@ export async function runParent(
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     // A repeated signal changes nothing: the grace period already bounds the wait, and a
     // terminal or `timeout` often delivers one signal twice (to the process and its group).
-    process.on(signal, () => supervisor.stop(`received ${signal}: shutting down`, false))
+    process.on(signal, () => supervisor.stop(`received ${signal}`, false))
   }
 
   const children = daemon.processes.filter((p) => !p.isParent)
@@ -113,7 +113,7 @@ export async function runParent(
     const [fa, fb] = socketpair()
     if (a === me.name || b === me.name) {
       const child = a === me.name ? b : a
-      const channel = openChannel(a === me.name ? fa : fb)
+      const channel = openChannel(a === me.name ? fa : fb, options.peerChannel)
       channels.push(channel)
       daemon.attachChannel(child, channel)
       hand(child, me.name, a === me.name ? fb : fa)
@@ -129,14 +129,15 @@ export async function runParent(
   }
 
   const readyTimer = setTimeout(
-    () => fail(`children not ready after ${options.readyTimeout} ms: shutting down`),
+    () => fail(`children not ready after ${options.readyTimeout} ms`),
     options.readyTimeout,
   )
   running()
   try {
     await me.preStart?.()
   } catch (err) {
-    fail(`preStart handler failed: ${(err as Error).message}`)
+    log.error(err)
+    fail('preStart handler failed')
   }
   for (const [peer, channel] of daemon.channels) {
     channel.dispatch().then(
@@ -150,7 +151,8 @@ export async function runParent(
   try {
     await me.main()
   } catch (err) {
-    fail(`entry point failed: ${(err as Error).message}`)
+    log.error(err)
+    fail('entry point failed')
     return new Promise(() => {})
   }
 }

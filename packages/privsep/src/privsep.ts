@@ -27,6 +27,12 @@ export interface StartOptions {
   readonly exitOnError?: boolean
   /** Prefix console.* lines with the process name (default true). */
   readonly prefixConsole?: boolean
+  /**
+   * Printable names of the application's message types, used in errors. A message of a type
+   * the receiving process has no handler for is fatal for it (OpenSMTPD's "unexpected imsg"),
+   * and the error names the type with these.
+   */
+  readonly messageNames?: Readonly<Record<number, string>>
 }
 
 export interface ResolvedStartOptions {
@@ -34,6 +40,8 @@ export interface ResolvedStartOptions {
   readonly gracePeriod: number
   readonly readyTimeout: number
   readonly prefixConsole: boolean
+  /** Options of every channel between peers (strict, with the message names). */
+  readonly peerChannel: { readonly strict: true; readonly typeName: (type: number) => string | undefined }
 }
 
 type State = 'declaring' | 'starting' | 'running'
@@ -171,6 +179,7 @@ export class Privsep {
       gracePeriod: options.gracePeriod ?? 5000,
       readyTimeout: options.readyTimeout ?? 30_000,
       prefixConsole: options.prefixConsole ?? true,
+      peerChannel: { strict: true, typeName: (type) => options.messageNames?.[type] },
     }
     try {
       if (this.#role === undefined) await runParent(this, resolved, () => this.#running())

@@ -54,13 +54,19 @@ export class Supervisor {
     })
   }
 
-  /** Begins an orderly stop (idempotent); `failed` sticks once any caller sets it. */
+  /**
+   * Begins an orderly stop (later calls only log a failure); `failed` sticks once any caller
+   * sets it.
+   */
   stop(reason: string, failed: boolean): void {
     if (failed) this.#failed = true
-    if (this.#stopping) return
+    if (this.#stopping) {
+      if (failed) log.error(reason)
+      return
+    }
     this.#stopping = true
-    if (failed) log.error(reason)
-    else log.info(reason)
+    if (failed) log.error(`${reason}; shutting down`)
+    else log.info(`${reason}; shutting down`)
     for (const entry of this.#children) if (!entry.exited) entry.child.kill('SIGTERM')
     this.#graceTimer = setTimeout(() => this.#killRemaining(), this.#options.gracePeriod)
     this.#maybeFinished()
@@ -79,7 +85,7 @@ export class Supervisor {
     entry.exited = true
     const how = describeExit(code, signal)
     if (!this.#stopping) {
-      this.stop(`lost child "${entry.name}" (pid ${entry.child.pid}): ${how}; shutting down`, true)
+      this.stop(`lost child "${entry.name}" (pid ${entry.child.pid}): ${how}`, true)
     } else {
       const clean = code === 0 || signal === 'SIGTERM'
       if (!clean && signal !== 'SIGKILL') {

@@ -71,10 +71,20 @@ describe('control protocol', () => {
       expect(status).toEqual({ code: 1, signal: null })
       expect(daemon.lines).toContainEqual(
         expect.stringMatching(
-          /^parent\[\d+\]: control channel of child "idle" failed: .*: length 4 is shorter than the 16-byte header$/,
+          /^parent\[\d+\]: control channel of child "idle" failed: .*: length 4 is shorter than the 16-byte header; shutting down$/,
         ),
       )
       expect(daemon.lines.join('\n')).not.toMatch(/at .*\.js:\d+/)
     },
   )
+
+  it.skipIf(!isRoot)('a message type the receiver has no handler for is fatal, and named', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['unexpected'])
+    expect((await daemon.exited).code).toBe(1)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        /^parent\[\d+\]: channel to "jailed" failed: ipcmsg: SURPRISE \(type 42\): unexpected message; shutting down$/,
+      ),
+    )
+  })
 })

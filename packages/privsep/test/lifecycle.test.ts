@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)('lifecycle of the seven-process daemon', () => {
         if (victim === 'SIGTERM') {
           expect(status).toEqual({ code: 0, signal: null })
           expect(daemon.lines).toContainEqual(
-            expect.stringMatching(/^parent\[\d+\]: received SIGTERM: shutting down$/),
+            expect.stringMatching(/^parent\[\d+\]: received SIGTERM; shutting down$/),
           )
         } else if (victim === 'parent') {
           expect(status.signal).toBe('SIGKILL')
@@ -116,7 +116,7 @@ describe.skipIf(!isRoot)('a child that fails or leaves', () => {
     const daemon = runDaemon(await bundled('jail'), ['hang'])
     expect((await daemon.exited).code).toBe(1)
     expect(daemon.lines).toContainEqual(
-      expect.stringMatching(/^parent\[\d+\]: children not ready after 500 ms: shutting down$/),
+      expect.stringMatching(/^parent\[\d+\]: children not ready after 500 ms; shutting down$/),
     )
   })
 

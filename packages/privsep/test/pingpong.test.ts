@@ -27,7 +27,7 @@ describe('the ping/pong example', () => {
     daemon.proc.kill('SIGINT')
     expect(await daemon.exited).toEqual({ code: 0, signal: null })
     expect(daemon.lines).toContainEqual(
-      expect.stringMatching(/^parent\[\d+\]: received SIGINT: shutting down$/),
+      expect.stringMatching(/^parent\[\d+\]: received SIGINT; shutting down$/),
     )
     for (const pid of children.values()) expect(isAlive(pid)).toBe(false)
   })
