@@ -6,7 +6,7 @@
  *
  *   pnpm bench [--scale 1] [--runs 3] [--tools restic,borg,plakar] [--datasets tree,big]
  *              [--work DIR] [--seed 1] [--borg-compression zstd,3] [--plakar-backend fs|sqlite]
- *              [--plakar-cpu N] [--plakar-cpu-prof DIR] [--warm]
+ *              [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm]
  *
  * Needs restic, borg and GNU time (apt-get install -y restic borgbackup time), root for
  * dropping the page cache and mounting the tmpfs (it falls back to /dev/shm and says so),
@@ -27,7 +27,7 @@ import type { Tool, ToolContext } from './tools/tool.js'
 
 const USAGE = `usage: pnpm bench [--scale S] [--runs N] [--tools restic,borg,plakar] [--datasets tree,big]
                   [--work DIR] [--seed N] [--borg-compression SPEC] [--plakar-backend fs|sqlite]
-                  [--plakar-cpu N] [--plakar-cpu-prof DIR] [--warm]`
+                  [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm]`
 
 interface Options {
   readonly scale: number
@@ -60,6 +60,7 @@ function parseOptions(): Options {
       'plakar-backend': { type: 'string', default: 'fs' },
       'plakar-cpu': { type: 'string' },
       'plakar-cpu-prof': { type: 'string' },
+      'plakar-cli': { type: 'string' },
       warm: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -82,14 +83,17 @@ function parseOptions(): Options {
   const datasets = values.datasets.split(',')
   if (datasets.some((d) => d !== 'tree' && d !== 'big')) fail('--datasets takes tree and/or big')
 
+  const prof = values['plakar-cpu-prof']
+  const cli = values['plakar-cli']
   const all = [
     restic,
     borg(values['borg-compression']),
-    plakar(
-      backend as PlakarBackend,
-      cpu,
-      values['plakar-cpu-prof'] && path.resolve(values['plakar-cpu-prof']),
-    ),
+    plakar({
+      backend: backend as PlakarBackend,
+      cpus: cpu,
+      cpuProfileDir: prof === undefined ? undefined : path.resolve(prof),
+      cli: cli === undefined ? undefined : path.resolve(cli),
+    }),
   ]
   const asked = values.tools?.split(',')
   for (const name of asked ?? []) if (!all.some((t) => t.name === name)) fail(`unknown tool ${name}`)
@@ -212,6 +216,7 @@ async function main(): Promise<void> {
   console.error(`corpus ready at ${corpus.root} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const cachesDropped = !opts.warm && dropCaches()
   const ramdisk = RamDisk.mount(path.join(opts.work, 'restore'), 3 * treeBytes(corpus.root))
+  const loadBefore = os.loadavg()[0]!
   const results: RunResult[] = []
   const infos = new Map<string, DatasetInfo>()
   try {
@@ -233,6 +238,7 @@ async function main(): Promise<void> {
     `- ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`,
     ...opts.tools.map((t) => `- ${t.name}: ${t.version()?.split('\n')[0]}; ${t.settings}`),
     `- page cache: ${opts.warm ? 'left warm (--warm)' : cachesDropped ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every step' : 'NOT dropped (not permitted here): later steps may read from a warm cache'}`,
+    `- load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${os.loadavg()[0]!.toFixed(1)}: figures from a busy machine carry its noise`,
     `- restore target: ${ramdisk.description}; restores verified byte for byte against the source`,
     "- MB = 10^6 bytes; throughput = corpus bytes / wall time; peak RSS = max over the tool's processes (wait4 rusage via GNU time), max over the steps of a run",
   ]

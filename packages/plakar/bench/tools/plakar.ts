@@ -25,7 +25,17 @@ function env(ctx: ToolContext): Record<string, string> {
 }
 
 /** plakar as users run it: encryption and compression on (the defaults of `create`). */
-export function plakar(backend: PlakarBackend, cpus: number | undefined, cpuProfileDir?: string): Tool {
+export interface PlakarOptions {
+  readonly backend: PlakarBackend
+  readonly cpus?: number
+  /** Write V8 CPU profiles (main thread and each worker) under this directory, per step. */
+  readonly cpuProfileDir?: string
+  /** Another build of the CLI to measure (default: this package's dist/plakar.js). */
+  readonly cli?: string
+}
+
+export function plakar({ backend, cpus, cpuProfileDir, cli: cliPath }: PlakarOptions): Tool {
+  const cli = () => cliPath ?? plakarCli()
   const cpu = cpus === undefined ? [] : ['-cpu', String(cpus)]
   // Profiles name the step: push-<pid>, pull-<pid>; each worker thread writes its own.
   const prof = (step: string) =>
@@ -47,10 +57,10 @@ export function plakar(backend: PlakarBackend, cpus: number | undefined, cpuProf
     installHint: 'build it first: pnpm --filter @poolp/plakar build',
     settings: `${backend} backend, defaults of create (encryption and compression on)${cpus ? `, -cpu ${cpus}` : ''}`,
     version() {
-      const cli = plakarCli()
-      if (!cli) return undefined
+      const entry = cli()
+      if (!entry || !fs.existsSync(entry)) return undefined
       try {
-        return execFileSync(process.execPath, [cli, 'version'], { encoding: 'utf8' }).trim()
+        return `${execFileSync(process.execPath, [entry, 'version'], { encoding: 'utf8' }).trim()} (${entry})`
       } catch {
         return undefined
       }
