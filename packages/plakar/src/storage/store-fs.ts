@@ -289,14 +289,14 @@ export class FsStore implements Store {
       entries = await fsp.readdir(this.root)
     } catch (err) {
       if (errno(err) === 'ENOTDIR') {
-        throw new StorageError('STORAGE_EXISTS', `${this.location}: a file is in the way`)
+        throw new StorageError('STORAGE_BAD_LOCATION', `${this.location}: not a directory`)
       }
       throw this.#io('create', err)
     }
     if (entries.includes(LAYOUT_FILE)) throw this.#alreadyThere()
     // An empty directory, or what an interrupted create() left: carry on.
     if (entries.some((e) => !OWN_ENTRIES.has(e) && !e.startsWith(TEMP_PREFIX))) {
-      throw new StorageError('STORAGE_EXISTS', `${this.location}: directory is not empty`)
+      throw new StorageError('STORAGE_BAD_LOCATION', `${this.location}: directory is not empty`)
     }
   }
 

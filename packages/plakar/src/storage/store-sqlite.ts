@@ -125,23 +125,14 @@ export class SqliteStore implements Store {
       const db = new Database(this.path)
       try {
         this.#configure(db)
-        // Only take effect on a new file, before its first table; harmless otherwise.
+        // Look before writing anything: another program's database stays untouched.
+        this.#refuseOccupied(db)
+        // Only take effect on a new file, before its first table.
         db.pragma(`page_size = ${this.#tuning.pageSize}`)
         db.pragma('auto_vacuum = INCREMENTAL')
         db.pragma(`journal_mode = ${this.#tuning.journal}`)
         db.transaction(() => {
-          if (db.pragma('application_id', { simple: true }) === SQLITE_APPLICATION_ID) {
-            throw new StorageError('STORAGE_EXISTS', `${this.location}: a repository already exists here`)
-          }
-          const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
-            n: number
-          }
-          if (tables.n > 0) {
-            throw new StorageError(
-              'STORAGE_EXISTS',
-              `${this.location}: a database of another program is here`,
-            )
-          }
+          this.#refuseOccupied(db) // again, under the write lock: another create may have won
           db.exec(SCHEMA)
           db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`)
           db.pragma(`user_version = ${SQLITE_LAYOUT_VERSION}`)
@@ -263,6 +254,21 @@ export class SqliteStore implements Store {
       'STORAGE_SHORT_READ',
       `${this.location}: object ${row.id} lacks bytes ${pos}..${end}`,
     )
+  }
+
+  #refuseOccupied(db: Database.Database): void {
+    if (db.pragma('application_id', { simple: true }) === SQLITE_APPLICATION_ID) {
+      throw new StorageError('STORAGE_EXISTS', `${this.location}: a repository already exists here`)
+    }
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+      n: number
+    }
+    if (tables.n > 0) {
+      throw new StorageError(
+        'STORAGE_BAD_LOCATION',
+        `${this.location}: a database of another program is here`,
+      )
+    }
   }
 
   #connection(): Connection {

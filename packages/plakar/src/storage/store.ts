@@ -52,7 +52,12 @@ export interface ObjectInfo {
 export interface Store {
   /** The location as the user wrote it, normalised (e.g. `fs:///var/backups/repo`). */
   readonly location: string
-  /** Create the location (empty). Fails with STORAGE_EXISTS if a repository is there. */
+  /**
+   * Create the location (empty). Fails with STORAGE_EXISTS if a repository store is there
+   * (perhaps half created: a caller may then resume), and with STORAGE_BAD_LOCATION if
+   * something else is in the way (a file, a non-empty directory, another program's
+   * database), which it leaves untouched.
+   */
   create(): Promise<void>
   /** Check the location exists and holds a repository. Fails with STORAGE_NOT_FOUND. */
   open(): Promise<void>

@@ -67,11 +67,12 @@ describe('fs store layout', () => {
     )
     const file = fresh()
     writeFileSync(file, 'x')
-    expect(await failure(openStore(file).create(), 'STORAGE_EXISTS')).toMatch(/a file is in the way/)
+    expect(await failure(openStore(file).create(), 'STORAGE_BAD_LOCATION')).toMatch(/: not a directory$/)
     const busy = fresh()
     mkdirSync(busy)
     writeFileSync(join(busy, 'notes.txt'), 'mine')
-    expect(await failure(openStore(busy).create(), 'STORAGE_EXISTS')).toMatch(/directory is not empty/)
+    // Not STORAGE_EXISTS: that means a repository (perhaps half created) is there.
+    expect(await failure(openStore(busy).create(), 'STORAGE_BAD_LOCATION')).toMatch(/directory is not empty/)
     expect(await failure(openStore(busy).open(), 'STORAGE_NOT_FOUND')).toBe(
       `fs://${busy}: no repository here`,
     )

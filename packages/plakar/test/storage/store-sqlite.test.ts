@@ -124,9 +124,13 @@ describe('sqlite store layout', () => {
     expect(await failure(openStore(`sqlite://${other}`).open(), 'STORAGE_BAD_LOCATION')).toMatch(
       /another program/,
     )
-    expect(await failure(openStore(`sqlite://${other}`).create(), 'STORAGE_EXISTS')).toMatch(
+    expect(await failure(openStore(`sqlite://${other}`).create(), 'STORAGE_BAD_LOCATION')).toMatch(
       /another program/,
     )
+    const untouched = new Database(other, { readonly: true })
+    expect(untouched.pragma('journal_mode', { simple: true })).toBe('delete')
+    expect(untouched.pragma('application_id', { simple: true })).toBe(0)
+    untouched.close()
   })
 
   it('refuses a layout from a newer plakar', async () => {
