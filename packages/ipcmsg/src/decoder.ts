@@ -25,8 +25,10 @@ export class FrameDecoder {
   private readonly maxSize: number
   private readonly typeName: (type: number) => string
   private fds: number[] = []
-  /** Bytes of an incomplete frame carried over from earlier chunks. */
-  private partial: Buffer | null = null
+  /** The incomplete frame carried over from earlier chunks: carried of carryLen bytes. */
+  private carry: Buffer | null = null
+  private carried = 0
+  private carryLen = 0
   private readonly lenOut = { hasFd: false }
 
   constructor(dialect: Dialect, maxSize: number, typeName: (type: number) => string) {
@@ -37,7 +39,7 @@ export class FrameDecoder {
 
   /** Bytes received that do not yet make a whole frame. */
   get pendingBytes(): number {
-    return this.partial ? this.partial.length : 0
+    return this.carried
   }
 
   addFds(fds: number[]): void {
@@ -59,8 +61,8 @@ export class FrameDecoder {
   /** Frames what it can of chunk; throws ProtocolError on bad input. */
   push(chunk: Buffer, sink: FrameSink): void {
     let off = 0
-    if (this.partial) {
-      off = this.completePartial(chunk, sink)
+    if (this.carry) {
+      off = this.fillCarry(chunk, sink)
       if (off < 0) return
     }
     const end = chunk.length
@@ -70,36 +72,50 @@ export class FrameDecoder {
       this.emit(chunk, off, len, sink)
       off += len
     }
-    if (off < end) this.partial = Buffer.from(chunk.subarray(off))
+    if (off < end) this.startCarry(chunk, off)
     else this.checkStrayFds()
   }
 
   /**
-   * Feeds the carried-over frame from the start of chunk. Returns the offset
-   * where whole frames start in chunk, or -1 when chunk was all consumed.
+   * Keeps the unfinished frame at the end of chunk, in a buffer of the whole
+   * frame's size once its header is known, so each carried byte is copied once.
    */
-  private completePartial(chunk: Buffer, sink: FrameSink): number {
-    let partial = this.partial!
+  private startCarry(chunk: Buffer, off: number): void {
+    const have = chunk.length - off
+    this.carryLen = have >= HEADER_SIZE ? this.frameLength(chunk, off) : HEADER_SIZE
+    this.carry = Buffer.allocUnsafe(this.carryLen)
+    chunk.copy(this.carry, 0, off)
+    this.carried = have
+  }
+
+  /**
+   * Feeds the carried frame from the start of chunk. Returns the offset where
+   * whole frames start in chunk, or -1 when chunk was all consumed.
+   */
+  private fillCarry(chunk: Buffer, sink: FrameSink): number {
     let off = 0
-    if (partial.length < HEADER_SIZE) {
-      const need = Math.min(HEADER_SIZE - partial.length, chunk.length)
-      partial = Buffer.concat([partial, chunk.subarray(0, need)])
-      off = need
-      if (partial.length < HEADER_SIZE) {
-        this.partial = partial
-        return -1
+    if (this.carried < HEADER_SIZE) {
+      off = Math.min(HEADER_SIZE - this.carried, chunk.length)
+      chunk.copy(this.carry!, this.carried, 0, off)
+      this.carried += off
+      if (this.carried < HEADER_SIZE) return -1
+      const len = this.frameLength(this.carry!, 0)
+      if (len > HEADER_SIZE) {
+        const whole = Buffer.allocUnsafe(len)
+        this.carry!.copy(whole, 0, 0, HEADER_SIZE)
+        this.carry = whole
       }
+      this.carryLen = len
     }
-    const len = this.frameLength(partial, 0)
-    const need = Math.min(len - partial.length, chunk.length - off)
-    if (need > 0) partial = Buffer.concat([partial, chunk.subarray(off, off + need)])
-    off += need
-    if (partial.length < len) {
-      this.partial = partial
-      return -1
-    }
-    this.partial = null
-    this.emit(partial, 0, len, sink)
+    const n = Math.min(this.carryLen - this.carried, chunk.length - off)
+    chunk.copy(this.carry!, this.carried, off, off + n)
+    this.carried += n
+    off += n
+    if (this.carried < this.carryLen) return -1
+    const frame = this.carry!
+    this.carry = null
+    this.carried = 0
+    this.emit(frame, 0, this.carryLen, sink)
     if (off === chunk.length) {
       this.checkStrayFds()
       return -1

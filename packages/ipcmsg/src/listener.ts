@@ -11,8 +11,12 @@ import { addon, type WatchHandle } from './native.js'
 export class Listener {
   readonly path: string
   private readonly fd: number
-  private readonly watch: WatchHandle
+  private watch: WatchHandle | undefined
+  private retry: NodeJS.Timeout | undefined
+  private refd = true
   private open = true
+  private readonly onChannel: (channel: Channel) => void
+  private readonly options: ChannelOptions
 
   static listen(
     path: string,
@@ -36,27 +40,43 @@ export class Listener {
   ) {
     this.path = path
     this.fd = fd
-    this.watch = addon.watchOpen(fd, () => {
-      // Accept everything waiting; an accept error (EMFILE) leaves the
-      // connection in the backlog for the next wakeup.
-      while (this.open) {
-        let conn: number
-        try {
-          conn = addon.accept(this.fd)
-        } catch {
-          return
-        }
-        if (conn < 0) return
-        onChannel(Channel.fromFd(conn, options))
+    this.onChannel = onChannel
+    this.options = options
+    this.startWatching()
+  }
+
+  private startWatching(): void {
+    this.retry = undefined
+    if (!this.open) return
+    this.watch = addon.watchOpen(this.fd, () => this.acceptAll())
+    if (!this.refd) addon.watchRef(this.watch, false)
+  }
+
+  private acceptAll(): void {
+    while (this.open) {
+      let conn: number
+      try {
+        conn = addon.accept(this.fd)
+      } catch {
+        // Out of descriptors (or memory): the connection waits in the
+        // backlog. Stop watching for a while instead of spinning on it.
+        addon.watchClose(this.watch!)
+        this.watch = undefined
+        this.retry = setTimeout(() => this.startWatching(), 100)
+        if (!this.refd) this.retry.unref()
+        return
       }
-    })
+      if (conn < 0) return
+      this.onChannel(Channel.fromFd(conn, this.options))
+    }
   }
 
   /** Stops accepting, closes the socket and removes its file. */
   close(): void {
     if (!this.open) return
     this.open = false
-    addon.watchClose(this.watch)
+    if (this.watch) addon.watchClose(this.watch)
+    if (this.retry) clearTimeout(this.retry)
     addon.close(this.fd)
     try {
       unlinkSync(this.path)
@@ -66,12 +86,16 @@ export class Listener {
   }
 
   unref(): this {
-    addon.watchRef(this.watch, false)
+    this.refd = false
+    if (this.watch) addon.watchRef(this.watch, false)
+    this.retry?.unref()
     return this
   }
 
   ref(): this {
-    addon.watchRef(this.watch, true)
+    this.refd = true
+    if (this.watch) addon.watchRef(this.watch, true)
+    this.retry?.ref()
     return this
   }
 }
