@@ -212,7 +212,12 @@ async function main(): Promise<void> {
   const opts = parseOptions()
   fs.mkdirSync(opts.work, { recursive: true })
   const started = performance.now()
-  const corpus = ensureCorpus(path.join(opts.work, 'corpus'), opts.seed, opts.scale)
+  // One directory per (seed, scale), so that a quick run does not rewrite the full corpus.
+  const corpus = ensureCorpus(
+    path.join(opts.work, `corpus-seed${opts.seed}-scale${opts.scale}`),
+    opts.seed,
+    opts.scale,
+  )
   console.error(`corpus ready at ${corpus.root} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const cachesDropped = !opts.warm && dropCaches()
   const ramdisk = RamDisk.mount(path.join(opts.work, 'restore'), 3 * treeBytes(corpus.root))
