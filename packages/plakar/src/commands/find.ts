@@ -24,7 +24,7 @@ export async function runFind(ctx: Context, opts: FindOptions): Promise<number> 
       }
     }
     if (found === 0) {
-      ctx.err(`find: ${opts.name}: in no snapshot`)
+      ctx.err(`plakar: find: ${opts.name}: in no snapshot`)
       return EXIT.ERROR
     }
     return EXIT.OK

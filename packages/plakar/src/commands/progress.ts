@@ -30,6 +30,7 @@ export class ProgressLine {
 
   start(): this {
     if (this.stream.isTTY) {
+      this.draw()
       this.timer = setInterval(() => this.draw(), 250)
       this.timer.unref()
     }

@@ -43,7 +43,7 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
       const c = header.counts
       const errors = c.errors > 0 ? `, ${c.errors} errors (partial)` : ''
       ctx.out(
-        `push: snapshot ${header.uuid.slice(0, 8)}: ${c.files} files, ${c.dirs} directories, ` +
+        `push: snapshot ${header.uuid.slice(0, 8)}: ${c.files} files (${progress.cached} unchanged), ${c.dirs} directories, ` +
           `${humanSize(header.size)} (${humanSize(header.stored)} stored)${errors} in ${duration((Date.now() - started) / 1000)}\n`,
       )
       return c.errors > 0 ? EXIT.PARTIAL : EXIT.OK

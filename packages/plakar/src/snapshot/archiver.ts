@@ -53,8 +53,13 @@ export class ArchiveProgress {
 const FILES_IN_FLIGHT = 256
 /** Entries of one directory waiting for their content before being added to its blob. */
 const ENTRIES_IN_FLIGHT = 1024
-/** A file changed less than this before it was read is not cached (timestamps are coarse). */
-const RACY_NS = 2_000_000_000n
+/**
+ * A file changed less than this before it was read is not cached: a change right after the
+ * read could keep the same timestamps (they tick coarsely). Filesystems with whole-second
+ * timestamps (ctime with no nanoseconds) need whole seconds (FAT ticks by 2).
+ */
+const RACY_NS = 100_000_000n
+const RACY_COARSE_NS = 2_000_000_000n
 const ROOT = Buffer.from('/')
 
 interface PathNode {
@@ -392,12 +397,8 @@ class Archiver {
       this.progress.files++
       this.progress.bytes += r.size
       const content = await makeContent(this.writer, r.chunks)
-      if (
-        cache &&
-        r.size === Number(st.size) &&
-        st.ctimeNs < readAt - RACY_NS &&
-        st.mtimeNs < readAt - RACY_NS
-      ) {
+      const racy = st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS
+      if (cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy) {
         cache.put(path, {
           dev: st.dev,
           ino: st.ino,

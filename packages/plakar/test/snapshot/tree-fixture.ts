@@ -8,7 +8,7 @@ import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs
  * directories (one empty, one read-only, one large), symlinks (relative, absolute, dangling),
  * hard links, a FIFO, odd and non-UTF-8 names, odd permissions, an extended attribute.
  */
-export function makeTree(root: string): void {
+export function makeTree(root: string, opts: { wide?: number } = {}): void {
   const b = (s: string) => Buffer.from(join(root, s))
   fs.mkdirSync(join(root, 'dir/sub/deeper'), { recursive: true })
   fs.mkdirSync(join(root, 'empty-dir'))
@@ -44,7 +44,7 @@ export function makeTree(root: string): void {
   fs.writeFileSync(join(root, 'readonly-dir/inside'), 'ro\n')
   fs.chmodSync(join(root, 'readonly-dir'), 0o555)
   fs.mkdirSync(join(root, 'wide'))
-  for (let i = 0; i < 3000; i++)
+  for (let i = 0; i < (opts.wide ?? 3000); i++)
     fs.writeFileSync(join(root, `wide/file-${String(i).padStart(5, '0')}-${'x'.repeat(60)}`), `${i}\n`)
   setAttributeSync(join(root, 'hello.txt'), 'user.plakar', Buffer.from('kept'))
   fs.utimesSync(
