@@ -81,7 +81,11 @@ fill_sun(napi_env env, napi_value v, struct sockaddr_un *sun)
 	return 1;
 }
 
-/* connect(path) -> fd. A UNIX-domain connect completes or fails at once. */
+/*
+ * connect(path) -> fd. Non-blocking, so a server whose backlog is full gives
+ * EAGAIN instead of stalling the event loop: on Linux a UNIX-domain connect
+ * completes or fails at once, never EINPROGRESS.
+ */
 static napi_value
 js_connect(napi_env env, napi_callback_info info)
 {
@@ -93,7 +97,7 @@ js_connect(napi_env env, napi_callback_info info)
 	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 1 || !fill_sun(env, argv[0], &sun))
 		return NULL;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return throw_errno(env, errno, "socket");
 	do {
 		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
