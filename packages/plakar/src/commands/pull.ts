@@ -51,7 +51,7 @@ export async function runPull(ctx: Context, opts: PullOptions): Promise<number> 
         progress,
         onError: (path, message) => {
           line.stop()
-          ctx.err(`pull: ${path.toString()}: ${message}`)
+          ctx.err(`plakar: pull: ${path.toString()}: ${message}`)
           line.start()
         },
       })

@@ -34,7 +34,7 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
         progress,
         onError: (path, message) => {
           line.stop()
-          ctx.err(`push: ${path.toString()}: ${message}`)
+          ctx.err(`plakar: push: ${path.toString()}: ${message}`)
           line.start()
         },
       })

@@ -3,6 +3,7 @@ import { main } from '../../src/commands/cli.js'
 import { renderHelp } from '../../src/commands/command.js'
 import type { RepositoryProvider } from '../../src/commands/context.js'
 import { humanSize, modeString, snapshotLine } from '../../src/commands/format.js'
+import { ProgressLine } from '../../src/commands/progress.js'
 import { COMMANDS } from '../../src/commands/registry.js'
 import { captureIo } from './capture.js'
 
@@ -101,5 +102,27 @@ describe('formatting', () => {
     expect(modeString(e('file', 0o2644))).toBe('-rw-r-Sr--')
     expect(modeString(e('dir', 0o1777))).toBe('drwxrwxrwt')
     expect(modeString(e('symlink', 0o777))).toBe('lrwxrwxrwx')
+  })
+})
+
+describe('the progress line', () => {
+  it('shows files, bytes, rate, percentage and ETA', () => {
+    const counters = { files: 12, bytes: 50_000_000, errors: 1 }
+    const line = new ProgressLine({ write: () => true }, 'pull', counters, 200_000_000)
+    const now = Date.now() + 10_000
+    expect(line.render(now)).toMatch(/^pull: 12 files, 50 MB, 5\.0 MB\/s, 25%, ETA 0:(29|30), 1 errors$/)
+  })
+
+  it('draws nothing when the stream is not a terminal', () => {
+    const written: string[] = []
+    const line = new ProgressLine(
+      { write: (t: string) => written.push(t) },
+      'push',
+      { files: 0, bytes: 0, errors: 0 },
+      undefined,
+    )
+    line.start()
+    line.stop()
+    expect(written).toEqual([])
   })
 })
