@@ -12,8 +12,13 @@ export interface LsOptions {
 export async function runLs(ctx: Context, opts: LsOptions): Promise<number> {
   return ctx.withRepository(async (repo) => {
     if (opts.ref === undefined) {
-      for (const h of await listHeaders(repo)) ctx.out(`${snapshotLine(h)}\n`)
-      return EXIT.OK
+      let damaged = 0
+      const headers = await listHeaders(repo, (uuid, err) => {
+        damaged++
+        ctx.err(`plakar: ls: snapshot ${uuid}: ${(err as Error).message}`)
+      })
+      for (const h of headers) ctx.out(`${snapshotLine(h)}\n`)
+      return damaged > 0 ? EXIT.ERROR : EXIT.OK
     }
     const ref = parseRef(opts.ref)
     const header = await resolveSnapshot(repo, ref.snapshot)
@@ -38,7 +43,8 @@ export const ls: Command<LsOptions> = {
   name: 'ls',
   summary: 'list snapshots, or the files of one',
   usage: 'ls [-recursive] [SNAPSHOT[:PATH]]',
-  help: `Without argument, list the snapshots, oldest first: time (UTC), UUID, size, paths.
+  help: `Without argument, list the snapshots, oldest first: time (UTC), UUID, size, paths; a
+snapshot that cannot be read is reported on stderr (exit status 1) and the others listed.
 With SNAPSHOT (a UUID, a unique prefix, or latest), list the directory PATH of that
 snapshot (default /) like ls -l: mode, owner, group, size, mtime (UTC), name. With
 -recursive, list everything below it with full paths. Listing a directory loads only the

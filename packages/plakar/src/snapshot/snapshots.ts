@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import { SnapshotError } from '../errors.js'
+import { isPlakarError, SnapshotError } from '../errors.js'
 import type { Entry } from './entry.js'
 import { decodeHeader, type SnapshotHeader } from './header.js'
 import type { SnapshotRepository } from './repository-view.js'
@@ -11,10 +11,23 @@ export async function loadHeader(repository: SnapshotRepository, uuid: string): 
   return decodeHeader(await repository.getSnapshot(uuid), uuid)
 }
 
-/** Every snapshot's header, oldest first. */
-export async function listHeaders(repository: SnapshotRepository): Promise<SnapshotHeader[]> {
+/**
+ * Every snapshot's header, oldest first. With `onError`, a snapshot that cannot be read
+ * (damaged) is reported there and skipped, so one bad object does not hide the others.
+ */
+export async function listHeaders(
+  repository: SnapshotRepository,
+  onError?: (uuid: string, err: unknown) => void,
+): Promise<SnapshotHeader[]> {
   const headers: SnapshotHeader[] = []
-  for (const uuid of await repository.listSnapshots()) headers.push(await loadHeader(repository, uuid))
+  for (const uuid of await repository.listSnapshots()) {
+    try {
+      headers.push(await loadHeader(repository, uuid))
+    } catch (err) {
+      if (onError === undefined || !isPlakarError(err)) throw err
+      onError(uuid, err)
+    }
+  }
   return headers.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.uuid < b.uuid ? -1 : 1))
 }
 

@@ -218,6 +218,21 @@ describe('plakar create', () => {
     expect(push.status).toBe(0)
   })
 
+  it('lists the other snapshots when one is damaged', async () => {
+    expect((await plakar(['push', src], { env, cwd: work })).status).toBe(0)
+    const dir = join(env.HOME!, '.plakar/snapshots')
+    const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile())
+    expect(files).toHaveLength(2)
+    const victim = join(files[0]!.parentPath, files[0]!.name)
+    const bytes = fs.readFileSync(victim)
+    bytes[bytes.length >> 1]! ^= 0xff
+    fs.writeFileSync(victim, bytes)
+    const ls = await plakar(['ls'], { env, cwd: work })
+    expect(ls.status).toBe(1)
+    expect(ls.stdout.toString().trim().split('\n')).toHaveLength(1)
+    expect(ls.stderr).toMatch(/^plakar: ls: snapshot [0-9a-f-]{36}: .*damaged.*\n$/)
+  })
+
   it('reads the passphrase from -keyfile', async () => {
     const keyfile = join(work, 'key')
     fs.writeFileSync(keyfile, 'from a file\n')
