@@ -99,6 +99,9 @@ export async function unwrapMasterKey(
   if (plain?.length !== 64) throw new RepositoryError('REPO_CORRUPT', `key ${name}: wrapped key damaged`)
   const configHash = createHash('sha256').update(config).digest()
   if (!timingSafeEqual(plain.subarray(32), configHash))
-    throw new RepositoryError('REPO_CORRUPT', 'config object does not match the repository key (modified?)')
+    throw new RepositoryError(
+      'REPO_CORRUPT',
+      'config is damaged or was modified (it does not match the repository key)',
+    )
   return plain.subarray(0, 32)
 }

@@ -43,7 +43,7 @@ export function newConfig(opts: ConfigOptions): RepositoryConfig {
     encryption: opts.encrypted ? AEAD_NAME : null,
     packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
   }
-  checkConfig(config)
+  checkFields(config)
   return config
 }
 
@@ -51,35 +51,53 @@ export function encodeConfig(config: RepositoryConfig): Uint8Array {
   return Buffer.from(`${JSON.stringify(config, null, 2)}\n`)
 }
 
+/**
+ * Reads the config's JSON and version only: enough to know whether a key must be opened. In
+ * an encrypted repository the key then vouches for the bytes (its sealed hash) before
+ * checkConfig judges the fields, so damage is reported as damage, not as odd settings.
+ */
 export function parseConfig(bytes: Uint8Array): RepositoryConfig {
   let config: RepositoryConfig
   try {
     config = JSON.parse(Buffer.from(bytes).toString('utf8'))
   } catch {
-    throw new RepositoryError('REPO_CORRUPT', 'config: not valid JSON')
+    throw new RepositoryError('REPO_CORRUPT', 'config is damaged (not valid JSON)')
   }
   if (typeof config !== 'object' || config === null || typeof config.version !== 'number')
-    throw new RepositoryError('REPO_CORRUPT', 'config: no version')
+    throw new RepositoryError('REPO_CORRUPT', 'config is damaged (no version)')
   if (config.version > FORMAT_VERSION)
     throw new RepositoryError(
       'REPO_UNSUPPORTED',
       `repository format version ${config.version} is newer than this plakar supports (${FORMAT_VERSION})`,
     )
-  checkConfig(config)
   return config
 }
 
-function checkConfig(c: RepositoryConfig): void {
+/** Judges every field; throws REPO_CORRUPT / REPO_UNSUPPORTED saying the config may be damaged. */
+export function checkConfig(c: RepositoryConfig): void {
+  try {
+    checkFields(c)
+  } catch (err) {
+    if (err instanceof RepositoryError)
+      throw new RepositoryError(
+        err.code === 'REPO_USAGE' ? 'REPO_CORRUPT' : err.code,
+        `config is damaged or from a newer plakar: ${err.message}`,
+      )
+    throw err
+  }
+}
+
+function checkFields(c: RepositoryConfig): void {
   if (typeof c.id !== 'string' || !/^[0-9a-f]{32}$/.test(c.id))
-    throw new RepositoryError('REPO_CORRUPT', 'config: bad repository id')
+    throw new RepositoryError('REPO_CORRUPT', 'bad repository id')
   if (typeof c.chunking !== 'object' || c.chunking === null)
-    throw new RepositoryError('REPO_CORRUPT', 'config: no chunking')
+    throw new RepositoryError('REPO_CORRUPT', 'no chunking')
   if (c.chunking.algorithm !== FASTCDC_NAME)
-    throw new RepositoryError('REPO_UNSUPPORTED', `config: unknown chunking "${c.chunking.algorithm}"`)
+    throw new RepositoryError('REPO_UNSUPPORTED', `unknown chunking "${c.chunking.algorithm}"`)
   validateChunkerParams(c.chunking)
   if (c.compression !== null) codecByName(c.compression)
   if (c.encryption !== null && c.encryption !== AEAD_NAME)
-    throw new RepositoryError('REPO_UNSUPPORTED', `config: unknown encryption "${c.encryption}"`)
+    throw new RepositoryError('REPO_UNSUPPORTED', `unknown encryption "${c.encryption}"`)
   if (!Number.isInteger(c.packSize) || c.packSize < 1 << 16 || c.packSize > 1 << 30)
-    throw new RepositoryError('REPO_CORRUPT', `config: pack size ${c.packSize} out of range`)
+    throw new RepositoryError('REPO_CORRUPT', `pack size ${c.packSize} out of range`)
 }

@@ -41,6 +41,8 @@ export interface FileSource {
 export interface TaskMessage {
   readonly task: number
   readonly files: readonly FileSource[]
+  /** bytes the task is expected to read (the callers' size hints), to size its buffers */
+  readonly expected: number
 }
 
 export interface SectionInfo {

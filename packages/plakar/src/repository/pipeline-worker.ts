@@ -48,21 +48,41 @@ const buffer = Buffer.allocUnsafe(2 * max)
 // Room for FLUSH_BYTES plus the largest sealed chunk (a chunk is stored compressed only when
 // that shrinks it, so it seals to at most max + tag + AEAD overhead).
 const CAPACITY = FLUSH_BYTES + max + 64
+const MIN_BUFFER = 64 << 10
 
 /**
  * Gathers sealed chunks into one buffer, copying each once, and posts the buffer (transferred,
- * not copied) when it holds FLUSH_BYTES or the task ends.
+ * not copied) when it holds FLUSH_BYTES or the task ends. The buffer is sized from the task's
+ * size hint (uninitialised memory, grown by doubling when the hint was short), so a batch of
+ * small files does not allocate, zero and transfer a buffer made for big ones.
  */
 class Outbox {
   private sections: SectionInfo[] = []
   private ids: Buffer[] = []
   private raw: number[] = []
   private sealed: number[] = []
-  private data = new Uint8Array(CAPACITY)
+  private data: Buffer
   private bytes = 0
   private open: { file: number; count: number } | null = null
 
-  constructor(private readonly task: number) {}
+  constructor(
+    private readonly task: number,
+    private expected: number,
+  ) {
+    this.data = this.allocate(0)
+  }
+
+  private allocate(need: number): Buffer {
+    const size = Math.min(CAPACITY, Math.max(MIN_BUFFER, need, this.expected + 1024))
+    return Buffer.allocUnsafeSlow(Math.max(size, need))
+  }
+
+  private reserve(n: number): void {
+    if (this.bytes + n <= this.data.length) return
+    const grown = this.allocate(Math.max(2 * this.data.length, this.bytes + n))
+    this.data.copy(grown, 0, 0, this.bytes)
+    this.data = grown
+  }
 
   push(file: number, id: Buffer, rawLength: number, parts: readonly Uint8Array[] | null): void {
     if (this.open?.file !== file) {
@@ -74,6 +94,9 @@ class Outbox {
     this.raw.push(rawLength)
     if (parts) {
       const start = this.bytes
+      let n = 0
+      for (const p of parts) n += p.length
+      this.reserve(n)
       for (const p of parts) {
         this.data.set(p, this.bytes)
         this.bytes += p.length
@@ -109,6 +132,7 @@ class Outbox {
     for (let k = 0; k < n; k++) ids.set(this.ids[k]!, k * 32)
     const raw = Uint32Array.from(this.raw)
     const sealed = Int32Array.from(this.sealed)
+    this.expected = Math.max(0, this.expected - this.bytes)
     const data = this.data.buffer as ArrayBuffer
     const msg: ChunksMessage = { task: this.task, sections: this.sections, ids, raw, sealed, data }
     takeCredit()
@@ -117,8 +141,8 @@ class Outbox {
     this.ids = []
     this.raw = []
     this.sealed = []
-    this.data = new Uint8Array(CAPACITY)
     this.bytes = 0
+    this.data = this.allocate(0)
     if (continuing) this.open = { file: continuing.file, count: 0 }
   }
 }
@@ -174,7 +198,7 @@ function chunkFile(out: Outbox, file: number, source: FileSource): void {
 }
 
 parentPort!.on('message', (task: TaskMessage) => {
-  const out = new Outbox(task.task)
+  const out = new Outbox(task.task, task.expected)
   task.files.forEach((source, file) => {
     try {
       chunkFile(out, file, source)

@@ -132,7 +132,9 @@ export class Pipeline {
       const id = this.nextTask++
       this.tasks.set(id, { slot, jobs, remaining: jobs.length })
       if (slot.tasks++ === 0) slot.worker.ref()
-      const msg: TaskMessage = { task: id, files: jobs.map((j) => j.source) }
+      let expected = 0
+      for (const j of jobs) expected += j.sizeHint ?? Number.MAX_SAFE_INTEGER
+      const msg: TaskMessage = { task: id, files: jobs.map((j) => j.source), expected }
       slot.worker.postMessage(msg)
     }
   }

@@ -1,5 +1,6 @@
-import { RepositoryError } from '../errors.js'
+import { isPlakarError, RepositoryError } from '../errors.js'
 import {
+  decodeIndex,
   type Envelope,
   encodeIndex,
   type IndexedPack,
@@ -69,7 +70,20 @@ export async function rebuildIndex(
   let index: string | null = null
   if (missing.length > 0) {
     const encoded = encodeIndex(envelope, missing)
-    await store.put('index', encoded.name, encoded.bytes)
+    try {
+      await store.put('index', encoded.name, encoded.bytes)
+    } catch (err) {
+      // Unencrypted indexes are deterministic: the rebuilt one can have the name of the
+      // damaged object it replaces. A name that does not decode is damage: replace it.
+      if (!isPlakarError(err, 'STORAGE_EXISTS')) throw err
+      const old = await store.get('index', encoded.name)
+      try {
+        decodeIndex(envelope, encoded.name, old)
+      } catch {
+        await store.delete('index', encoded.name)
+        await store.put('index', encoded.name, encoded.bytes)
+      }
+    }
     index = encoded.name
   }
   return { packs, added: missing.length, blobs, index, damaged, written: missing }

@@ -15,7 +15,7 @@ import { decodeIndex, Envelope } from '../format/index.js'
 import type { Store } from '../storage/store.js'
 import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
-import { encodeConfig, newConfig, parseConfig } from './config.js'
+import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
 import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
 
@@ -142,6 +142,7 @@ export class Repository {
       if (!master && damage) throw damage
       if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
     }
+    checkConfig(config)
     return Repository.assemble(store, config, master, opts.cacheDir)
   }
 
@@ -184,15 +185,30 @@ export class Repository {
     if (seen !== this.cache.indexCount()) this.cache.reset()
     const fresh = listed.filter((name) => !this.cache.hasIndex(name))
     let next = 0
+    const damaged: { name: string; error: string }[] = []
     const worker = async () => {
       while (next < fresh.length) {
         const name = fresh[next++]!
-        const bytes = await this.store.get('index', name)
-        this.cache.addIndex(name, decodeIndex(this.envelope, name, bytes))
+        try {
+          const bytes = await this.store.get('index', name)
+          this.cache.addIndex(name, decodeIndex(this.envelope, name, bytes))
+        } catch (err) {
+          // One damaged index must not make the repository unusable: its packs are still
+          // there and rebuildIndex() re-reads them. Skipped (and retried at the next sync).
+          if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
+          damaged.push({ name, error: (err as Error).message })
+        }
       }
     }
     await Promise.all(Array.from({ length: Math.min(SYNC_PARALLEL, fresh.length) }, worker))
+    this.damagedIndexes = damaged
   }
+
+  /**
+   * Index objects the last sync could not read (damaged): blobs only they name look absent
+   * until rebuildIndex(). For the commands to warn about; empty when all is well.
+   */
+  damagedIndexes: readonly { readonly name: string; readonly error: string }[] = []
 
   writer(opts?: WriterOptions): BlobWriter {
     this.check()
@@ -216,11 +232,16 @@ export class Repository {
       await this.sync()
       row = this.cache.lookup(id)
     }
-    if (!row)
+    if (!row) {
+      const hint =
+        this.damagedIndexes.length > 0
+          ? ` (${this.damagedIndexes.length} damaged index object(s): rebuild the index)`
+          : ''
       throw new RepositoryError(
         'REPO_BLOB_NOT_FOUND',
-        `blob ${Buffer.from(id).toString('hex')} is not in the repository`,
+        `blob ${Buffer.from(id).toString('hex')} is not in the repository${hint}`,
       )
+    }
     return row.location
   }
 

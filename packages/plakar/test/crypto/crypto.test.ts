@@ -12,7 +12,7 @@ import {
 } from '../../src/crypto/index.js'
 import { isPlakarError } from '../../src/errors.js'
 
-const KDF = { N: 1 << 10 }
+const KDF = { N: 1 << 10, p: 1 }
 
 describe('blob ids', () => {
   it('are HMAC-SHA256 under the id key (RFC 4231 test case 2)', () => {

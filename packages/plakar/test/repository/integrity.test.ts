@@ -92,6 +92,37 @@ describe.each([
     await other.close()
   })
 
+  it('skips a damaged index object: opens, reports it, and rebuild recovers its blobs', async () => {
+    const store = memoryStore()
+    const blobs = await fill(store, passphrase, 3)
+    const [index] = await names(store, 'index')
+    const bytes = Buffer.from(await store.get('index', index!))
+    bytes[bytes.length >> 1]! ^= 1
+    await store.delete('index', index!)
+    await store.put('index', index!, bytes)
+
+    const repo = await openRepo(store, null, passphrase ?? undefined)
+    expect(repo.damagedIndexes.map((d) => d.name)).toEqual([index])
+    const err = await expectCode(repo.getBlob(blobs[0]!.id), 'REPO_BLOB_NOT_FOUND')
+    expect(err.message).toContain('damaged index')
+    expect((await repo.rebuildIndex()).blobs).toBe(3)
+    expect(Buffer.from(await repo.getBlob(blobs[0]!.id)).equals(blobs[0]!.data)).toBe(true)
+    await repo.close()
+  })
+
+  it('says a damaged config is damaged', async () => {
+    const store = memoryStore()
+    await fill(store, passphrase, 1)
+    const text = Buffer.from(await store.get('config', 'config')).toString()
+    await store.delete('config', 'config')
+    await store.put('config', 'config', Buffer.from(text.replace('fastcdc-v1', 'fastcdc-a1')))
+    const err = await expectCode(
+      openRepo(store, null, passphrase ?? undefined),
+      passphrase ? 'REPO_CORRUPT' : 'REPO_UNSUPPORTED',
+    )
+    expect(err.message).toMatch(/config is damaged/)
+  })
+
   it('resets a cache that names an index the repository no longer has', async () => {
     const store = memoryStore()
     const blobs = await fill(store, passphrase, 2)
