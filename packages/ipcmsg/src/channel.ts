@@ -8,11 +8,11 @@ import {
   PeerClosedError,
   ProtocolError,
   QueryAbortedError,
-  QueryTimeoutError,
   QueueFullError,
 } from './errors.js'
 import { Message } from './message.js'
 import { addon, type ChannelHandle, type SystemError } from './native.js'
+import { QueryTable } from './queries.js'
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type Dialect,
@@ -78,17 +78,10 @@ export interface ReplyOptions {
  */
 export type Handler = (msg: Message, channel: Channel) => void | Promise<void>
 
-interface Pending {
-  type: number
-  resolve(msg: Message): void
-  reject(err: Error): void
-}
-
 // Small frames are copied into one batch and sent with one syscall per turn
 // of the event loop; larger ones go out as [header, payload] without a copy.
 const BATCH_SIZE = 64 * 1024
 const COPY_LIMIT = 8 * 1024
-const ABANDONED_MAX = 4096
 const EMPTY = Buffer.alloc(0)
 
 function checkU32(what: string, v: number): number {
@@ -134,9 +127,7 @@ export class Channel {
   private nativeQueued = 0
   private drainWaiters: { resolve(): void; reject(err: Error): void }[] = []
 
-  private readonly pending = new Map<number, Pending>()
-  private readonly abandoned = new Set<number>()
-  private nextPeerid = 1
+  private readonly queries = new QueryTable()
   private handlersRunning = 0
 
   /** Wraps a connected stream socket fd; the channel owns it from here on. */
@@ -263,57 +254,12 @@ export class Channel {
       return Promise.reject(
         new QueryAbortedError(`ipcmsg: ${this.typeName(type)}: query aborted`, { cause: signal.reason }),
       )
-    const peerid = this.allocPeerid()
-    let timer: NodeJS.Timeout | undefined
-    let onAbort: (() => void) | undefined
-    const promise = new Promise<Message>((resolve, reject) => {
-      const cleanup = () => {
-        this.pending.delete(peerid)
-        if (timer) clearTimeout(timer)
-        if (onAbort) signal?.removeEventListener('abort', onAbort)
-      }
-      this.pending.set(peerid, {
-        type,
-        resolve: (msg) => {
-          cleanup()
-          resolve(msg)
-        },
-        reject: (err) => {
-          cleanup()
-          reject(err)
-        },
-      })
-    })
+    const { peerid, promise } = this.queries.open(this.typeName(type), options.timeout, signal)
     try {
       this.send(type, data ?? EMPTY, peerid, options.pid, options.fd, options.keepFd ?? false)
     } catch (err) {
-      this.pending.get(peerid)?.reject(err as Error)
+      this.queries.fail(peerid, err as Error)
       return promise
-    }
-    const abandon = (err: Error) => {
-      const p = this.pending.get(peerid)
-      if (!p) return
-      this.rememberAbandoned(peerid)
-      p.reject(err)
-    }
-    if (options.timeout !== undefined)
-      timer = setTimeout(
-        () =>
-          abandon(
-            new QueryTimeoutError(
-              `ipcmsg: ${this.typeName(type)} (peerid ${peerid}): no reply within ${options.timeout} ms`,
-            ),
-          ),
-        options.timeout,
-      )
-    if (signal) {
-      onAbort = () =>
-        abandon(
-          new QueryAbortedError(`ipcmsg: ${this.typeName(type)} (peerid ${peerid}): query aborted`, {
-            cause: signal.reason,
-          }),
-        )
-      signal.addEventListener('abort', onAbort, { once: true })
     }
     this.startReading()
     return promise
@@ -357,21 +303,6 @@ export class Channel {
     if (this.reading || !this.open) return
     this.reading = true
     if (!this.paused) addon.channelReadStart(this.sock)
-  }
-
-  private allocPeerid(): number {
-    let id = this.nextPeerid
-    while (this.pending.has(id) || this.abandoned.has(id)) id = id >= 0xffffffff ? 1 : id + 1
-    this.nextPeerid = id >= 0xffffffff ? 1 : id + 1
-    return id
-  }
-
-  private rememberAbandoned(peerid: number): void {
-    this.abandoned.add(peerid)
-    if (this.abandoned.size > ABANDONED_MAX) {
-      const oldest = this.abandoned.values().next().value
-      if (oldest !== undefined) this.abandoned.delete(oldest)
-    }
   }
 
   private closedError(): Error {
@@ -500,12 +431,12 @@ export class Channel {
     }
     const handler = this.handlers.get(type)
     if (handler === undefined && !this.appPeerids) {
-      const p = this.pending.get(peerid)
-      if (p) {
-        p.resolve(new Message(type, peerid, pid, payload, fd, this.namer))
+      if (
+        this.queries.size > 0 &&
+        this.queries.resolve(peerid, new Message(type, peerid, pid, payload, fd, this.namer))
+      )
         return
-      }
-      if (this.abandoned.delete(peerid)) {
+      if (this.queries.isLate(peerid)) {
         // A reply that came after its query gave up: nobody wants it.
         if (fd !== undefined) addon.close(fd)
         return
@@ -569,7 +500,7 @@ export class Channel {
     this.batchLen = 0
     addon.channelClose(this.sock)
     this.decoder.closeFds()
-    for (const p of [...this.pending.values()]) p.reject(this.endError)
+    this.queries.rejectAll(this.endError)
     const waiters = this.drainWaiters
     this.drainWaiters = []
     for (const w of waiters) w.reject(this.endError)
