@@ -26,14 +26,19 @@ const quantile = (xs: number[], q: number) => {
 }
 const median = (xs: number[]) => quantile(xs, 0.5)
 
+/** The child's stdout once it exited with status 0; its stderr in the error otherwise. */
 function output(child: ChildProcess): Promise<string> {
   let out = ''
+  let err = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     out += d
   })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d
+  })
   return new Promise((resolve, reject) =>
     child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`exit status ${code}: ${out}`)),
+      code === 0 ? resolve(out) : reject(new Error(`exit status ${code}:\n${err}`)),
     ),
   )
 }
@@ -47,7 +52,7 @@ interface DaemonRun {
 
 async function privsepRun(script: string): Promise<DaemonRun> {
   const child = spawn(process.execPath, [script, `--bench=${QUERIES}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   const line = (await output(child)).split('\n').find((l) => l.startsWith('{'))
   if (line === undefined) throw new Error('the daemon printed no benchmark line')
