@@ -35,6 +35,14 @@ const backends: [string, Make][] = [
   ['sqlite (default: WAL, 64 KiB pages, sync FULL)', (d) => new SqliteStore(join(d, 'a.db'))],
   ['sqlite WAL, 4 KiB pages', (d) => new SqliteStore(join(d, 'b.db'), { ...SQLITE_TUNING, pageSize: 4096 })],
   [
+    'sqlite 65,000-byte segments',
+    (d) => new SqliteStore(join(d, 'e.db'), { ...SQLITE_TUNING, segment: 65_000 }),
+  ],
+  [
+    'sqlite 256 KiB segments',
+    (d) => new SqliteStore(join(d, 'f.db'), { ...SQLITE_TUNING, segment: 262_144 }),
+  ],
+  [
     'sqlite rollback journal, 64 KiB pages',
     (d) => new SqliteStore(join(d, 'c.db'), { ...SQLITE_TUNING, journal: 'delete' }),
   ],
