@@ -26,7 +26,7 @@ import {
   startPlakar,
 } from './harness.js'
 
-const KILLS = 10
+const KILLS = 6
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'plakar-crash-'))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
