@@ -2,7 +2,7 @@
  * The seven-process example, checked against what the kernel says: ids, capabilities,
  * root directories, titles, and which processes really share a socket.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,11 +11,13 @@ import {
   cmdline,
   type Daemon,
   daemonChildren,
+  fdTargets,
   isAlive,
   procStatus,
   rootOf,
   runDaemon,
   socketGraph,
+  unixPeers,
 } from './helpers/daemon.js'
 import { ensureSmtpdSystem, isRoot, userIds } from './helpers/system.js'
 
@@ -54,6 +56,7 @@ describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
   let keyPath: string
   let daemon: Daemon
   let pids: Map<string, number>
+  let leakPath: string
 
   beforeAll(async () => {
     ensureSmtpdSystem()
@@ -61,7 +64,15 @@ describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
     keyPath = join(dir, 'private.key')
     writeFileSync(keyPath, 'k'.repeat(48), { mode: 0o600 })
     chmodSync(keyPath, 0o600)
-    daemon = runDaemon(await bundled('smtpd'), [`--key=${keyPath}`])
+    // The parent inherits fd 30 without close-on-exec, as from a careless supervisor; no child
+    // may get it. (Low fds prove nothing: libuv's spawn reuses them in the child.)
+    leakPath = join(dir, 'inherited-by-the-parent-only')
+    writeFileSync(leakPath, '')
+    const leak = openSync(leakPath, 'r')
+    daemon = runDaemon(await bundled('smtpd'), [`--key=${keyPath}`], {
+      extraFds: [...Array<'ignore'>(27).fill('ignore'), leak],
+    })
+    closeSync(leak)
     await daemon.waitFor(/parent\[\d+\]: all children ready/)
     await daemon.waitFor(/scheduler\[\d+\]: scheduled envelope 1$/)
     pids = new Map([['parent', daemon.pid], ...daemonChildren(daemon.pid, 'smtpd')])
@@ -92,6 +103,21 @@ describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
     const parent = procStatus(daemon.pid)
     expect(parent.uid).toEqual([0, 0, 0, 0])
     expect(rootOf(daemon.pid)).toBe('/')
+  })
+
+  it('gives each child fd 3, its control channel to the parent, and nothing the parent inherited', () => {
+    expect([...fdTargets(daemon.pid).values()]).toContain(leakPath)
+    const parentSockets = new Set(
+      [...fdTargets(daemon.pid).values()].flatMap((t) => /^socket:\[(\d+)\]$/.exec(t)?.[1] ?? []),
+    )
+    const peers = unixPeers()
+    for (const name of CHILDREN) {
+      const fds = fdTargets(pids.get(name)!)
+      expect([...fds.values()], name).not.toContain(leakPath)
+      const control = /^socket:\[(\d+)\]$/.exec(fds.get(3) ?? '')?.[1]
+      expect(control, `${name} fd 3`).toBeDefined()
+      expect(parentSockets.has(peers.get(control!)!), `${name} fd 3 leads to the parent`).toBe(true)
+    }
   })
 
   it('holds a channel between declared pairs only, plus each child control channel', () => {

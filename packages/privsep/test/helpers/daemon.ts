@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly tsx?: boolean
   readonly uid?: number
   readonly gid?: number
+  /** Fds the daemon's parent inherits from 3 on, as a careless supervisor might pass them. */
+  readonly extraFds?: readonly (number | 'ignore')[]
 }
 
 export function runDaemon(script: string, args: string[] = [], options: RunOptions = {}): Daemon {
@@ -28,7 +30,7 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
   const proc = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: packageDir,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])],
     uid: options.uid,
     gid: options.gid,
   })
@@ -187,4 +189,17 @@ export function socketGraph(pids: ReadonlyMap<string, number>): Map<string, numb
     graph.set(key, (graph.get(key) ?? 0) + 1)
   }
   return graph
+}
+
+/** Where each fd of a process points (readlink of /proc/PID/fd/N). */
+export function fdTargets(pid: number): Map<number, string> {
+  const targets = new Map<number, string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      targets.set(Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`))
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return targets
 }
