@@ -14,6 +14,7 @@ import {
   type SnapshotErrorRecord,
   type SnapshotHeader,
 } from './header.js'
+import { Limiter } from './limiter.js'
 import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
@@ -164,24 +165,6 @@ function resolvePaths(paths: readonly string[]): { root: PathNode; paths: string
     node.children.clear()
   }
   return { root, paths: [...new Set(out)].sort() }
-}
-
-class Limiter {
-  private active = 0
-  private readonly waiting: (() => void)[] = []
-  constructor(private readonly max: number) {}
-  async acquire(): Promise<void> {
-    if (this.active < this.max) {
-      this.active++
-      return
-    }
-    await new Promise<void>((r) => this.waiting.push(r))
-  }
-  release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.active--
-  }
 }
 
 class Archiver {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs'
 import { isPlakarError, SnapshotError } from '../errors.js'
 import { type Entry, isSafeName } from './entry.js'
 import { errnoText, isErrno, isSystemError } from './errno.js'
+import { Limiter, settle } from './limiter.js'
 import type { SnapshotRepository } from './repository-view.js'
 import type { TreeReader } from './tree.js'
 import { writeXattrs } from './xattr.js'
@@ -38,6 +39,8 @@ export class RestoreProgress {
 
 /** Chunks fetched ahead of the one being written. */
 const READ_AHEAD = 8
+/** Files restored at once: small files are bound by the latency of each blob read. */
+const FILES_IN_FLIGHT = 32
 /** Sparse files: zero blocks of this size (aligned in the file) are left as holes. */
 const HOLE_BLOCK = 64 * 1024
 const SLASH = Buffer.from('/')
@@ -51,7 +54,9 @@ interface Deferred {
 export class Restorer {
   private readonly owners: boolean
   private readonly progress: RestoreProgress
-  private readonly links = new Map<string, Buffer>()
+  /** Hard-link groups: the path of the first name restored (undefined if it failed). */
+  private readonly links = new Map<string, Promise<Buffer | undefined>>()
+  private readonly slots = new Limiter(FILES_IN_FLIGHT)
   private readonly deferred: Deferred[] = []
   private zeros = Buffer.alloc(0)
   private staging: string | null = null
@@ -93,7 +98,9 @@ export class Restorer {
     } else {
       if (!isSafeName(entry.name)) throw unsafe(entry.name)
       const symlinks: Entry[] = []
-      await this.one(entry, dir, symlinks)
+      const pending: Promise<void>[] = []
+      await this.one(entry, dir, symlinks, pending)
+      await settle(pending)
       if (symlinks.length > 0) this.deferred.push({ dir, entry: null, symlinks })
     }
     // The directories leading to the entry get their metadata after it, deepest first.
@@ -110,16 +117,21 @@ export class Restorer {
     if (this.staging !== null) fs.rmSync(this.staging, { recursive: true, force: true })
   }
 
-  private async one(e: Entry, dir: Buffer, symlinks: Entry[]): Promise<void> {
+  /** Restore one entry; a file is started and added to `pending` (the caller settles it). */
+  private async one(e: Entry, dir: Buffer, symlinks: Entry[], pending: Promise<void>[]): Promise<void> {
     const path = join(dir, e.name)
     switch (e.kind) {
       case 'dir':
         if (!this.guard(path, () => this.ensureDir(path))) return
         await this.children(e, path)
         return
-      case 'file':
-        await this.guardAsync(path, () => this.file(e, dir, path))
+      case 'file': {
+        await this.slots.acquire()
+        const p = this.guardAsync(path, () => this.file(e, dir, path)).finally(() => this.slots.release())
+        p.catch(() => {})
+        pending.push(p)
         return
+      }
       case 'symlink':
         symlinks.push(e)
         return
@@ -133,13 +145,16 @@ export class Restorer {
 
   private async children(e: Entry, path: Buffer): Promise<void> {
     const symlinks: Entry[] = []
+    const pending: Promise<void>[] = []
     for await (const child of this.reader.list(e.tree!)) {
       if (!isSafeName(child.name)) {
         this.fail(join(path, Buffer.from('?')), unsafe(child.name).message)
         continue
       }
-      await this.one(child, path, symlinks)
+      await this.one(child, path, symlinks, pending)
     }
+    // The directory's files are complete before its metadata is set.
+    await settle(pending)
     if (symlinks.length > 0 || e.name.length === 0)
       this.deferred.push({ dir: path, entry: e.name.length ? e : null, symlinks })
     else this.guard(path, () => this.meta(path, e))
@@ -161,13 +176,30 @@ export class Restorer {
 
   private async file(e: Entry, dir: Buffer, path: Buffer): Promise<void> {
     const key = e.link !== undefined ? e.link.join(':') : undefined
-    const first = key !== undefined ? this.links.get(key) : undefined
-    if (first !== undefined) {
-      const tmp = this.tempName(dir)
-      fs.linkSync(first, tmp)
-      fs.renameSync(tmp, path)
-      return
+    const earlier = key !== undefined ? this.links.get(key) : undefined
+    let restored: (p: Buffer | undefined) => void = () => {}
+    if (earlier !== undefined) {
+      const first = await earlier
+      if (first !== undefined) {
+        const tmp = this.tempName(dir)
+        fs.linkSync(first, tmp)
+        fs.renameSync(tmp, path)
+        return
+      }
+    } else if (key !== undefined) {
+      // Registered before any await, so a later name of the same inode waits for this one.
+      this.links.set(key, new Promise((r) => (restored = r)))
     }
+    try {
+      await this.content(e, dir, path)
+      restored(path)
+    } catch (err) {
+      restored(undefined)
+      throw err
+    }
+  }
+
+  private async content(e: Entry, dir: Buffer, path: Buffer): Promise<void> {
     const tmp = this.tempName(dir)
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants
     const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
@@ -212,7 +244,6 @@ export class Restorer {
     }
     fs.renameSync(tmp, path)
     this.progress.files++
-    if (key !== undefined) this.links.set(key, path)
   }
 
   private symlink(e: Entry, dir: Buffer): void {
