@@ -77,7 +77,11 @@ export class RepositoryBlobWriter implements BlobWriter {
   putFile(source: ReadableFile): Promise<FileResult> {
     if (this.closed) return Promise.reject(new RepositoryError('REPO_USAGE', 'writer is closed'))
     this.pipeline ??= this.startPipeline()
-    return this.pipeline.submit({ fd: source.fd ?? null, path: source.path }, source.size)
+    const hint =
+      source.size !== undefined && Number.isSafeInteger(source.size) && source.size >= 0
+        ? source.size
+        : undefined
+    return this.pipeline.submit({ fd: source.fd ?? null, path: source.path, size: hint }, hint)
   }
 
   async putBlob(type: BlobType, data: Uint8Array): Promise<PutResult> {

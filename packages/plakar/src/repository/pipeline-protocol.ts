@@ -36,6 +36,8 @@ export interface WorkerInit {
 export interface FileSource {
   readonly fd: number | null
   readonly path: string | Uint8Array
+  /** the caller's size hint: small files are read ahead, whole, while others are sealed */
+  readonly size?: number
 }
 
 export interface TaskMessage {

@@ -121,6 +121,34 @@ describe('worker pipeline sources', () => {
     await repo.close()
   })
 
+  it('stores what it reads when a size hint is wrong (the file grew or shrank)', async () => {
+    const store = memoryStore()
+    const repo = await createRepo(store, null, { chunking: { min: 4096, avg: 16384, max: 65536 } })
+    const w = repo.writer({ cpus: 1 })
+    const data = randomBytes(300_000)
+    const path = join(dir.path, 'changing')
+    writeFileSync(path, data)
+    const fd = openSync(path, 'r')
+    try {
+      const [grew, shrank, viaFd] = await Promise.all([
+        w.putFile({ path, size: 1000 }),
+        w.putFile({ path, size: 500_000 }),
+        w.putFile({ fd, path, size: 10 }),
+      ])
+      await w.flush()
+      for (const r of [grew, shrank, viaFd]) {
+        expect(r.size).toBe(data.length)
+        const parts: Uint8Array[] = []
+        for await (const p of repo.readBlobs(r.chunks)) parts.push(p)
+        expect(Buffer.concat(parts).equals(data)).toBe(true)
+      }
+    } finally {
+      closeSync(fd)
+    }
+    await w.close()
+    await repo.close()
+  })
+
   it('rejects an unreadable file with REPO_SOURCE_UNREADABLE and goes on', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null)
