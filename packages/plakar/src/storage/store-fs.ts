@@ -246,6 +246,7 @@ export class FsStore implements Store {
     try {
       return await fsp.readdir(dir)
     } catch (err) {
+      if (errno(err) === 'ENOTDIR' && dir !== this.root) return [] // a stray file where a fan-out directory goes
       if (errno(err) !== 'ENOENT') throw this.#io(`list ${dir}`, err)
       // A fan-out directory not made yet is empty; a missing repository is an error.
       if (!(await pathExists(join(this.root, LAYOUT_FILE)))) throw this.#noRepository()

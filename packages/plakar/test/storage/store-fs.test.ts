@@ -118,6 +118,7 @@ describe('fs store layout', () => {
     utimesSync(old, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000))
     writeFileSync(join(root, 'index', 'README'), 'stray')
     writeFileSync(join(packs, 'ab.bak'), 'stray')
+    writeFileSync(join(root, 'packs', 'cd'), 'a stray file where a fan-out directory goes')
     const listed: string[] = []
     for await (const { name } of store.list('pack')) listed.push(name)
     for await (const { name } of store.list('index')) listed.push(name)
