@@ -23,9 +23,10 @@ ch.handle(T.PING, (msg) => {
   ch.reply(msg, T.PONG, Buffer.from(`${received.length}/${valid}`))
 })
 ch.handle(T.EXIT, () => process.exit(0))
-// Tell the parent we are full, then free descriptors a little later.
-ch.message(T.DONE, Buffer.from(String(filler.length)))
-setTimeout(() => {
+// Tell the parent we are full; free descriptors only when it says so (after
+// it has sent its fds), so every one of them reaches a full table first.
+process.on('SIGUSR2', () => {
   for (const fd of filler.splice(0, 20)) closeSync(fd)
-}, 500)
+})
+ch.message(T.DONE, Buffer.from(String(filler.length)))
 await ch.dispatch()
