@@ -66,6 +66,7 @@ struct channel {
 	struct wentry		*head;
 	struct wentry		*tail;
 	size_t			 queued;
+	int			 queued_fds;	/* unsent fds in the queue */
 	int			 fd;
 	int			 reading;
 	int			 stalled;
@@ -110,6 +111,7 @@ drop_queue(struct channel *c)
 	}
 	c->head = c->tail = NULL;
 	c->queued = 0;
+	c->queued_fds = 0;
 }
 
 /*
@@ -177,6 +179,7 @@ flush_queue(struct channel *c)
 		if (fd != -1) {
 			close(fd);
 			c->head->fd = -1;
+			c->queued_fds--;
 		}
 		c->queued -= n;
 		while (n > 0) {
@@ -539,6 +542,8 @@ enqueue(struct channel *c, char **bases, size_t *lens, uint32_t nbufs, size_t sk
 		c->head = e;
 	c->tail = e;
 	c->queued += total;
+	if (fd != -1)
+		c->queued_fds++;
 	return 0;
 }
 
@@ -674,6 +679,26 @@ js_control(napi_env env, napi_callback_info info, int op)
 	return NULL;
 }
 
+/* channelQueuedFds(h) -> descriptors waiting in the queue, 0 once closed. */
+static napi_value
+js_queued_fds(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], v;
+	struct channel **box;
+	int n = 0;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (napi_get_value_external(env, argv[0], (void **)&box) != napi_ok) {
+		napi_throw_type_error(env, "EINVAL", "expected a channel handle");
+		return NULL;
+	}
+	if (*box != NULL && !(*box)->closing)
+		n = (*box)->queued_fds;
+	napi_create_int32(env, n, &v);
+	return v;
+}
+
 static napi_value js_read_start(napi_env e, napi_callback_info i) { return js_control(e, i, 0); }
 static napi_value js_read_stop(napi_env e, napi_callback_info i) { return js_control(e, i, 1); }
 static napi_value js_ref(napi_env e, napi_callback_info i) { return js_control(e, i, 2); }
@@ -690,4 +715,5 @@ channel_init(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "channelRef", js_ref);
 	EXPORT_FN(env, exports, "channelUnref", js_unref);
 	EXPORT_FN(env, exports, "channelClose", js_close);
+	EXPORT_FN(env, exports, "channelQueuedFds", js_queued_fds);
 }

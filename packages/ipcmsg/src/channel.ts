@@ -41,6 +41,8 @@ export interface ChannelOptions {
   highWaterMark?: number
   /** Sending past this many queued bytes throws QueueFullError. Default 16 MiB. */
   maxQueuedBytes?: number
+  /** Sending an fd while this many wait to be sent throws QueueFullError. Default 1024. */
+  maxQueuedFds?: number
   /** Reading pauses while this many async handlers are unsettled. Default 1024. */
   maxPendingHandlers?: number
   /** Printable names for types, used in errors and Message.name. */
@@ -113,6 +115,7 @@ export class Channel {
   private readonly highWaterMark: number
   private readonly maxQueuedBytes: number
   private readonly maxPendingHandlers: number
+  private readonly maxQueuedFds: number
   private readonly nameOf: (type: number) => string | undefined
 
   private open = true
@@ -160,12 +163,20 @@ export class Channel {
         `ipcmsg: maxMessageSize must be ${HEADER_SIZE}..${this.dialect.maxLength} in the ${this.dialect.name} dialect, got ${max}`,
       )
     this.maxMessageSize = max
+    let kind: string
+    try {
+      kind = addon.fdKind(fd)
+    } catch (err) {
+      throw new ChannelError(`ipcmsg: fd ${fd}: ${(err as Error).message}`, { cause: err })
+    }
+    if (kind !== 'socket') throw new ChannelError(`ipcmsg: fd ${fd} is a ${kind}, not a socket`)
     this.strict = options.strict ?? false
     this.appPeerids = options.peerids === 'application'
     this.pid = checkPid(options.pid ?? process.pid)
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024
     this.maxQueuedBytes = Math.max(options.maxQueuedBytes ?? 16 * 1024 * 1024, this.highWaterMark, max)
     this.maxPendingHandlers = options.maxPendingHandlers ?? 1024
+    this.maxQueuedFds = options.maxQueuedFds ?? 1024
     this.nameOf = options.typeName ?? (() => undefined)
     this.decoder = new FrameDecoder(this.dialect, max, (t) => this.typeName(t))
 
@@ -345,6 +356,11 @@ export class Channel {
     }
     this.flush()
     if (!this.open) throw this.closedError()
+    // Queued fds are descriptors held open in this process: bound them too.
+    if (fd !== undefined && addon.channelQueuedFds(this.sock) >= this.maxQueuedFds)
+      throw new QueueFullError(
+        `ipcmsg: ${this.typeName(type)}: ${this.maxQueuedFds} fds already wait to be sent (the peer is not reading)`,
+      )
     const header = Buffer.allocUnsafe(HEADER_SIZE)
     writeHeader(this.dialect, header, 0, type, len, peerid, senderPid, fd !== undefined)
     this.write(data.length > 0 ? [header, data] : [header], fd ?? -1, keep, true)

@@ -41,6 +41,7 @@ interface Addon {
   channelRef(h: ChannelHandle): void
   channelUnref(h: ChannelHandle): void
   channelClose(h: ChannelHandle): void
+  channelQueuedFds(h: ChannelHandle): number
   watchOpen(fd: number, cb: () => void): WatchHandle
   watchClose(h: WatchHandle): void
   watchRef(h: WatchHandle, on: boolean): void

@@ -206,4 +206,42 @@ describe('Channel options and lifecycle', () => {
     closeFd(a)
     closeFd(b)
   })
+
+  it('bounds the fds waiting to be sent, leaving a refused fd with its owner', async () => {
+    const [a, b] = Channel.pair({ maxQueuedFds: 8 })
+    const fd = openSync('/dev/null', 'r')
+    let sent = 0
+    let refused: unknown
+    for (let i = 0; i < 100_000 && refused === undefined; i++) {
+      try {
+        a.message(PING, Buffer.alloc(1000), { fd, keepFd: true })
+        sent++
+      } catch (err) {
+        refused = err
+      }
+    }
+    expect(refused).toBeInstanceOf(QueueFullError)
+    expect((refused as Error).message).toMatch(/8 fds already wait to be sent/)
+    // Our fd is still ours and open.
+    expect(readSync(fd, Buffer.alloc(1))).toBe(0)
+    let got = 0
+    b.handle(PING, (msg) => {
+      msg.closeFd()
+      got++
+    })
+    void b.dispatch()
+    await a.drain()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toBe(sent)
+    closeSync(fd)
+    a.close()
+    b.close()
+  })
+
+  it('refuses an fd that is not a socket, leaving it open', () => {
+    const fd = openSync('/dev/null', 'r')
+    expect(() => Channel.fromFd(fd)).toThrow(/fd \d+ is a character, not a socket/)
+    expect(() => Channel.fromFd(100_000)).toThrow(ChannelError)
+    closeSync(fd)
+  })
 })
