@@ -7,6 +7,7 @@
  * sending an fd hands it over (the sender's copy is closed); socketpair ends are
  * close-on-exec, so a re-executed child inherits only the fd it is given.
  */
+import { inspect } from 'node:util'
 import {
   Channel,
   type Message as IpcMessage,
@@ -38,4 +39,14 @@ export function peerMessage(msg: IpcMessage, from: string, channel: Channel): Me
 
 export function openChannel(fd: number, options: ConstructorParameters<typeof Channel>[1] = {}): Channel {
   return Channel.fromFd(fd, options)
+}
+
+/**
+ * Why a channel failed, for a log line: the message of an ipcmsg error (the peer broke the
+ * protocol or went away), the whole stack of anything else (a handler threw: a bug).
+ */
+export function channelFailure(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && code.startsWith('IPCMSG_')) return (err as Error).message
+  return inspect(err)
 }

@@ -8,7 +8,7 @@
  * /usr/share/zoneinfo), and every module (imports are static; the application must not
  * import lazily after start()).
  */
-import { type Channel, chroot, openChannel, setCloexec } from './channel.js'
+import { type Channel, channelFailure, chroot, openChannel, setCloexec } from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, decodeCount } from './control.js'
 import { BadRoleError, StartupError } from './errors.js'
 import { log, prefixConsole, setLogName } from './log.js'
@@ -42,6 +42,12 @@ export async function runChild(
   process.on('SIGINT', () => {})
   process.on('SIGHUP', () => {})
   process.on('SIGTERM', () => process.exit(0))
+  const die = (err: unknown) => {
+    log.error(err)
+    process.exit(1)
+  }
+  process.on('uncaughtException', die)
+  process.on('unhandledRejection', die)
 
   setCloexec(CONTROL_FD, true)
   const control = openChannel(CONTROL_FD, CONTROL_CHANNEL)
@@ -92,8 +98,8 @@ export async function runChild(
       log.error('parent is gone: exiting')
       process.exit(1)
     },
-    (err: Error) => {
-      log.error(`control channel failed: ${err.message}`)
+    (err: unknown) => {
+      log.error(`control channel failed: ${channelFailure(err)}`)
       process.exit(1)
     },
   )
@@ -116,8 +122,8 @@ export async function runChild(
 function dispatchPeer(peer: string, channel: Channel): void {
   channel.dispatch().then(
     () => log.debug(`channel to "${peer}" closed`),
-    (err: Error) => {
-      log.error(`channel to "${peer}" failed: ${err.message}`)
+    (err: unknown) => {
+      log.error(`channel to "${peer}" failed: ${channelFailure(err)}`)
       process.exit(1)
     },
   )

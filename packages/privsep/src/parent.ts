@@ -5,7 +5,7 @@
  * then run the parent's entry point. From then on the parent supervises (supervisor.ts).
  */
 import { closeSync, readFileSync } from 'node:fs'
-import { type Channel, openChannel, socketpair } from './channel.js'
+import { type Channel, channelFailure, openChannel, socketpair } from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, encodeCount } from './control.js'
 import { DeclarationError, StartupError } from './errors.js'
 import { log, prefixConsole, setLogName } from './log.js'
@@ -63,6 +63,21 @@ export async function runParent(
     failed = true
     supervisor.stop(reason, true)
   }
+  const channelFailed = (what: string) => (err: unknown) => {
+    const why = channelFailure(err)
+    if (!why.includes('\n')) return fail(`${what} failed: ${why}`)
+    log.error(`${what} failed: ${why}`)
+    fail(`${what} failed`)
+  }
+  // Node would print these unprefixed and exit, leaving the children to notice on their own.
+  process.on('uncaughtException', (err) => {
+    log.error(err)
+    fail('uncaught exception')
+  })
+  process.on('unhandledRejection', (err) => {
+    log.error(err)
+    fail('unhandled promise rejection')
+  })
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     // A repeated signal changes nothing: the grace period already bounds the wait, and a
     // terminal or `timeout` often delivers one signal twice (to the process and its group).
@@ -97,10 +112,7 @@ export async function runParent(
       log.debug(`child "${proc.name}" (pid ${child.pid}) is ready`)
       if (++ready === children.length) allReady()
     })
-    control.dispatch().then(
-      () => {},
-      (err: Error) => fail(`control channel of child "${proc.name}" failed: ${err.message}`),
-    )
+    control.dispatch().then(() => {}, channelFailed(`control channel of child "${proc.name}"`))
   }
   if (children.length === 0) allReady()
 
@@ -140,10 +152,9 @@ export async function runParent(
     fail('preStart handler failed')
   }
   for (const [peer, channel] of daemon.channels) {
-    channel.dispatch().then(
-      () => log.debug(`channel to "${peer}" closed`),
-      (err: Error) => fail(`channel to "${peer}" failed: ${err.message}`),
-    )
+    channel
+      .dispatch()
+      .then(() => log.debug(`channel to "${peer}" closed`), channelFailed(`channel to "${peer}"`))
   }
   await readyPromise
   clearTimeout(readyTimer)

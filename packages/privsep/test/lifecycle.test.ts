@@ -95,6 +95,19 @@ describe.skipIf(!isRoot)('a child that fails or leaves', () => {
     expect(daemon.lines.filter((l) => l.includes('all children ready'))).toEqual([])
   })
 
+  it('a handler that throws: its stack under the child name, the daemon stops with status 1', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['throw-in-handler'])
+    expect((await daemon.exited).code).toBe(1)
+    const at = daemon.lines.findIndex((l) =>
+      /^jailed\[\d+\]: channel to "parent" failed: Error: a bug in the REPORT handler$/.test(l),
+    )
+    expect(at, daemon.lines.join('\n')).toBeGreaterThanOrEqual(0)
+    expect(daemon.lines[at + 1]).toMatch(/^jailed\[\d+\]: +at /)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(/^parent\[\d+\]: lost child "jailed" .*exited with status 1/),
+    )
+  })
+
   it('a child exiting by itself with status 3 is reported with that status', async () => {
     const daemon = runDaemon(await bundled('jail'), ['exit-by-itself'])
     expect((await daemon.exited).code).toBe(1)
