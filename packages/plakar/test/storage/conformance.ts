@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
 import { FaultyStore, OBJECT_KINDS, openStore, type Store } from '../../src/storage/index.js'
@@ -354,6 +355,86 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
         expect(Buffer.from(await store.get('pack', 'ab')).toString()).toBe('kept')
         await store.close()
       })
+    })
+
+    describe('model', () => {
+      // Random sequences of operations give the same results (values and error codes) as a
+      // plain map of immutable byte strings: the contract, stated as a model.
+      const kinds = fc.constantFrom('pack' as const, 'lock' as const)
+      // Few names and contents, so that sequences often hit the same name twice.
+      const names = fc.constantFrom('a', '99e53a9c-e503-4c32-8622-924bf966f15b')
+      const datas = fc
+        .constantFrom(0, 5, 70_000)
+        .chain((size) => fc.constantFrom(Buffer.alloc(size, 1), Buffer.alloc(size, 2)))
+      const op = fc.oneof(
+        fc.record({ op: fc.constant('put' as const), kind: kinds, name: names, data: datas }),
+        fc.record({
+          op: fc.constant('get' as const),
+          kind: kinds,
+          name: names,
+          offset: fc.option(fc.nat(70_010), { nil: undefined }),
+          length: fc.option(fc.nat(70_010), { nil: undefined }),
+        }),
+        fc.record({ op: fc.constant('stat' as const), kind: kinds, name: names }),
+        fc.record({ op: fc.constant('delete' as const), kind: kinds, name: names }),
+        fc.record({ op: fc.constant('list' as const), kind: kinds }),
+      )
+
+      it('behaves like a map of immutable objects under random operations', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30, size: 'max' }), async (ops) => {
+            const store = await fresh()
+            const model = new Map<string, Buffer>()
+            const attempt = async (f: () => Promise<unknown>) => {
+              try {
+                return { value: await f() }
+              } catch (err) {
+                if (!isPlakarError(err)) throw err
+                return { code: err.code }
+              }
+            }
+            for (const o of ops) {
+              const key = `${o.kind}/${'name' in o ? o.name : ''}`
+              const old = model.get(key)
+              if (o.op === 'put') {
+                const got = await attempt(() => store.put(o.kind, o.name, o.data))
+                if (old === undefined) model.set(key, o.data)
+                expect(got).toEqual(
+                  old === undefined || old.equals(o.data) ? { value: undefined } : { code: 'STORAGE_EXISTS' },
+                )
+              } else if (o.op === 'get') {
+                const length = o.offset === undefined ? undefined : o.length
+                const got = await attempt(async () =>
+                  Buffer.from(await store.get(o.kind, o.name, o.offset, length)),
+                )
+                const start = o.offset ?? 0
+                const end = length === undefined ? Math.max(start, old?.byteLength ?? 0) : start + length
+                const want =
+                  old === undefined
+                    ? { code: 'STORAGE_NOT_FOUND' }
+                    : end > old.byteLength
+                      ? { code: 'STORAGE_SHORT_READ' }
+                      : { value: old.subarray(start, end) }
+                expect(got).toEqual(want)
+              } else if (o.op === 'stat') {
+                expect(await store.stat(o.kind, o.name)).toBe(old?.byteLength)
+              } else if (o.op === 'delete') {
+                await store.delete(o.kind, o.name)
+                model.delete(key)
+              } else {
+                const listed: [string, number][] = []
+                for await (const { name, size } of store.list(o.kind)) listed.push([name, size])
+                const want = [...model]
+                  .filter(([k]) => k.startsWith(`${o.kind}/`))
+                  .map(([k, v]): [string, number] => [k.slice(o.kind.length + 1), v.byteLength])
+                expect(listed.sort()).toEqual(want.sort())
+              }
+            }
+            await store.close()
+          }),
+          { numRuns: 25 },
+        )
+      }, 60_000)
     })
 
     describe('concurrency in one process', () => {
