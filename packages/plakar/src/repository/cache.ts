@@ -18,6 +18,8 @@ import type { BlobLocation, BlobType } from './types.js'
  * listed index that disappeared from the repository (a later prune) resets the tables.
  * Every blob read is verified anyway, so even a damaged cache cannot yield wrong data.
  */
+const SCHEMA_VERSION = 2
+
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
   return join(base, 'plakar')
@@ -33,6 +35,7 @@ export class LocalCache {
   readonly path: string
   private readonly tempDir: string | null
   private readonly stmts: ReturnType<typeof prepare>
+  private readonly packNames = new Map<number, string>()
 
   private constructor(path: string, tempDir: string | null) {
     this.path = path
@@ -41,14 +44,35 @@ export class LocalCache {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('busy_timeout = 10000')
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS repo_blobs (
-        id BLOB PRIMARY KEY, type INTEGER NOT NULL, pack BLOB NOT NULL,
-        offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS repo_packs (pack BLOB PRIMARY KEY) WITHOUT ROWID;
-    `)
+    // Two processes may open a new cache at once: one sets the schema up, the other waits.
+    this.db
+      .transaction(() => {
+        // The repo_ tables are disposable: another schema's are dropped, not migrated. (The
+        // version lives in a repo_ table: the file's user_version is not ours alone.)
+        this.db.exec(
+          'CREATE TABLE IF NOT EXISTS repo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID',
+        )
+        const schema = this.db.prepare("SELECT value FROM repo_meta WHERE key = 'schema'").pluck().get()
+        if (schema !== String(SCHEMA_VERSION)) {
+          this.db.exec(
+            'DROP TABLE IF EXISTS repo_blobs; DROP TABLE IF EXISTS repo_indexes; DROP TABLE IF EXISTS repo_packs;',
+          )
+          this.db
+            .prepare("INSERT OR REPLACE INTO repo_meta (key, value) VALUES ('schema', ?)")
+            .run(String(SCHEMA_VERSION))
+        }
+        this.db.exec(`
+          CREATE TABLE IF NOT EXISTS repo_packs (
+            pack_id INTEGER PRIMARY KEY, pack BLOB NOT NULL UNIQUE, data_end INTEGER NOT NULL
+          );
+          CREATE TABLE IF NOT EXISTS repo_blobs (
+            id BLOB PRIMARY KEY, type INTEGER NOT NULL, pack_id INTEGER NOT NULL,
+            offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
+          ) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+        `)
+      })
+      .immediate()
     this.stmts = prepare(this.db)
   }
 
@@ -67,26 +91,30 @@ export class LocalCache {
   }
 
   lookup(id: Uint8Array): BlobRow | undefined {
-    const row = this.stmts.lookup.get(id) as
-      | { type: number; pack: Buffer; offset: number; length: number; raw_length: number }
-      | undefined
+    const row = this.stmts.lookup.get(id) as [number, number, number, number, number] | undefined
     if (!row) return undefined
-    const type = blobTypeFromCode(row.type) ?? 'data'
-    return {
-      type,
-      location: {
-        pack: row.pack.toString('hex'),
-        type,
-        offset: row.offset,
-        length: row.length,
-        rawLength: row.raw_length,
-      },
+    const [typeCode, packId, offset, length, rawLength] = row
+    const type = blobTypeFromCode(typeCode) ?? 'data'
+    return { type, location: { pack: this.packName(packId), type, offset, length, rawLength } }
+  }
+
+  private packName(packId: number): string {
+    let name = this.packNames.get(packId)
+    if (name === undefined) {
+      name = (this.stmts.packName.get(packId) as Buffer).toString('hex')
+      this.packNames.set(packId, name)
     }
+    return name
+  }
+
+  /** Where the blobs of a pack end (its header starts there), when an index names the pack. */
+  packDataEnd(name: string): number | undefined {
+    return this.stmts.packEnd.get(Buffer.from(name, 'hex')) as number | undefined
   }
 
   /** True when some index object seen by the cache names this pack. */
   hasPack(name: string): boolean {
-    return this.stmts.hasPack.get(Buffer.from(name, 'hex')) !== undefined
+    return this.packDataEnd(name) !== undefined
   }
 
   hasIndex(name: string): boolean {
@@ -101,10 +129,13 @@ export class LocalCache {
   addIndex(name: string, packs: readonly { pack: string; entries: readonly PackEntry[] }[]): void {
     this.db.transaction(() => {
       for (const p of packs) {
+        let end = 0
+        for (const e of p.entries) end = Math.max(end, e.offset + e.length)
         const pack = Buffer.from(p.pack, 'hex')
-        this.stmts.insertPack.run(pack)
+        this.stmts.insertPack.run(pack, end)
+        const packId = this.stmts.packId.get(pack) as number
         for (const e of p.entries)
-          this.stmts.insert.run(e.id, blobTypeCode(e.type), pack, e.offset, e.length, e.rawLength)
+          this.stmts.insert.run(e.id, blobTypeCode(e.type), packId, e.offset, e.length, e.rawLength)
       }
       this.stmts.insertIndex.run(name)
     })()
@@ -112,6 +143,7 @@ export class LocalCache {
 
   reset(): void {
     this.db.exec('DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs;')
+    this.packNames.clear()
   }
 
   close(): void {
@@ -123,14 +155,18 @@ export class LocalCache {
 function prepare(db: Database.Database) {
   return {
     has: db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck(),
-    lookup: db.prepare('SELECT type, pack, offset, length, raw_length FROM repo_blobs WHERE id = ?'),
+    lookup: db.prepare('SELECT type, pack_id, offset, length, raw_length FROM repo_blobs WHERE id = ?').raw(),
+    packName: db.prepare('SELECT pack FROM repo_packs WHERE pack_id = ?').pluck(),
+    packId: db.prepare('SELECT pack_id FROM repo_packs WHERE pack = ?').pluck(),
+    packEnd: db.prepare('SELECT data_end FROM repo_packs WHERE pack = ?').pluck(),
     hasIndex: db.prepare('SELECT 1 FROM repo_indexes WHERE name = ?').pluck(),
     indexCount: db.prepare('SELECT count(*) AS n FROM repo_indexes'),
     insert: db.prepare(
-      'INSERT OR IGNORE INTO repo_blobs (id, type, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO repo_blobs (id, type, pack_id, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    insertPack: db.prepare('INSERT OR IGNORE INTO repo_packs (pack) VALUES (?)'),
-    hasPack: db.prepare('SELECT 1 FROM repo_packs WHERE pack = ?').pluck(),
+    insertPack: db.prepare(
+      'INSERT INTO repo_packs (pack, data_end) VALUES (?, ?) ON CONFLICT (pack) DO UPDATE SET data_end = max(data_end, excluded.data_end)',
+    ),
     insertIndex: db.prepare('INSERT OR IGNORE INTO repo_indexes (name) VALUES (?)'),
   }
 }

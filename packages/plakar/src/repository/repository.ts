@@ -16,6 +16,7 @@ import type { Store } from '../storage/store.js'
 import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
+import { PackReader } from './pack-reader.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
 import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
 
@@ -62,6 +63,7 @@ async function orNotFound<T>(store: Store, p: Promise<T>): Promise<T> {
 
 export class Repository {
   private closed = false
+  private readonly packs: PackReader
 
   private constructor(
     readonly store: Store,
@@ -70,7 +72,9 @@ export class Repository {
     private readonly envelope: Envelope,
     /** The local cache; the snapshot layer keeps its own tables in `cache.db`. */
     readonly cache: LocalCache,
-  ) {}
+  ) {
+    this.packs = new PackReader(store, (pack) => cache.packDataEnd(pack))
+  }
 
   get id(): string {
     return this.config.id
@@ -260,7 +264,7 @@ export class Repository {
     const loc = await this.locate(id)
     let sealed: Uint8Array
     try {
-      sealed = await this.store.get('pack', loc.pack, loc.offset, loc.length)
+      sealed = await this.packs.read(loc)
     } catch (err) {
       if (isPlakarError(err, 'STORAGE_NOT_FOUND') || isPlakarError(err, 'STORAGE_SHORT_READ'))
         throw new RepositoryError(

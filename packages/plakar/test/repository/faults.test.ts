@@ -74,3 +74,31 @@ describe('storage faults under the repository', () => {
     await repo.close()
   })
 })
+
+describe('pack reads', () => {
+  it('serves a run of blobs read in write order from few range reads, and single blobs exactly', async () => {
+    const inner = memoryStore()
+    const repo = await createRepo(inner, null)
+    const w = repo.writer({ cpus: 1 })
+    const blobs: { id: Uint8Array; data: Buffer }[] = []
+    for (let i = 0; i < 200; i++) {
+      const data = randomBytes(5000 + i)
+      blobs.push({ id: (await w.putBlob('data', data)).id, data })
+    }
+    await w.close()
+    await repo.close()
+
+    const counting = new FaultyStore(inner)
+    const reader = await openRepo(counting, null)
+    const before = counting.calls.filter((c) => c.method === 'get' && c.kind === 'pack').length
+    const all = await Promise.all(blobs.map((b) => reader.getBlob(b.id)))
+    for (const [i, data] of all.entries()) expect(Buffer.from(data).equals(blobs[i]!.data)).toBe(true)
+    for await (const data of reader.readBlobs(blobs.slice(50, 120).map((b) => b.id)))
+      expect(data.length).toBeGreaterThan(0)
+    const reads = counting.calls.filter((c) => c.method === 'get' && c.kind === 'pack').length - before
+    expect(reads).toBeLessThan(20)
+    // The last blob of the pack, alone: exactly its bytes, no read past the blob data.
+    expect(Buffer.from(await reader.getBlob(blobs[199]!.id)).equals(blobs[199]!.data)).toBe(true)
+    await reader.close()
+  })
+})
