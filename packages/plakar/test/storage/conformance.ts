@@ -382,7 +382,7 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
 
       it('behaves like a map of immutable objects under random operations', async () => {
         await fc.assert(
-          fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30, size: 'max' }), async (ops) => {
+          fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 24, size: 'max' }), async (ops) => {
             const store = await fresh()
             const model = new Map<string, Buffer>()
             const attempt = async (f: () => Promise<unknown>) => {
@@ -432,7 +432,7 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
             }
             await store.close()
           }),
-          { numRuns: 25 },
+          { numRuns: 20 },
         )
       }, 60_000)
     })
