@@ -6,7 +6,7 @@
  *
  *   pnpm bench [--scale 1] [--runs 3] [--tools restic,borg,plakar] [--datasets tree,big]
  *              [--work DIR] [--seed 1] [--borg-compression zstd,3] [--plakar-backend fs|sqlite]
- *              [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm]
+ *              [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm] [--nice N]
  *
  * Needs restic, borg and GNU time (apt-get install -y restic borgbackup time), root for
  * dropping the page cache and mounting the tmpfs (it falls back to /dev/shm and says so),
@@ -27,7 +27,7 @@ import type { Tool, ToolContext } from './tools/tool.js'
 
 const USAGE = `usage: pnpm bench [--scale S] [--runs N] [--tools restic,borg,plakar] [--datasets tree,big]
                   [--work DIR] [--seed N] [--borg-compression SPEC] [--plakar-backend fs|sqlite]
-                  [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm]`
+                  [--plakar-cpu N] [--plakar-cpu-prof DIR] [--plakar-cli FILE] [--warm] [--nice N]`
 
 interface Options {
   readonly scale: number
@@ -37,6 +37,7 @@ interface Options {
   readonly datasets: readonly string[]
   readonly work: string
   readonly warm: boolean
+  readonly nice: number
 }
 
 function fail(message: string): never {
@@ -45,26 +46,37 @@ function fail(message: string): never {
 }
 
 function parseOptions(): Options {
-  const { values } = parseArgs({
-    options: {
-      scale: { type: 'string', default: '1' },
-      runs: { type: 'string', default: '3' },
-      seed: { type: 'string', default: '1' },
-      tools: { type: 'string' },
-      datasets: { type: 'string', default: 'tree,big' },
-      work: {
-        type: 'string',
-        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        scale: { type: 'string', default: '1' },
+        runs: { type: 'string', default: '3' },
+        seed: { type: 'string', default: '1' },
+        tools: { type: 'string' },
+        datasets: { type: 'string', default: 'tree,big' },
+        work: {
+          type: 'string',
+          default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
+        },
+        'borg-compression': { type: 'string', default: 'zstd,3' },
+        'plakar-backend': { type: 'string', default: 'fs' },
+        'plakar-cpu': { type: 'string' },
+        'plakar-cpu-prof': { type: 'string' },
+        'plakar-cli': { type: 'string' },
+        warm: { type: 'boolean', default: false },
+        nice: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
-      'borg-compression': { type: 'string', default: 'zstd,3' },
-      'plakar-backend': { type: 'string', default: 'fs' },
-      'plakar-cpu': { type: 'string' },
-      'plakar-cpu-prof': { type: 'string' },
-      'plakar-cli': { type: 'string' },
-      warm: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
+    })
+  } catch (err) {
+    // A mistyped option is the user's, not a bug: one line, exit 2.
+    console.error(
+      `bench: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
+    )
+    process.exit(2)
+  }
+  const { values } = parsed
   if (values.help) {
     console.log(USAGE)
     process.exit(0)
@@ -75,6 +87,8 @@ function parseOptions(): Options {
   if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
   if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
   if (!Number.isInteger(seed)) fail('--seed must be an integer')
+  const nice = Number(values.nice)
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) fail('--nice must be an integer from -20 to 19')
   const backend = values['plakar-backend']
   if (backend !== 'fs' && backend !== 'sqlite') fail('--plakar-backend must be fs or sqlite')
   const cpu = values['plakar-cpu'] === undefined ? undefined : Number(values['plakar-cpu'])
@@ -111,7 +125,7 @@ function parseOptions(): Options {
   }
   if (tools.length === 0) fail('no tool to run')
   if (!fs.existsSync(GNU_TIME)) fail(`${GNU_TIME} is missing (apt-get install -y time): it measures peak RSS`)
-  return { scale, runs, seed, tools, datasets, work: path.resolve(values.work), warm: values.warm }
+  return { scale, runs, seed, tools, datasets, work: path.resolve(values.work), warm: values.warm, nice }
 }
 
 interface DatasetRun {
@@ -157,7 +171,7 @@ async function runDataset(
     if (s.result.error) return
     if (!opts.warm) dropCaches()
     try {
-      const m = await measure(command, path.join(s.logs, `${tool.name}-${label}.log`))
+      const m = await measure(command, path.join(s.logs, `${tool.name}-${label}.log`), opts.nice)
       if (label === 'init') return
       s.result.phases[label] = m
       console.error(
@@ -243,6 +257,7 @@ async function main(): Promise<void> {
     `- ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`,
     ...opts.tools.map((t) => `- ${t.name}: ${t.version()?.split('\n')[0]}; ${t.settings}`),
     `- page cache: ${opts.warm ? 'left warm (--warm)' : cachesDropped ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every step' : 'NOT dropped (not permitted here): later steps may read from a warm cache'}`,
+    `- every step ran at nice ${opts.nice}${opts.nice < 0 ? ' (ahead of the rest of the machine)' : ''}`,
     `- load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${os.loadavg()[0]!.toFixed(1)}: figures from a busy machine carry its noise`,
     `- restore target: ${ramdisk.description}; restores verified byte for byte against the source`,
     "- MB = 10^6 bytes; throughput = corpus bytes / wall time; peak RSS = max over the tool's processes (wait4 rusage via GNU time), max over the steps of a run",

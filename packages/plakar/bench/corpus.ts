@@ -56,16 +56,26 @@ export function ensureCorpus(root: string, seed: number, scale: number): Corpus 
 }
 
 function main(): void {
-  const { values } = parseArgs({
-    options: {
-      out: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      scale: { type: 'string', default: '1' },
-      variant: { type: 'string', default: 'original' },
-      digest: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        out: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        scale: { type: 'string', default: '1' },
+        variant: { type: 'string', default: 'original' },
+        digest: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    // A mistyped option is the user's, not a bug: one line, exit 2.
+    console.error(
+      `corpus: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
+    )
+    process.exit(2)
+  }
+  const { values } = parsed
   const seed = Number(values.seed)
   const scale = Number(values.scale)
   const variant = values.variant

@@ -48,10 +48,20 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { top: { type: 'string', default: '25' } },
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { top: { type: 'string', default: '25' } },
+    })
+  } catch (err) {
+    // A mistyped option is the user's, not a bug: one line, exit 2.
+    console.error(
+      `profile: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
+    )
+    process.exit(2)
+  }
+  const { values, positionals } = parsed
   const top = Number(values.top)
   const files = positionals.flatMap((p) =>
     fs.statSync(p).isDirectory()
