@@ -164,3 +164,27 @@ describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
     for (const [name, pid] of pids) expect(isAlive(pid), name).toBe(false)
   })
 })
+
+describe.skipIf(!isRoot)('the example in benchmark mode', () => {
+  beforeAll(() => ensureSmtpdSystem())
+
+  it('measures, prints one JSON line and stops itself through stop() with status 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'privsep-bench-'))
+    const key = join(dir, 'key')
+    writeFileSync(key, 'x', { mode: 0o600 })
+    try {
+      const daemon = runDaemon(await bundled('smtpd'), [`--key=${key}`, '--bench=200'])
+      expect(await daemon.exited).toEqual({ code: 0, signal: null })
+      const json = daemon.lines.find((l) => l.startsWith('{'))
+      const result = JSON.parse(json!)
+      expect(result.rtt.n).toBe(200)
+      expect(result.rtt.medianUs).toBeGreaterThan(0)
+      expect(result.rtt.p99Us).toBeGreaterThanOrEqual(result.rtt.medianUs)
+      expect(result.readyMs).toBeGreaterThan(0)
+      expect(result.readyCpuMs).toBeGreaterThan(0)
+      expect(daemon.lines).toContain(`parent[${daemon.pid}]: benchmark done; shutting down`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
