@@ -108,6 +108,7 @@ export class Configuration<S> {
       lineStart: 0,
       anchor: undefined,
       includedFrom: [],
+      macro: undefined,
     }
     const parser = new Parser(
       c.table,

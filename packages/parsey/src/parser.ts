@@ -69,8 +69,10 @@ export class Parser implements Runtime, ScanHost {
       if (i > 0) {
         if (i >= this.count) this.count = 0
         else {
-          this.toks.copyWithin(0, i, this.count)
-          this.count -= i
+          const toks = this.toks
+          const n = this.count - i
+          for (let k = 0; k < n; k++) toks[k] = toks[k + i]!
+          this.count = n
         }
         i = 0
       }
@@ -86,7 +88,7 @@ export class Parser implements Runtime, ScanHost {
       }
       i = this.statement(grammar, state, 0, true, false)
       this.far = -1
-      this.expected.length = 0
+      if (this.expected.length > 0) this.expected.length = 0
     }
     for (const [name, m] of this.macroTable) {
       if (m.at && !m.used)
@@ -105,6 +107,7 @@ export class Parser implements Runtime, ScanHost {
   }
 
   fail(i: number, expected: string): -1 {
+    if (i < this.far) return -1
     if (i > this.far) {
       this.far = i
       this.expected.length = 0
@@ -124,7 +127,8 @@ export class Parser implements Runtime, ScanHost {
   }
 
   rollback(mark: number): void {
-    this.diags.length = mark
+    // Setting an array's length is a runtime call even when nothing changes; failures are frequent.
+    if (this.diags.length !== mark) this.diags.length = mark
   }
 
   block(grammar: CompiledGrammar, state: unknown, i: number): number {
@@ -157,7 +161,7 @@ export class Parser implements Runtime, ScanHost {
       }
       if (t.flags & EOF || (t.kind === '}' && t.flags & PUNCT)) break
       this.far = -1
-      this.expected.length = 0
+      if (this.expected.length > 0) this.expected.length = 0
       i = this.statement(g, state, i, top, true)
     }
     this.far = far
@@ -188,7 +192,7 @@ export class Parser implements Runtime, ScanHost {
         }
         this.fail(j, 'end of line')
       }
-      this.diags.length = mark
+      this.rollback(mark)
     }
     if (rules.length === 0) for (const s of g.starts) this.fail(i, s)
     this.syntaxError(i)
@@ -335,6 +339,7 @@ export class Parser implements Runtime, ScanHost {
       lineStart: 0,
       anchor: undefined,
       includedFrom: [`${kw.file}:${kw.line}`, ...kw.src.includedFrom],
+      macro: undefined,
     })
     return i + 2
   }

@@ -71,9 +71,8 @@ export class Scanner {
   private readonly stack: Source[] = []
   private src!: Source
   private macroDepth = 0
-  private readonly isNumber: TokenPredicate = Lexer.isNumber
-  private readonly isFloat: TokenPredicate = Lexer.isFloat
-  private readonly isString: TokenPredicate = Lexer.isString
+  /** Per matcher: 1 isString, 2 isNumber, 3 isFloat (answered from flags), 0 call the predicate. */
+  private readonly modes: Uint8Array
 
   constructor(
     private readonly table: LexTable,
@@ -81,6 +80,15 @@ export class Scanner {
     root: Source,
   ) {
     this.push(root)
+    this.modes = Uint8Array.from(table.matchers, (m) =>
+      m.predicate === Lexer.isString
+        ? 1
+        : m.predicate === Lexer.isNumber
+          ? 2
+          : m.predicate === Lexer.isFloat
+            ? 3
+            : 0,
+    )
   }
 
   push(source: Source): void {
@@ -142,15 +150,15 @@ export class Scanner {
         continue
       }
       // The end of an included file ends whatever statement it left open.
-      return new Tok(EOL_KIND, '\n', EOL, src, src.line, len - src.lineStart + 1, len, undefined)
+      return new Tok(EOL_KIND, '\n', EOL, src, src.line, len)
     }
   }
 
   private make(kind: string, value: string, flags: number, offset: number): Tok {
     const src = this.src
     const a = src.anchor
-    if (a) return new Tok(kind, value, flags, a.src, a.line, a.column, a.offset, a.macro)
-    return new Tok(kind, value, flags, src, src.line, offset - src.lineStart + 1, offset, undefined)
+    if (a) return new Tok(kind, value, flags, a.src, a.line, a.offset)
+    return new Tok(kind, value, flags, src, src.line, offset)
   }
 
   private isContinuation(text: string, pos: number): boolean {
@@ -251,14 +259,16 @@ export class Scanner {
   /** The first matcher accepting the token; built-in predicates are answered from the numeric shape. */
   private kindOf(value: string, flags: number): string {
     const quoted = (flags & QUOTED) !== 0
-    for (const m of this.table.matchers) {
-      const p = m.predicate
+    const matchers = this.table.matchers
+    const modes = this.modes
+    for (let k = 0; k < modes.length; k++) {
+      const mode = modes[k]
       let ok: boolean
-      if (p === this.isString) ok = quoted || (flags & (INT | FLOAT)) === 0
-      else if (p === this.isNumber) ok = !quoted && (flags & INT) !== 0
-      else if (p === this.isFloat) ok = !quoted && (flags & FLOAT) !== 0
-      else ok = p(value, quoted)
-      if (ok) return m.kind
+      if (mode === 1) ok = quoted || (flags & (INT | FLOAT)) === 0
+      else if (mode === 2) ok = !quoted && (flags & INT) !== 0
+      else if (mode === 3) ok = !quoted && (flags & FLOAT) !== 0
+      else ok = matchers[k]!.predicate(value, quoted)
+      if (ok) return matchers[k]!.kind
     }
     return ''
   }
@@ -386,7 +396,9 @@ export class Scanner {
       this.host.lexError('macro', `macro '${name}' nests too deeply (does it refer to itself?)`, ref)
       return ref
     }
-    const anchor = new Tok('', ref.value, 0, ref.src, ref.line, ref.column, ref.offset, ref.macro ?? name)
+    // Expanded tokens sit at the reference, in a source naming the (outermost) macro.
+    const at = ref.src.macro ? ref.src : { ...ref.src, macro: name }
+    const anchor = new Tok('', ref.value, 0, at, ref.line, ref.offset)
     this.push({
       file: src.file,
       path: undefined,
@@ -396,6 +408,7 @@ export class Scanner {
       lineStart: 0,
       anchor,
       includedFrom: src.includedFrom,
+      macro: name,
     })
     return undefined
   }

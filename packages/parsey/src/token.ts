@@ -31,6 +31,8 @@ export interface Source {
   readonly anchor: Tok | undefined
   /** `file:line` of each include statement that led here, innermost first. */
   readonly includedFrom: readonly string[]
+  /** Set on the source tokens of a macro expansion point to: the macro's name. */
+  readonly macro: string | undefined
 }
 
 export const KEYWORD = 1
@@ -46,6 +48,10 @@ export const FLOAT = 128
 export const EOL_KIND = '<newline>'
 export const EOF_KIND = '<eof>'
 
+/**
+ * Kept small (six fields): a parse makes one per token. The column and the
+ * macro name are derived on demand from the offset and the source.
+ */
 export class Tok implements Token {
   constructor(
     readonly kind: string,
@@ -53,13 +59,21 @@ export class Tok implements Token {
     readonly flags: number,
     readonly src: Source,
     readonly line: number,
-    readonly column: number,
+    /** Offset of the token's first character in `src.text`. */
     readonly offset: number,
-    readonly macro: string | undefined,
   ) {}
 
   get file(): string {
     return this.src.file
+  }
+
+  /** Counted from the start of the physical line the token starts on. */
+  get column(): number {
+    return this.offset - this.src.text.lastIndexOf('\n', this.offset - 1)
+  }
+
+  get macro(): string | undefined {
+    return this.src.macro
   }
 
   get quoted(): boolean {

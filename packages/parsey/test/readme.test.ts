@@ -83,5 +83,5 @@ console.log(JSON.stringify({ local: state.repositories.get('local'), keep: state
     )
     const tsc = path.join(pkg, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc')
     execFileSync(process.execPath, [tsc, '-p', '.'], { cwd: dir, encoding: 'utf8' })
-  })
+  }, 180_000)
 })
