@@ -35,6 +35,10 @@ class Opened implements OpenedRepository {
   hasBlob(id: BlobId): Promise<boolean> {
     return this.repo.hasBlob(id)
   }
+  /** What hasBlob answers (the repository's index in its local cache), without a promise. */
+  hasBlobSync(id: BlobId): boolean {
+    return this.repo.cache.hasBlob(id)
+  }
   putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
     return this.repo.putSnapshot(uuid, data)
   }

@@ -5,7 +5,7 @@ import { isPlakarError, SnapshotError } from '../errors.js'
 import type { Entry, EntryKind } from './entry.js'
 import { errnoText, isSystemError } from './errno.js'
 import { Excludes } from './exclude.js'
-import type { FileCache } from './file-cache.js'
+import { type CachedFile, type FileCache, stamp } from './file-cache.js'
 import {
   MAX_RECORDED_ERRORS,
   newSnapshotId,
@@ -71,6 +71,7 @@ interface PathNode {
 interface FileContent {
   readonly content: Entry['content']
   readonly size: number
+  readonly xattrs: [Buffer, Buffer][]
 }
 
 export async function archive(repository: SnapshotRepository, opts: ArchiveOptions): Promise<SnapshotHeader> {
@@ -210,8 +211,9 @@ class Archiver {
         continue
       }
       const childNode = node.children.get(child.toString())!
-      const e =
-        childNode.full || !childSt.isDirectory()
+      const e = childSt.isFile()
+        ? await this.file(childPath, child, childSt, this.opts.cache?.dir(path).get(child.toString('latin1')))
+        : childNode.full || !childSt.isDirectory()
           ? await this.entry(childPath, child, childSt)
           : await this.partial(childPath, child, childSt, childNode)
       if (e === null) continue
@@ -226,7 +228,7 @@ class Archiver {
   /** The entry for one filesystem object, or null when it was excluded or failed (recorded). */
   private async entry(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
     if (st.isDirectory()) return this.directory(path, name, st)
-    if (st.isFile()) return this.file(path, name, st)
+    if (st.isFile()) return this.file(path, name, st, undefined)
     if (st.isSymbolicLink()) {
       let target: Buffer
       try {
@@ -267,6 +269,7 @@ class Archiver {
     } catch (err) {
       this.error(path, errnoText(err))
     }
+    const cached = this.opts.cache?.dir(path)
     const dir = new DirWriter(this.writer)
     const pending: Promise<Entry | null>[] = []
     let size = 0
@@ -302,7 +305,8 @@ class Archiver {
       if (childSt.isDirectory()) push((await this.walkDir(childPath, child, childSt)).done)
       else if (childSt.isFile()) {
         await this.limiter.acquire()
-        push(this.file(childPath, child, childSt).finally(() => this.limiter.release()))
+        const row = cached?.get(child.toString('latin1'))
+        push(this.file(childPath, child, childSt, row).finally(() => this.limiter.release()))
       } else push(this.entry(childPath, child, childSt))
       await drain(ENTRIES_IN_FLIGHT)
     }
@@ -318,22 +322,32 @@ class Archiver {
     return { done }
   }
 
-  private async file(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
+  private async file(
+    path: Buffer,
+    name: Buffer,
+    st: fs.BigIntStats,
+    cached: CachedFile | undefined,
+  ): Promise<Entry | null> {
     const linked = st.nlink > 1n
     let got: FileContent | null
     if (linked) {
       const key = `${st.dev}:${st.ino}`
       let p = this.links.get(key)
       if (p === undefined) {
-        p = this.content(path, st)
+        p = this.content(path, name, st, cached)
         this.links.set(key, p)
       }
       got = await p
-    } else got = await this.content(path, st)
+    } else got = await this.content(path, name, st, cached)
     if (got === null) return null
     this.counts.files++
     this.size += got.size
-    const e: Entry = { ...this.meta(name, 'file', st, path), size: got.size, content: got.content }
+    const e: Entry = {
+      ...this.meta(name, 'file', st),
+      size: got.size,
+      content: got.content,
+      ...(got.xattrs.length > 0 ? { xattrs: got.xattrs } : {}),
+    }
     const sparse = st.blocks * 512n < st.size
     return {
       ...e,
@@ -342,24 +356,24 @@ class Archiver {
     }
   }
 
-  private async content(path: Buffer, st: fs.BigIntStats): Promise<FileContent | null> {
+  /**
+   * A file's content and attributes: from the cache when its metadata is unchanged (ctime
+   * covers attribute changes too) and its chunks are all in the repository, else read.
+   */
+  private async content(
+    path: Buffer,
+    name: Buffer,
+    st: fs.BigIntStats,
+    hit: CachedFile | undefined,
+  ): Promise<FileContent | null> {
     const cache = this.opts.cache
-    if (cache) {
-      const hit = cache.get(path)
-      if (
-        hit !== undefined &&
-        hit.dev === st.dev &&
-        hit.ino === st.ino &&
-        hit.size === st.size &&
-        hit.mtimeNs === st.mtimeNs &&
-        hit.ctimeNs === st.ctimeNs &&
-        (await this.allPresent(hit.chunks))
-      ) {
-        this.progress.files++
-        this.progress.cached++
-        this.progress.bytes += Number(st.size)
-        return { content: await makeContent(this.writer, hit.chunks), size: Number(st.size) }
-      }
+    if (hit !== undefined && hit.stamp === stamp(st) && (await this.allPresent(hit.chunks))) {
+      this.progress.files++
+      this.progress.cached++
+      this.progress.bytes += Number(st.size)
+      const xattrs: [Buffer, Buffer][] = []
+      for (let i = 0; i + 1 < hit.xattrs.length; i += 2) xattrs.push([hit.xattrs[i]!, hit.xattrs[i + 1]!])
+      return { content: await makeContent(this.writer, hit.chunks), size: Number(st.size), xattrs }
     }
     const readAt = BigInt(Date.now()) * 1_000_000n
     let fd: number
@@ -375,6 +389,7 @@ class Archiver {
         this.error(path, 'replaced during the backup')
         return null
       }
+      const xattrs = readXattrs(path)
       const r = await this.writer.putFile({ fd, path, size: Number(now.size) })
       this.stored += r.stored
       this.progress.files++
@@ -382,19 +397,16 @@ class Archiver {
       const content = await makeContent(this.writer, r.chunks)
       const racy = st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS
       if (cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy) {
-        cache.put(path, {
-          dev: st.dev,
-          ino: st.ino,
-          size: st.size,
-          mtimeNs: st.mtimeNs,
-          ctimeNs: st.ctimeNs,
+        cache.put(parentOf(path), name, {
+          stamp: stamp(st),
           chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
+          xattrs: xattrs.flat(),
         })
       }
-      return { content, size: r.size }
+      return { content, size: r.size, xattrs }
     } catch (err) {
       // The writer reports a file it could not read as REPO_SOURCE_UNREADABLE; the backup goes on.
-      if (isPlakarError(err, 'REPO_SOURCE_UNREADABLE')) this.error(path, err.message)
+      if (isPlakarError(err, 'REPO_SOURCE_UNREADABLE')) this.error(path, withoutPath(err.message, path))
       else if (isSystemError(err)) this.error(path, errnoText(err))
       else throw err
       return null
@@ -404,7 +416,8 @@ class Archiver {
   }
 
   private async allPresent(chunks: readonly Buffer[]): Promise<boolean> {
-    for (const c of chunks) if (!(await this.repository.hasBlob(c))) return false
+    const sync = this.repository.hasBlobSync?.bind(this.repository)
+    for (const c of chunks) if (!(sync ? sync(c) : await this.repository.hasBlob(c))) return false
     return true
   }
 
@@ -432,4 +445,16 @@ class Archiver {
     if (this.errors.length < MAX_RECORDED_ERRORS) this.errors.push({ path, message })
     this.opts.onError?.(path, message)
   }
+}
+
+/** The parent directory of an absolute path, as bytes. */
+function parentOf(path: Buffer): Buffer {
+  const i = path.lastIndexOf(0x2f)
+  return i <= 0 ? ROOT : path.subarray(0, i)
+}
+
+/** `message` without a leading `<path>: ` (the writer names the file; the caller does too). */
+function withoutPath(message: string, path: Buffer): string {
+  const prefix = `${path.toString()}: `
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message
 }

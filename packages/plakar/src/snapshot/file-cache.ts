@@ -3,29 +3,42 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 
 /**
- * The file-metadata cache: for each absolute path backed up before, the metadata it had
- * (device, inode, size, mtime, ctime) and its chunk ids, so that an unchanged file is not
- * read again. It lives in the repository's local cache database (one SQLite file per
- * repository, WAL mode), in its own table.
+ * The file-metadata cache: for each file backed up before, by directory and name, the
+ * metadata it had (device, inode, size, mtime, ctime), its chunk ids and its extended
+ * attributes, so that an unchanged file is neither read nor asked for its attributes
+ * again. It lives in the repository's local cache database (one SQLite file per
+ * repository, WAL mode), in its own table; the archiver loads one directory's rows with
+ * one query when it enters the directory.
  *
  * CONTRACT: the cache is a hint, never the truth. A hit is used only when every metadata
- * field matches and the archiver has checked that every chunk is in the repository; a
- * deleted, stale or foreign cache can cost a re-read, never a wrong backup.
+ * field matches and every chunk is in the repository's index; a deleted, stale or foreign
+ * cache can cost a re-read, never a wrong backup.
  */
 export interface CachedFile {
+  /** `dev:ino:size:mtimeNs:ctimeNs` as the archiver saw them (see stamp()). */
+  readonly stamp: string
+  readonly chunks: Buffer[]
+  /** The attributes as [name, value] pairs, flattened: n0, v0, n1, v1, ... */
+  readonly xattrs: Buffer[]
+}
+
+/** What must not have changed for a cached file to be trusted, as one comparable string. */
+export function stamp(st: {
   readonly dev: bigint
   readonly ino: bigint
   readonly size: bigint
   readonly mtimeNs: bigint
   readonly ctimeNs: bigint
-  readonly chunks: Buffer[]
+}): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 }
 
 const BATCH = 512
+const TABLE = 'snapshot_files_v1'
 
 export class FileCache {
   private readonly db: Database.Database
-  private readonly getStmt: Database.Statement
+  private readonly dirStmt: Database.Statement
   private readonly putStmt: Database.Statement
   private pending: unknown[][] = []
 
@@ -34,16 +47,14 @@ export class FileCache {
     private readonly owned: boolean,
   ) {
     this.db = db
-    this.db.exec(`CREATE TABLE IF NOT EXISTS snapshot_files (
-      path BLOB PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
-      mtime_ns INTEGER, ctime_ns INTEGER, chunks BLOB) WITHOUT ROWID`)
-    this.getStmt = this.db
-      .prepare('SELECT dev, ino, size, mtime_ns, ctime_ns, chunks FROM snapshot_files WHERE path = ?')
-      .safeIntegers(true)
-    this.putStmt = this.db.prepare('INSERT OR REPLACE INTO snapshot_files VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
+      dir BLOB NOT NULL, name BLOB NOT NULL, stamp TEXT NOT NULL, chunks BLOB NOT NULL, xattrs BLOB,
+      PRIMARY KEY (dir, name)) WITHOUT ROWID`)
+    this.dirStmt = this.db.prepare(`SELECT name, stamp, chunks, xattrs FROM ${TABLE} WHERE dir = ?`)
+    this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?, ?, ?, ?)`)
   }
 
-  /** Open (creating) the cache of repository `repositoryId` in directory `dir`. */
+  /** Open (creating) a cache of its own for repository `repositoryId` in directory `dir`. */
   static open(dir: string, repositoryId: string): FileCache {
     mkdirSync(dir, { recursive: true })
     const db = new Database(join(dir, `${repositoryId}.db`))
@@ -57,25 +68,28 @@ export class FileCache {
     return new FileCache(db, false)
   }
 
-  get(path: Buffer): CachedFile | undefined {
-    const row = this.getStmt.get(path) as
-      | { dev: bigint; ino: bigint; size: bigint; mtime_ns: bigint; ctime_ns: bigint; chunks: Buffer }
-      | undefined
-    if (row === undefined || row.chunks.length % 32 !== 0) return undefined
-    const chunks: Buffer[] = []
-    for (let i = 0; i < row.chunks.length; i += 32) chunks.push(row.chunks.subarray(i, i + 32))
-    return {
-      dev: row.dev,
-      ino: row.ino,
-      size: row.size,
-      mtimeNs: row.mtime_ns,
-      ctimeNs: row.ctime_ns,
-      chunks,
+  /** The rows of one directory, by name (latin1 of the name's bytes). */
+  dir(dir: Buffer): Map<string, CachedFile> {
+    const rows = new Map<string, CachedFile>()
+    for (const r of this.dirStmt.iterate(dir) as Iterable<{
+      name: Buffer
+      stamp: string
+      chunks: Buffer
+      xattrs: Buffer | null
+    }>) {
+      if (r.chunks.length % 32 !== 0) continue
+      rows.set(r.name.toString('latin1'), {
+        stamp: r.stamp,
+        chunks: split(r.chunks, 32),
+        xattrs: r.xattrs === null ? [] : unframe(r.xattrs),
+      })
     }
+    return rows
   }
 
-  put(path: Buffer, f: CachedFile): void {
-    this.pending.push([path, f.dev, f.ino, f.size, f.mtimeNs, f.ctimeNs, Buffer.concat(f.chunks)])
+  put(dir: Buffer, name: Buffer, f: CachedFile): void {
+    const x = f.xattrs.length > 0 ? frame(f.xattrs) : null
+    this.pending.push([dir, name, f.stamp, Buffer.concat(f.chunks), x])
     if (this.pending.length >= BATCH) this.flush()
   }
 
@@ -92,4 +106,31 @@ export class FileCache {
     this.flush()
     if (this.owned) this.db.close()
   }
+}
+
+function split(b: Buffer, n: number): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i < b.length; i += n) out.push(b.subarray(i, i + n))
+  return out
+}
+
+/** Length-prefixed (u32 BE) buffers back to back. */
+function frame(parts: readonly Buffer[]): Buffer {
+  const out: Buffer[] = []
+  for (const p of parts) {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(p.length)
+    out.push(len, p)
+  }
+  return Buffer.concat(out)
+}
+
+function unframe(b: Buffer): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i + 4 <= b.length; ) {
+    const n = b.readUInt32BE(i)
+    out.push(b.subarray(i + 4, i + 4 + n))
+    i += 4 + n
+  }
+  return out
 }

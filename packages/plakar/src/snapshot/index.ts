@@ -12,7 +12,7 @@ export { type ArchiveOptions, ArchiveProgress, archive } from './archiver.js'
 export { type Change, diffDirs, sameEntry } from './diff.js'
 export { type Content, ENTRY_KINDS, type Entry, type EntryKind, isSafeName } from './entry.js'
 export { Excludes } from './exclude.js'
-export { type CachedFile, FileCache } from './file-cache.js'
+export { type CachedFile, FileCache, stamp } from './file-cache.js'
 export {
   decodeHeader,
   encodeHeader,

@@ -37,6 +37,8 @@ export interface SnapshotRepository {
   writer(opts?: { cpus?: number }): SnapshotBlobWriter
   getBlob(id: BlobId): Promise<Uint8Array>
   hasBlob(id: BlobId): Promise<boolean>
+  /** The same answer as hasBlob without a promise, when the repository can give it (optional). */
+  hasBlobSync?(id: BlobId): boolean
   putSnapshot(uuid: string, data: Uint8Array): Promise<void>
   getSnapshot(uuid: string): Promise<Uint8Array>
   listSnapshots(): Promise<string[]>

@@ -21,7 +21,8 @@ type PageRef = [first: Buffer, id: Buffer, count: number]
 
 /** Builds one directory blob from entries given in strictly increasing name order. */
 export class DirWriter {
-  private page: Record<string, unknown>[] = []
+  /** Encoded entries of the open page: each entry is encoded once, pages are concatenations. */
+  private page: Uint8Array[] = []
   private pageBytes = 0
   private pageFirst: Buffer | null = null
   private last: Buffer | null = null
@@ -34,17 +35,16 @@ export class DirWriter {
       throw new Error(`DirWriter: entries out of order (${e.name.toString('hex')})`)
     }
     this.last = e.name
-    const wire = entryToWire(e)
-    const size = encode(wire).length
-    if (this.page.length > 0 && this.pageBytes + size > PAGE_BYTES) await this.flushPage()
+    const bytes = encode(entryToWire(e))
+    if (this.page.length > 0 && this.pageBytes + bytes.length > PAGE_BYTES) await this.flushPage()
     if (this.page.length === 0) this.pageFirst = e.name
-    this.page.push(wire)
-    this.pageBytes += size
+    this.page.push(bytes)
+    this.pageBytes += bytes.length
   }
 
   /** Write the remaining blobs and return the directory's id. */
   async finish(): Promise<Buffer> {
-    if (this.refs.length === 0) return this.put({ v: TREE_VERSION, e: this.page })
+    if (this.refs.length === 0) return this.putBytes(leafPage(this.page))
     if (this.page.length > 0) await this.flushPage()
     let level = this.refs
     for (;;) {
@@ -60,16 +60,50 @@ export class DirWriter {
   }
 
   private async flushPage(): Promise<void> {
-    const id = await this.put({ v: TREE_VERSION, e: this.page })
+    const id = await this.putBytes(leafPage(this.page))
     this.refs.push([this.pageFirst!, id, this.page.length])
     this.page = []
     this.pageBytes = 0
   }
 
-  private async put(value: unknown): Promise<Buffer> {
-    const r = await this.writer.putBlob('tree', encode(value))
+  private put(value: unknown): Promise<Buffer> {
+    return this.putBytes(encode(value))
+  }
+
+  private async putBytes(bytes: Uint8Array): Promise<Buffer> {
+    const r = await this.writer.putBlob('tree', bytes)
     return Buffer.from(r.id)
   }
+}
+
+/**
+ * `{ v: 1, e: [entries] }` from entries already encoded: the same bytes msgpackr gives for
+ * the whole map (map16 of 2, as msgpackr writes objects; fixstr keys; smallest array header),
+ * without encoding twice.
+ */
+function leafPage(entries: readonly Uint8Array[]): Uint8Array {
+  const n = entries.length
+  const head =
+    n < 16
+      ? [0xde, 0x00, 0x02, 0xa1, 0x76, TREE_VERSION, 0xa1, 0x65, 0x90 | n]
+      : n < 0x10000
+        ? [0xde, 0x00, 0x02, 0xa1, 0x76, TREE_VERSION, 0xa1, 0x65, 0xdc, n >> 8, n & 0xff]
+        : [
+            0xde,
+            0x00,
+            0x02,
+            0xa1,
+            0x76,
+            TREE_VERSION,
+            0xa1,
+            0x65,
+            0xdd,
+            n >>> 24,
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff,
+          ]
+  return Buffer.concat([Uint8Array.from(head), ...entries])
 }
 
 /** Store a file's chunk ids inline or, past INLINE_CHUNKS, in chunk-list blobs. */
