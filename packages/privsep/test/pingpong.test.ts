@@ -4,8 +4,16 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { packageDir } from './helpers/bundle.js'
-import { cmdline, daemonChildren, isAlive, runDaemon, socketGraph } from './helpers/daemon.js'
+import { bundled, packageDir } from './helpers/bundle.js'
+import {
+  cmdline,
+  daemonChildren,
+  environ,
+  fdTargets,
+  isAlive,
+  runDaemon,
+  socketGraph,
+} from './helpers/daemon.js'
 
 describe('the ping/pong example', () => {
   it('bounces PING and PONG between foobar and barbaz, then stops on SIGINT', async () => {
@@ -44,5 +52,24 @@ describe('the ping/pong example declared as one object', () => {
     expect([...children.keys()].sort()).toEqual(['barbaz', 'foobar'])
     daemon.proc.kill('SIGTERM')
     expect(await daemon.exited).toEqual({ code: 0, signal: null })
+  })
+})
+
+describe('no Node IPC channel in a child', () => {
+  it('even when the parent was started with one', async () => {
+    const daemon = runDaemon(await bundled('pingpong'), ['--interval=50'], { ipc: true })
+    await daemon.waitFor(/received PONG$/)
+    expect(environ(daemon.pid).has('NODE_CHANNEL_FD')).toBe(true)
+    const children = daemonChildren(daemon.pid, 'pingpong')
+    for (const [name, pid] of children) {
+      const env = environ(pid)
+      expect(env.has('NODE_CHANNEL_FD'), name).toBe(false)
+      expect(env.has('NODE_CHANNEL_SERIALIZATION_MODE'), name).toBe(false)
+      // Its sockets: fd 3 to the parent and its one peer, nothing else.
+      const sockets = [...fdTargets(pid)].filter(([fd, t]) => fd > 2 && t.startsWith('socket:'))
+      expect(sockets.length, name).toBe(2)
+    }
+    daemon.proc.kill('SIGTERM')
+    expect((await daemon.exited).code).toBe(0)
   })
 })

@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly tsx?: boolean
   readonly uid?: number
   readonly gid?: number
+  /** Start the daemon's parent with a Node IPC channel, as a Node supervisor using fork() would. */
+  readonly ipc?: boolean
   /** Fds the daemon's parent inherits from 3 on, as a careless supervisor might pass them. */
   readonly extraFds?: readonly (number | 'ignore')[]
 }
@@ -30,7 +32,7 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
   const proc = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: packageDir,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? []), ...(options.ipc ? ['ipc' as const] : [])],
     uid: options.uid,
     gid: options.gid,
   })
@@ -202,4 +204,14 @@ export function fdTargets(pid: number): Map<number, string> {
     }
   }
   return targets
+}
+
+/** The environment a process was started with (/proc/PID/environ). */
+export function environ(pid: number): Map<string, string> {
+  const env = new Map<string, string>()
+  for (const entry of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const eq = entry.indexOf('=')
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1))
+  }
+  return env
 }
