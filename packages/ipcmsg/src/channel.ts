@@ -103,7 +103,9 @@ function checkPid(v: number): number {
  * belongs to the native addon from construction on; close() closes it.
  */
 export class Channel {
-  readonly dialect: Dialect
+  /** The header dialect this channel speaks. */
+  readonly dialect: DialectName
+  private readonly wire: Dialect
   readonly maxMessageSize: number
   private readonly sock: ChannelHandle
   private readonly decoder: FrameDecoder
@@ -156,11 +158,12 @@ export class Channel {
   }
 
   constructor(fd: number, options: ChannelOptions = {}) {
-    this.dialect = dialectByName(options.dialect ?? 'classic')
+    this.wire = dialectByName(options.dialect ?? 'classic')
+    this.dialect = this.wire.name
     const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
-    if (!Number.isInteger(max) || max < HEADER_SIZE || max > this.dialect.maxLength)
+    if (!Number.isInteger(max) || max < HEADER_SIZE || max > this.wire.maxLength)
       throw new RangeError(
-        `ipcmsg: maxMessageSize must be ${HEADER_SIZE}..${this.dialect.maxLength} in the ${this.dialect.name} dialect, got ${max}`,
+        `ipcmsg: maxMessageSize must be ${HEADER_SIZE}..${this.wire.maxLength} in the ${this.wire.name} dialect, got ${max}`,
       )
     this.maxMessageSize = max
     let kind: string
@@ -178,7 +181,7 @@ export class Channel {
     this.maxPendingHandlers = options.maxPendingHandlers ?? 1024
     this.maxQueuedFds = options.maxQueuedFds ?? 1024
     this.nameOf = options.typeName ?? (() => undefined)
-    this.decoder = new FrameDecoder(this.dialect, max, (t) => this.typeName(t))
+    this.decoder = new FrameDecoder(this.wire, max, (t) => this.typeName(t))
 
     let resolve!: () => void
     let reject!: (err: Error) => void
@@ -345,7 +348,7 @@ export class Channel {
       )
     if (fd === undefined && len <= COPY_LIMIT) {
       if (this.batchLen + len > BATCH_SIZE) this.flush()
-      writeHeader(this.dialect, this.batch, this.batchLen, type, len, peerid, senderPid, false)
+      writeHeader(this.wire, this.batch, this.batchLen, type, len, peerid, senderPid, false)
       this.batch.set(data, this.batchLen + HEADER_SIZE)
       this.batchLen += len
       if (!this.flushQueued) {
@@ -362,7 +365,7 @@ export class Channel {
         `ipcmsg: ${this.typeName(type)}: ${this.maxQueuedFds} fds already wait to be sent (the peer is not reading)`,
       )
     const header = Buffer.allocUnsafe(HEADER_SIZE)
-    writeHeader(this.dialect, header, 0, type, len, peerid, senderPid, fd !== undefined)
+    writeHeader(this.wire, header, 0, type, len, peerid, senderPid, fd !== undefined)
     this.write(data.length > 0 ? [header, data] : [header], fd ?? -1, keep, true)
   }
 
