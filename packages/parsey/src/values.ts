@@ -71,7 +71,44 @@ export function int(range: RangeOptions = {}): Pattern<number> {
   return new IntPattern(range)
 }
 
-const SIZE = /^([0-9]+(?:\.[0-9]+)?)([KMGT]?)B?$/i
+/** `[0-9]+(.[0-9]+)?` then an optional K, M, G or T, then an optional B, any case; no regex, no allocation. */
+function parseSize(text: string): number | undefined {
+  const n = text.length
+  let i = 0
+  let whole = 0
+  while (i < n && isDigit(text.charCodeAt(i))) whole = whole * 10 + (text.charCodeAt(i++) - 48)
+  if (i === 0) return undefined
+  let value = whole
+  if (i < n && text.charCodeAt(i) === 46) {
+    const start = ++i
+    while (i < n && isDigit(text.charCodeAt(i))) i++
+    if (i === start) return undefined
+    value = Number(text.slice(0, i))
+  }
+  let scale = 1
+  if (i < n) {
+    const f = SUFFIX.get(text.charCodeAt(i) | 0x20)
+    if (f !== undefined) {
+      scale = f
+      i++
+    }
+  }
+  if (i < n && (text.charCodeAt(i) | 0x20) === 98 /* b */) i++
+  if (i !== n) return undefined
+  const bytes = Math.round(value * scale)
+  return Number.isSafeInteger(bytes) ? bytes : undefined
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57
+}
+
+const SUFFIX = new Map([
+  [107, 1024], // k
+  [109, 1024 ** 2], // m
+  [103, 1024 ** 3], // g
+  [116, 1024 ** 4], // t
+])
 const SCALE: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
 
 function sizeText(n: number): string {
@@ -90,26 +127,15 @@ class SizePattern extends ValuePattern<number> {
   }
 
   protected convert(text: string): number | undefined {
-    const m = SIZE.exec(text)
-    if (!m) return undefined
-    const n = Math.round(Number(m[1]) * SCALE[m[2]!.toUpperCase()]!)
-    return Number.isSafeInteger(n) && inRange(n, this.range) ? n : undefined
+    const n = parseSize(text)
+    if (n === undefined) return undefined
+    return inRange(n, this.range) ? n : undefined
   }
 }
 
 /** A size in bytes: a number with an optional K, M, G or T suffix (powers of 1024, an optional trailing B, any case). */
 export function size(range: RangeOptions = {}): Pattern<number> {
   return new SizePattern(range)
-}
-
-const DURATION_PART = /([0-9]+)(ms|s|m|h|d|w)/y
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
 }
 
 function durationText(ms: number): string {
@@ -132,22 +158,35 @@ class DurationPattern extends ValuePattern<number> {
   }
 
   protected convert(text: string, t: Tok): number | undefined {
-    let ms = 0
-    if (t.flags & INT) ms = Number(text) * 1000
-    else {
-      DURATION_PART.lastIndex = 0
-      let at = 0
-      while (at < text.length) {
-        DURATION_PART.lastIndex = at
-        const m = DURATION_PART.exec(text)
-        if (!m) return undefined
-        ms += Number(m[1]) * UNIT_MS[m[2]!]!
-        at = DURATION_PART.lastIndex
-      }
-      if (at === 0) return undefined
-    }
-    return Number.isSafeInteger(ms) && ms >= 0 && inRange(ms, this.range) ? ms : undefined
+    const ms = t.flags & INT ? Number(text) * 1000 : parseDuration(text)
+    return ms !== undefined && Number.isSafeInteger(ms) && ms >= 0 && inRange(ms, this.range) ? ms : undefined
   }
+}
+
+/** One or more `[0-9]+(ms|s|m|h|d|w)`; no regex, no allocation. */
+function parseDuration(text: string): number | undefined {
+  const n = text.length
+  let i = 0
+  let total = 0
+  while (i < n) {
+    const start = i
+    let v = 0
+    while (i < n && isDigit(text.charCodeAt(i))) v = v * 10 + (text.charCodeAt(i++) - 48)
+    if (i === start || i === n) return undefined
+    const u = text.charCodeAt(i++)
+    let f: number
+    if (u === 109 /* m */ && text.charCodeAt(i) === 115 /* s */) {
+      f = 1
+      i++
+    } else if (u === 115) f = 1000
+    else if (u === 109) f = 60_000
+    else if (u === 104) f = 3_600_000
+    else if (u === 100) f = 86_400_000
+    else if (u === 119) f = 604_800_000
+    else return undefined
+    total += v * f
+  }
+  return n === 0 ? undefined : total
 }
 
 /**
