@@ -212,7 +212,13 @@ class Archiver {
       }
       const childNode = node.children.get(child.toString())!
       const e = childSt.isFile()
-        ? await this.file(childPath, child, childSt, this.opts.cache?.dir(path).get(child.toString('latin1')))
+        ? await this.file(
+            childPath,
+            child,
+            childSt,
+            this.opts.cache?.dir(path).get(child.toString('latin1')),
+            path,
+          )
         : childNode.full || !childSt.isDirectory()
           ? await this.entry(childPath, child, childSt)
           : await this.partial(childPath, child, childSt, childNode)
@@ -228,7 +234,7 @@ class Archiver {
   /** The entry for one filesystem object, or null when it was excluded or failed (recorded). */
   private async entry(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
     if (st.isDirectory()) return this.directory(path, name, st)
-    if (st.isFile()) return this.file(path, name, st, undefined)
+    if (st.isFile()) return this.file(path, name, st, undefined, parentOf(path))
     if (st.isSymbolicLink()) {
       let target: Buffer
       try {
@@ -306,7 +312,7 @@ class Archiver {
       else if (childSt.isFile()) {
         await this.limiter.acquire()
         const row = cached?.get(child.toString('latin1'))
-        push(this.file(childPath, child, childSt, row).finally(() => this.limiter.release()))
+        push(this.file(childPath, child, childSt, row, path).finally(() => this.limiter.release()))
       } else push(this.entry(childPath, child, childSt))
       await drain(ENTRIES_IN_FLIGHT)
     }
@@ -327,6 +333,7 @@ class Archiver {
     name: Buffer,
     st: fs.BigIntStats,
     cached: CachedFile | undefined,
+    dir: Buffer,
   ): Promise<Entry | null> {
     const linked = st.nlink > 1n
     let got: FileContent | null
@@ -334,11 +341,11 @@ class Archiver {
       const key = `${st.dev}:${st.ino}`
       let p = this.links.get(key)
       if (p === undefined) {
-        p = this.content(path, name, st, cached)
+        p = this.content(path, name, st, cached, dir)
         this.links.set(key, p)
       }
       got = await p
-    } else got = await this.content(path, name, st, cached)
+    } else got = await this.content(path, name, st, cached, dir)
     if (got === null) return null
     this.counts.files++
     this.size += got.size
@@ -365,6 +372,7 @@ class Archiver {
     name: Buffer,
     st: fs.BigIntStats,
     hit: CachedFile | undefined,
+    dir: Buffer,
   ): Promise<FileContent | null> {
     const cache = this.opts.cache
     if (hit !== undefined && hit.stamp === stamp(st) && (await this.allPresent(hit.chunks))) {
@@ -397,7 +405,7 @@ class Archiver {
       const content = await makeContent(this.writer, r.chunks)
       const racy = st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS
       if (cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy) {
-        cache.put(parentOf(path), name, {
+        cache.put(dir, name, {
           stamp: stamp(st),
           chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
           xattrs: xattrs.flat(),
