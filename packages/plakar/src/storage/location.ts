@@ -72,7 +72,13 @@ function expandHome(path: string, shown: string): string {
 }
 
 function pathURL(scheme: string, path: string, cwd: string): URL {
-  // pathToFileURL percent-encodes what a URL cannot hold (spaces, %, #, ?) and urlPath decodes it.
-  const file = pathToFileURL(resolve(cwd, path))
-  return new URL(`${scheme}://${file.href.slice('file://'.length)}`)
+  return new URL(pathLocation(scheme, resolve(cwd, path)))
+}
+
+/**
+ * The location of an absolute path under `scheme`, as a URL that parses back to the same
+ * path: what a URL cannot hold (space, %, #, ?) is percent-encoded, which urlPath decodes.
+ */
+export function pathLocation(scheme: string, path: string): string {
+  return `${scheme}://${pathToFileURL(path).href.slice('file://'.length)}`
 }

@@ -27,7 +27,7 @@ import {
   tempWriterDead,
   writeNewFile,
 } from './fs-io.js'
-import { urlPath } from './location.js'
+import { pathLocation, urlPath } from './location.js'
 import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 
 export const FS_LAYOUT = 'plakar-fs-store 1\n'
@@ -54,7 +54,7 @@ export class FsStore implements Store {
 
   constructor(root: string) {
     this.root = root
-    this.location = `fs://${root}`
+    this.location = pathLocation('fs', root)
   }
 
   async create(): Promise<void> {

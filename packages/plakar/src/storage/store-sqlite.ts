@@ -18,7 +18,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { StorageError } from '../errors.js'
 import { checkName, checkRange, closedError, exists, notFound, rangeEnd } from './checks.js'
-import { urlPath } from './location.js'
+import { pathLocation, urlPath } from './location.js'
 import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 
 /** 'PLKR': marks the file as a plakar store; user_version is the layout version. */
@@ -112,7 +112,7 @@ export class SqliteStore implements Store {
   constructor(path: string, tuning: SqliteTuning = SQLITE_TUNING) {
     this.path = path
     this.#tuning = tuning
-    this.location = `sqlite://${path}`
+    this.location = pathLocation('sqlite', path)
   }
 
   async create(): Promise<void> {

@@ -45,6 +45,9 @@ describe('locations', () => {
     expect(store).toBeInstanceOf(FsStore)
     expect((store as FsStore).root).toBe('/tmp/a b/c%d#e?f')
     expect((openStore('sqlite:///tmp/x%20y.db') as SqliteStore).path).toBe('/tmp/x y.db')
+    // A store's location parses back to the same place.
+    expect((openStore(store.location) as FsStore).root).toBe('/tmp/a b/c%d#e?f')
+    expect(store.location).toBe('fs:///tmp/a%20b/c%25d%23e%3Ff')
   })
 
   it('each scheme opens its backend without touching the medium', () => {
