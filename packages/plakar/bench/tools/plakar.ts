@@ -42,14 +42,7 @@ export function plakar({ backend, cpus, cpuProfileDir, cli: cliPath }: PlakarOpt
     cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(cpuProfileDir, step)] : []
   const command = (ctx: ToolContext, ...args: string[]) => ({
     cmd: process.execPath,
-    args: [
-      ...prof(args[0]!),
-      plakarCli() ?? 'plakar-cli-not-built',
-      ...cpu,
-      'on',
-      location(ctx, backend),
-      ...args,
-    ],
+    args: [...prof(args[0]!), cli() ?? 'plakar-cli-not-built', ...cpu, 'on', location(ctx, backend), ...args],
     env: env(ctx),
   })
   return {
