@@ -14,6 +14,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import * as privsep from '@poolp/privsep'
 
 // The benchmark's clock: start() is called below, right after the declarations.
@@ -154,14 +155,21 @@ privsep
 
 // ---- queue: the spool, jailed in it as _smtpq ----
 
-const envelopes = new Map<number, { id: number; rcpt: string }>()
+const envelopes = new Map<number, { id: number; rcpt: string; mailname: string }>()
+let mailname = 'localhost'
 
 privsep
   .child('queue', () => {})
   .talksTo('parent', 'control', 'lookup', 'dispatcher', 'scheduler')
+  .preChrootHandler(() => {
+    // /etc is out of reach once jailed in the spool: read what the envelopes need now.
+    const file = ['/etc/mailname', '/etc/hostname'].find((path) => existsSync(path))
+    mailname = file === undefined ? hostname() : readFileSync(file, 'utf8').trim()
+    console.log(`mail name ${mailname} read before chroot`)
+  })
   .preStartHandler(() => {
     privsep.getProcess('dispatcher').setHandler(IMSG.ENQUEUE, (msg) => {
-      const envelope = JSON.parse(text(msg.payload)) as { id: number; rcpt: string }
+      const envelope = { ...(JSON.parse(text(msg.payload)) as { id: number; rcpt: string }), mailname }
       envelopes.set(envelope.id, envelope)
       console.log(`queued envelope ${envelope.id} for ${envelope.rcpt}`)
       privsep.getProcess('scheduler').message(IMSG.SCHEDULE, Buffer.from(String(envelope.id)))

@@ -154,6 +154,11 @@ describe.skipIf(!isRoot)('the OpenSMTPD-shaped example', () => {
       ),
     )
     expect(daemon.lines).toContain(`queue[${pids.get('queue')}]: queued envelope 1 for root`)
+    expect(daemon.lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^queue\\[${pids.get('queue')}\\]: mail name \\S+ read before chroot$`),
+      ),
+    )
     for (const line of daemon.lines)
       expect(line).toMatch(/^(parent|crypto|control|lookup|dispatcher|queue|scheduler)\[\d+\]: /)
   })
