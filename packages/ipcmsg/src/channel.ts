@@ -243,13 +243,19 @@ export class Channel {
 
   /**
    * Sends a message. Returns false when the send queue is past its high-water
-   * mark: await drain() before sending more. Throws MessageTooLargeError,
-   * QueueFullError or ChannelClosedError without taking the fd.
+   * mark (highWaterMark bytes, or half of maxQueuedFds descriptors): await
+   * drain() before sending more. Throws MessageTooLargeError, QueueFullError
+   * or ChannelClosedError without taking the fd.
    */
   message(type: number, data?: Uint8Array, options: SendOptions = {}): boolean {
     const peerid = options.peerid === undefined ? 0 : checkU32('peerid', options.peerid)
     this.send(type, data ?? EMPTY, peerid, options.pid, options.fd, options.keepFd ?? false)
-    return this.queuedBytes < this.highWaterMark
+    return this.belowHighWaterMark(options.fd !== undefined)
+  }
+
+  private belowHighWaterMark(sentFd: boolean): boolean {
+    if (this.queuedBytes >= this.highWaterMark) return false
+    return !sentFd || addon.channelQueuedFds(this.sock) < this.maxQueuedFds >> 1
   }
 
   /**
@@ -282,7 +288,7 @@ export class Channel {
   /** Answers msg: a message of the given type carrying msg's peerid. */
   reply(msg: Message, type: number, data?: Uint8Array, options: ReplyOptions = {}): boolean {
     this.send(type, data ?? EMPTY, msg.peerid, options.pid, options.fd, options.keepFd ?? false)
-    return this.queuedBytes < this.highWaterMark
+    return this.belowHighWaterMark(options.fd !== undefined)
   }
 
   /** Resolves once everything sent so far has reached the kernel. */

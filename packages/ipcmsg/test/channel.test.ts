@@ -212,14 +212,18 @@ describe('Channel options and lifecycle', () => {
     const fd = openSync('/dev/null', 'r')
     let sent = 0
     let refused: unknown
+    let warned = -1
     for (let i = 0; i < 100_000 && refused === undefined; i++) {
       try {
-        a.message(PING, Buffer.alloc(1000), { fd, keepFd: true })
+        if (!a.message(PING, Buffer.alloc(1000), { fd, keepFd: true }) && warned < 0) warned = sent + 1
         sent++
       } catch (err) {
         refused = err
       }
     }
+    // message() said to wait (half the bound) before a send was refused.
+    expect(warned).toBeGreaterThan(0)
+    expect(warned).toBeLessThan(sent)
     expect(refused).toBeInstanceOf(QueueFullError)
     expect((refused as Error).message).toMatch(/8 fds already wait to be sent/)
     // Our fd is still ours and open.
