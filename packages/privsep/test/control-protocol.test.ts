@@ -5,10 +5,14 @@
  */
 import { spawn } from 'node:child_process'
 import { Channel, socketpair } from '@poolp/ipcmsg'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { bundled } from './helpers/bundle.js'
 import { runDaemon } from './helpers/daemon.js'
 import { isRoot } from './helpers/system.js'
+
+// Each test starts real daemons: on a loaded machine (CI runs every package at once) a
+// start can take seconds, so allow more than the suite's default 30 s.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 })
 
 /** Starts the ping/pong example's foobar under a fake parent that sends `send`. */
 async function childAgainst(send: (control: Channel) => void): Promise<{ code: number | null; out: string }> {

@@ -3,7 +3,7 @@
  * any user: it needs no root, since no process changes user or root directory.
  */
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { bundled, packageDir } from './helpers/bundle.js'
 import {
   cmdline,
@@ -14,6 +14,10 @@ import {
   runDaemon,
   socketGraph,
 } from './helpers/daemon.js'
+
+// Each test starts real daemons: on a loaded machine (CI runs every package at once) a
+// start can take seconds, so allow more than the suite's default 30 s.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 })
 
 describe('the ping/pong example', () => {
   it('bounces PING and PONG between foobar and barbaz, then stops on SIGINT', async () => {

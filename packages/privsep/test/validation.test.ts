@@ -2,10 +2,14 @@ import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DeclarationError, isPrivsepError, Privsep } from '@poolp/privsep'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { bundled } from './helpers/bundle.js'
 import { runDaemon } from './helpers/daemon.js'
 import { ensureSmtpdSystem, isRoot } from './helpers/system.js'
+
+// Each test starts real daemons: on a loaded machine (CI runs every package at once) a
+// start can take seconds, so allow more than the suite's default 30 s.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 })
 
 const noop = () => {}
 

@@ -69,7 +69,7 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
     pid: proc.pid!,
     lines,
     exited,
-    waitFor(pattern, timeoutMs = 20_000) {
+    waitFor(pattern, timeoutMs = 60_000) {
       for (const line of lines) {
         const m = line.match(pattern)
         if (m) return Promise.resolve(m)
