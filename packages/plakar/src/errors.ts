@@ -38,9 +38,13 @@ export function isPlakarError(err: unknown, code?: string): err is PlakarError {
 export type StorageErrorCode =
   /** A name outside the allowed alphabet or length; nothing was touched. */
   | 'STORAGE_BAD_NAME'
-  /** A location that cannot be parsed or whose parent does not exist, or an unknown scheme. */
+  /**
+   * A location that cannot be parsed, of an unknown scheme, whose parent does not exist, with
+   * something else in the way (a file, a non-empty directory, another program's database),
+   * or holding a storage layout newer than this plakar.
+   */
   | 'STORAGE_BAD_LOCATION'
-  /** put of different bytes under an existing name, or create() over an existing repository. */
+  /** put of different bytes under an existing name, or create() where a plakar store already is. */
   | 'STORAGE_EXISTS'
   /** get of a missing object, or open() of a location that holds no repository. */
   | 'STORAGE_NOT_FOUND'
