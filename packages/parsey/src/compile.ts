@@ -66,9 +66,8 @@ export class GrammarCompiler implements Compiler {
     if (classifyLiteral(name) === 'operator') {
       this.operators.add(name)
       return (p, i) => {
-        const t = p.tok(i)
-        if (t.kind === name && t.flags & PUNCT) {
-          p.v = t
+        if (p.flagsAt(i) & PUNCT && p.kindAt(i) === name) {
+          p.v = p.tok(i)
           return i + 1
         }
         return p.fail(i, what)
@@ -76,9 +75,8 @@ export class GrammarCompiler implements Compiler {
     }
     this.keywords.add(name)
     return (p, i) => {
-      const t = p.tok(i)
-      if (t.kind === name && t.flags & KEYWORD) {
-        p.v = t
+      if (p.flagsAt(i) & KEYWORD && p.kindAt(i) === name) {
+        p.v = p.tok(i)
         return i + 1
       }
       return p.fail(i, what)

@@ -1,4 +1,5 @@
 import * as path from 'node:path'
+import { TokenBuffer } from './buffer.js'
 import { Diagnostic, type DiagnosticCode, type Severity } from './diagnostic.js'
 import type { ReadResult } from './files.js'
 import type { RuleContext } from './grammar.js'
@@ -36,9 +37,8 @@ const MACRO_NAME = /^[A-Za-z0-9_]+$/
 export class Parser implements Runtime, ScanHost {
   v: unknown = undefined
   depth = 0
-  /** The statement's tokens are toks[0..count); slots past count are stale and get overwritten. */
-  private readonly toks: Tok[] = []
-  private count = 0
+  /** The statement's tokens; the scanner appends to it. */
+  readonly buf = new TokenBuffer()
   private far = -1
   private expected: string[] = []
   /** Diagnostics from matching; rolled back with the branch that made them. */
@@ -64,29 +64,22 @@ export class Parser implements Runtime, ScanHost {
 
   /** Parses everything into `state`; returns errors and warnings in input order. */
   run(grammar: CompiledGrammar, state: unknown): { errors: Diagnostic[]; warnings: Diagnostic[] } {
-    let i = 0
+    const buf = this.buf
     for (;;) {
-      if (i > 0) {
-        if (i >= this.count) this.count = 0
-        else {
-          const toks = this.toks
-          const n = this.count - i
-          for (let k = 0; k < n; k++) toks[k] = toks[k + i]!
-          this.count = n
-        }
-        i = 0
-      }
-      const t = this.tok(0)
-      if (t.flags & EOL) {
-        i = 1
+      const f = this.flagsAt(0)
+      if (f & EOL) {
+        buf.drop(1)
         continue
       }
-      if (t.flags & EOF) break
+      if (f & EOF) break
       if (this.errorCount() >= this.opts.maxErrors) {
-        this.fixedReport('limit', `too many errors (${this.opts.maxErrors}); stopping here`, t)
+        this.fixedReport('limit', `too many errors (${this.opts.maxErrors}); stopping here`, this.tok(0))
         break
       }
-      i = this.statement(grammar, state, 0, true, false)
+      const end = this.statement(grammar, state, 0, true, false)
+      // The statement's terminator goes too, unless it is the end of input.
+      if (buf.flags[end]! & EOF) buf.drop(end)
+      else buf.drop(end + 1)
       this.far = -1
       if (this.expected.length > 0) this.expected.length = 0
     }
@@ -102,8 +95,23 @@ export class Parser implements Runtime, ScanHost {
   }
 
   tok(i: number): Tok {
-    while (i >= this.count) this.toks[this.count++] = this.scanner.next()
-    return this.toks[i]!
+    while (i >= this.buf.count) this.scanner.next()
+    return this.buf.tok(i)
+  }
+
+  flagsAt(i: number): number {
+    while (i >= this.buf.count) this.scanner.next()
+    return this.buf.flags[i]!
+  }
+
+  kindAt(i: number): string {
+    while (i >= this.buf.count) this.scanner.next()
+    return this.buf.kinds[i]!
+  }
+
+  valueAt(i: number): string {
+    while (i >= this.buf.count) this.scanner.next()
+    return this.buf.values[i]!
   }
 
   fail(i: number, expected: string): -1 {
@@ -154,12 +162,12 @@ export class Parser implements Runtime, ScanHost {
     const expected = this.expected
     this.expected = []
     for (;;) {
-      const t = this.tok(i)
-      if (t.flags & EOL) {
+      const f = this.flagsAt(i)
+      if (f & EOL) {
         i++
         continue
       }
-      if (t.flags & EOF || (t.kind === '}' && t.flags & PUNCT)) break
+      if (f & EOF || (f & PUNCT && this.buf.kinds[i] === '}')) break
       this.far = -1
       if (this.expected.length > 0) this.expected.length = 0
       i = this.statement(g, state, i, top, true)
@@ -171,22 +179,21 @@ export class Parser implements Runtime, ScanHost {
 
   /** One statement from `i`; returns the index of the token that ends it (newline, end of input, or `}` in a block). */
   private statement(g: CompiledGrammar, state: unknown, i: number, top: boolean, inBlock: boolean): number {
-    const t = this.tok(i)
-    if (t.flags & KEYWORD) {
-      if (top && !inBlock && g.include && t.kind === 'include') return this.include(i)
-      if (g.conditionals && t.kind === 'if') return this.conditional(g, state, i, top, inBlock)
-    } else if (top && g.macros && (t.flags & (PUNCT | QUOTED)) === 0) {
-      const eq = this.tok(i + 1)
-      if (eq.kind === '=' && eq.flags & PUNCT) return this.macroDefinition(i)
+    const flags = this.flagsAt(i)
+    const kind = this.buf.kinds[i]!
+    if (flags & KEYWORD) {
+      if (top && !inBlock && g.include && kind === 'include') return this.include(i)
+      if (g.conditionals && kind === 'if') return this.conditional(g, state, i, top, inBlock)
+    } else if (top && g.macros && (flags & (PUNCT | QUOTED)) === 0) {
+      if (this.flagsAt(i + 1) & PUNCT && this.buf.kinds[i + 1] === '=') return this.macroDefinition(i)
     }
-    const rules =
-      t.flags & (KEYWORD | PUNCT) ? (g.byLiteral.get(t.kind) ?? g.byLiteral.get('') ?? []) : g.other
+    const rules = flags & (KEYWORD | PUNCT) ? (g.byLiteral.get(kind) ?? g.byLiteral.get('') ?? []) : g.other
     const mark = this.diags.length
     for (const r of rules) {
       const j = r.match(this, i)
       if (j >= 0) {
-        const end = this.tok(j)
-        if (end.flags & (EOL | EOF) || (inBlock && end.kind === '}' && end.flags & PUNCT)) {
+        const end = this.flagsAt(j)
+        if (end & (EOL | EOF) || (inBlock && end & PUNCT && this.buf.kinds[j] === '}')) {
           if (this.dry === 0 && !this.hasErrorSince(mark)) this.build(r.builder, this.v, state, i, j)
           return j
         }
@@ -242,15 +249,16 @@ export class Parser implements Runtime, ScanHost {
     const open: boolean[] = [] // true for a block opener, false for a list
     const at = Math.max(this.far, i)
     for (let k = i; ; k++) {
-      const t = this.tok(k)
-      if (t.flags & EOF) return k
-      if (t.flags & EOL) {
+      const f = this.flagsAt(k)
+      if (f & EOF) return k
+      if (f & EOL) {
         while (open.length > 0 && !open[open.length - 1]) open.pop()
         if (open.length === 0) return k
-      } else if (t.flags & PUNCT) {
+      } else if (f & PUNCT) {
+        const kind = this.buf.kinds[k]
         // A `{` the grammar did not expect there opens nothing it knows; the line ends it.
-        if (t.kind === '{') open.push(this.opts.blocks && k !== at && (this.tok(k + 1).flags & EOL) !== 0)
-        else if (t.kind === '}') {
+        if (kind === '{') open.push(this.opts.blocks && k !== at && (this.flagsAt(k + 1) & EOL) !== 0)
+        else if (kind === '}') {
           if (open.length > 0) open.pop()
           else if (inBlock) return k
         }
@@ -329,7 +337,7 @@ export class Parser implements Runtime, ScanHost {
       return i + 2
     }
     this.files.push(res.realpath)
-    if (end.flags & EOF) this.count = i + 2
+    if (end.flags & EOF) this.buf.count = i + 2
     this.scanner.push({
       file: target,
       path: res.realpath,
@@ -430,7 +438,9 @@ export class Parser implements Runtime, ScanHost {
 
   /** @internal For Ctx. */
   slice(i: number, j: number): Tok[] {
-    return this.toks.slice(i, j)
+    const out: Tok[] = []
+    for (let k = i; k < j; k++) out.push(this.buf.tok(k))
+    return out
   }
 }
 

@@ -2,7 +2,7 @@ import { UsageError } from './errors.js'
 import type { Grammar } from './grammar.js'
 import type { Compiler, Matcher, Runtime } from './runtime.js'
 import type { Token } from './token.js'
-import { EOF, EOL } from './token.js'
+import { EOF, EOL, PUNCT } from './token.js'
 
 /**
  * A piece of grammar that matches tokens and yields a typed value. Patterns are
@@ -52,14 +52,15 @@ class MapPattern<T, U> extends Pattern<U> {
   compile(c: Compiler): Matcher {
     const inner = this.inner.compile(c)
     const fn = this.fn
+    // Most maps ignore the token; making it only for those that declare it spares an allocation.
+    const wantsToken = fn.length >= 2
     return (p, i) => {
       const j = inner(p, i)
       if (j < 0) return -1
-      const at = p.tok(i)
       try {
-        p.v = fn(p.v as T, at)
+        p.v = fn(p.v as T, (wantsToken ? p.tok(i) : undefined) as Token)
       } catch (err) {
-        p.report('value', errorText(err), at)
+        p.report('value', errorText(err), p.tok(i))
         p.v = undefined
       }
       return j
@@ -253,8 +254,7 @@ class ListPattern<T> extends Pattern<T[]> {
       const out: unknown[] = []
       let j = skipNewlines(p, i + 1)
       for (;;) {
-        const t = p.tok(j)
-        if (t.kind === '}' && out.length > 0) {
+        if (out.length > 0 && p.flagsAt(j) & PUNCT && p.kindAt(j) === '}') {
           p.v = out
           return j + 1
         }
@@ -262,7 +262,7 @@ class ListPattern<T> extends Pattern<T[]> {
         if (k < 0) return out.length > 0 ? p.fail(j, "'}'") : -1
         out.push(p.v)
         j = skipNewlines(p, k)
-        if (p.tok(j).kind === ',') j = skipNewlines(p, j + 1)
+        if (p.flagsAt(j) & PUNCT && p.kindAt(j) === ',') j = skipNewlines(p, j + 1)
       }
     }
   }
@@ -275,7 +275,7 @@ class ListPattern<T> extends Pattern<T[]> {
 }
 
 function skipNewlines(p: Runtime, i: number): number {
-  while (p.tok(i).flags & EOL) i++
+  while (p.flagsAt(i) & EOL) i++
   return i
 }
 
@@ -377,8 +377,7 @@ class BlockPattern<C> extends Pattern<C> {
       p.depth++
       const j = p.block(g, state, i + 1)
       p.depth--
-      const t = p.tok(j)
-      if (t.flags & EOF) return p.fail(j, "'}'")
+      if (p.flagsAt(j) & EOF) return p.fail(j, "'}'")
       p.v = state
       return j + 1
     }

@@ -16,7 +16,12 @@ export type Matcher = (p: Runtime, i: number) => number
 export interface Runtime {
   /** The value of the last successful match. */
   v: unknown
+  /** Token `i` as an object (made on first request). */
   tok(i: number): Tok
+  /** Fields of token `i`, without making an object. */
+  flagsAt(i: number): number
+  kindAt(i: number): string
+  valueAt(i: number): string
   fail(i: number, expected: string): -1
   report(code: DiagnosticCode, message: string, at: Tok, severity?: Severity): void
   mark(): number

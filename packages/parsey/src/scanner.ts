@@ -1,3 +1,4 @@
+import type { TokenBuffer } from './buffer.js'
 import type { TokenPredicate } from './lexer.js'
 import { Lexer } from './lexer.js'
 import {
@@ -30,6 +31,8 @@ export interface LexTable {
 /** What the scanner needs from its parser: where errors go, and the macro table. */
 export interface ScanHost {
   lexError(code: 'lexical' | 'macro', message: string, tok: Tok): void
+  /** Where tokens go: the scanner appends exactly one per next(). */
+  readonly buf: TokenBuffer
   /** The value of a macro, marking it used; undefined when not defined. */
   macro(name: string): string | undefined
 }
@@ -71,6 +74,7 @@ export class Scanner {
   private readonly stack: Source[] = []
   private src!: Source
   private macroDepth = 0
+  private readonly buf: TokenBuffer
   /** Per matcher: 1 isString, 2 isNumber, 3 isFloat (answered from flags), 0 call the predicate. */
   private readonly modes: Uint8Array
 
@@ -79,6 +83,7 @@ export class Scanner {
     private readonly host: ScanHost,
     root: Source,
   ) {
+    this.buf = host.buf
     this.push(root)
     this.modes = Uint8Array.from(table.matchers, (m) =>
       m.predicate === Lexer.isString
@@ -102,7 +107,8 @@ export class Scanner {
     return this.stack.filter((s) => !s.anchor)
   }
 
-  next(): Tok {
+  /** Appends the next token to the host's buffer. */
+  next(): void {
     for (;;) {
       const src = this.src
       const text = src.text
@@ -116,11 +122,11 @@ export class Scanner {
           continue
         }
         if (cls === NEWLINE) {
-          const t = this.make(EOL_KIND, '\n', EOL, pos)
+          this.make(EOL_KIND, '\n', EOL, pos)
           src.pos = pos + 1
           src.line++
           src.lineStart = pos + 1
-          return t
+          return
         }
         if (cls === HASH) {
           const nl = text.indexOf('\n', pos)
@@ -132,17 +138,16 @@ export class Scanner {
           continue
         }
         src.pos = pos
-        if (cls === WORD || cls === BACKSLASH) return this.word(src, text, pos)
-        if (cls === QUOTE) return this.quoted(src, text, pos, c)
-        if (cls === PUNCTUATION) return this.punctuation(src, text, pos, c)
+        if (cls === WORD || cls === BACKSLASH) return void this.word(src, text, pos)
+        if (cls === QUOTE) return void this.quoted(src, text, pos, c)
+        if (cls === PUNCTUATION) return void this.punctuation(src, text, pos, c)
         // DOLLAR: a macro reference; an expansion pushes a source and scanning goes on there.
-        const t = this.dollar(src, text, pos)
-        if (t) return t
+        if (this.dollar(src, text, pos)) return
         break
       }
       if (pos < len) continue
       src.pos = len
-      if (this.stack.length === 1) return this.make(EOF_KIND, '', EOF, len)
+      if (this.stack.length === 1) return void this.make(EOF_KIND, '', EOF, len)
       this.stack.pop()
       this.src = this.stack[this.stack.length - 1]!
       if (src.anchor) {
@@ -150,15 +155,17 @@ export class Scanner {
         continue
       }
       // The end of an included file ends whatever statement it left open.
-      return new Tok(EOL_KIND, '\n', EOL, src, src.line, len)
+      this.buf.push(EOL_KIND, '\n', EOL, src, src.line, len)
+      return
     }
   }
 
-  private make(kind: string, value: string, flags: number, offset: number): Tok {
+  /** Appends a token at `offset` of the current source (or at the macro reference it expands); returns its index. */
+  private make(kind: string, value: string, flags: number, offset: number): number {
     const src = this.src
     const a = src.anchor
-    if (a) return new Tok(kind, value, flags, a.src, a.line, a.offset)
-    return new Tok(kind, value, flags, src, src.line, offset)
+    if (a) return this.buf.push(kind, value, flags, a.src, a.line, a.offset)
+    return this.buf.push(kind, value, flags, src, src.line, offset)
   }
 
   private isContinuation(text: string, pos: number): boolean {
@@ -173,7 +180,7 @@ export class Scanner {
     return next
   }
 
-  private word(src: Source, text: string, start: number): Tok {
+  private word(src: Source, text: string, start: number): number {
     const len = text.length
     let pos = start
     let c = 0
@@ -211,7 +218,7 @@ export class Scanner {
   }
 
   /** A bare word holding backslashes: `\` + newline joins lines, `\` + any other character is that character. */
-  private slowWord(src: Source, text: string, start: number): Tok {
+  private slowWord(src: Source, text: string, start: number): number {
     const len = text.length
     const line = src.line
     const lineStart = src.lineStart
@@ -249,7 +256,7 @@ export class Scanner {
     return t
   }
 
-  private classified(value: string, flags: number, offset: number): Tok {
+  private classified(value: string, flags: number, offset: number): number {
     const kw = this.table.keywords.get(value)
     if (kw !== undefined) return this.make(kw, value, flags | KEYWORD, offset)
     flags |= numericShape(value)
@@ -273,7 +280,7 @@ export class Scanner {
     return ''
   }
 
-  private quoted(src: Source, text: string, start: number, quote: number): Tok {
+  private quoted(src: Source, text: string, start: number, quote: number): number {
     const len = text.length
     let pos = start + 1
     // Fast path: no escapes, no newline before the closing quote.
@@ -293,7 +300,7 @@ export class Scanner {
    * (parse.y keeps both), any other `\` is kept as is. A bare newline ends the
    * string with an error.
    */
-  private slowQuoted(src: Source, text: string, start: number, quote: number): Tok {
+  private slowQuoted(src: Source, text: string, start: number, quote: number): number {
     const len = text.length
     const line = src.line
     const lineStart = src.lineStart
@@ -332,11 +339,11 @@ export class Scanner {
     const t = this.finishQuoted(src, value, flags, start, pos)
     src.line = curLine
     src.lineStart = curStart
-    if (flags & BAD) this.host.lexError('lexical', 'unterminated quoted string', t)
+    if (flags & BAD) this.host.lexError('lexical', 'unterminated quoted string', this.buf.tok(t))
     return t
   }
 
-  private finishQuoted(src: Source, value: string, flags: number, start: number, end: number): Tok {
+  private finishQuoted(src: Source, value: string, flags: number, start: number, end: number): number {
     let v = value
     let f = flags | QUOTED
     const tooLong = v.length > this.table.maxTokenLength
@@ -350,11 +357,15 @@ export class Scanner {
     return t
   }
 
-  private tooLong(t: Tok): void {
-    this.host.lexError('lexical', `token too long (more than ${this.table.maxTokenLength} characters)`, t)
+  private tooLong(t: number): void {
+    this.host.lexError(
+      'lexical',
+      `token too long (more than ${this.table.maxTokenLength} characters)`,
+      this.buf.tok(t),
+    )
   }
 
-  private punctuation(src: Source, text: string, pos: number, c: number): Tok {
+  private punctuation(src: Source, text: string, pos: number, c: number): number {
     const ops = this.table.operators.get(c)
     if (ops) {
       for (const op of ops) {
@@ -371,8 +382,8 @@ export class Scanner {
     return t
   }
 
-  /** `$name` outside quotes: push the macro's value as a new source, or report and return a bad token. */
-  private dollar(src: Source, text: string, start: number): Tok | undefined {
+  /** `$name` outside quotes: push the macro's value as a new source (false), or append a bad token and report (true). */
+  private dollar(src: Source, text: string, start: number): boolean {
     const len = text.length
     let pos = start + 1
     for (; pos < len; pos++) {
@@ -381,24 +392,24 @@ export class Scanner {
       if (!ok) break
     }
     const name = text.slice(start + 1, pos)
+    const ref = text.slice(start, pos)
     src.pos = pos
-    const ref = this.make('', text.slice(start, pos), BAD, start)
-    if (name.length === 0) {
-      this.host.lexError('macro', "'$' must be followed by a macro name (letters, digits, underscore)", ref)
-      return ref
+    const bad = (code: 'lexical' | 'macro', message: string): true => {
+      const i = this.make('', ref, BAD, start)
+      this.host.lexError(code, message, this.buf.tok(i))
+      return true
     }
+    if (name.length === 0)
+      return bad('macro', "'$' must be followed by a macro name (letters, digits, underscore)")
     const value = this.host.macro(name)
-    if (value === undefined) {
-      this.host.lexError('macro', `undefined macro '${name}'`, ref)
-      return ref
-    }
-    if (this.macroDepth >= MAX_MACRO_NESTING) {
-      this.host.lexError('macro', `macro '${name}' nests too deeply (does it refer to itself?)`, ref)
-      return ref
-    }
+    if (value === undefined) return bad('macro', `undefined macro '${name}'`)
+    if (this.macroDepth >= MAX_MACRO_NESTING)
+      return bad('macro', `macro '${name}' nests too deeply (does it refer to itself?)`)
     // Expanded tokens sit at the reference, in a source naming the (outermost) macro.
-    const at = ref.src.macro ? ref.src : { ...ref.src, macro: name }
-    const anchor = new Tok('', ref.value, 0, at, ref.line, ref.offset)
+    const outer = src.anchor
+    const anchor = outer
+      ? new Tok('', ref, 0, outer.src, outer.line, outer.offset)
+      : new Tok('', ref, 0, { ...src, macro: name }, src.line, start)
     this.push({
       file: src.file,
       path: undefined,
@@ -410,7 +421,7 @@ export class Scanner {
       includedFrom: src.includedFrom,
       macro: name,
     })
-    return undefined
+    return false
   }
 }
 

@@ -1,6 +1,6 @@
 import { Pattern } from './pattern.js'
 import type { Compiler, Matcher, Runtime } from './runtime.js'
-import { EOF, EOL, INT, KEYWORD, PUNCT, QUOTED, type Tok } from './token.js'
+import { EOF, EOL, INT, KEYWORD, PUNCT, QUOTED } from './token.js'
 
 /**
  * Typed values. They read a token's text whatever kind the lexer gave it (a
@@ -14,12 +14,11 @@ export interface RangeOptions {
   max?: number
 }
 
-/** A token that can hold a value: not punctuation, not the end of a line. */
-function valueAt(p: Runtime, i: number, quotedOk: boolean): Tok | undefined {
-  const t = p.tok(i)
-  if (t.flags & (PUNCT | EOL | EOF)) return undefined
-  if (!quotedOk && t.flags & QUOTED) return undefined
-  return t
+/** Whether token `i` can hold a value: not punctuation, not the end of a line, quoted only if allowed. */
+function holdsValue(p: Runtime, i: number, quotedOk: boolean): boolean {
+  const f = p.flagsAt(i)
+  if (f & (PUNCT | EOL | EOF)) return false
+  return quotedOk || (f & QUOTED) === 0
 }
 
 function rangeText(what: string, o: RangeOptions, unit: (n: number) => string = String): string {
@@ -36,15 +35,14 @@ function inRange(n: number, o: RangeOptions): boolean {
 abstract class ValuePattern<T> extends Pattern<T> {
   protected abstract readonly what: string
   protected readonly quotedOk: boolean = false
-  /** The value of `text`, or undefined when it is not one. */
-  protected abstract convert(text: string, t: Tok): T | undefined
+  /** The value of `text` (a token with these flags), or undefined when it is not one. */
+  protected abstract convert(text: string, flags: number): T | undefined
 
   compile(_c: Compiler): Matcher {
     const what = this.what
     const quotedOk = this.quotedOk
     return (p, i) => {
-      const t = valueAt(p, i, quotedOk)
-      const v = t === undefined ? undefined : this.convert(t.value, t)
+      const v = holdsValue(p, i, quotedOk) ? this.convert(p.valueAt(i), p.flagsAt(i)) : undefined
       if (v === undefined) return p.fail(i, what)
       p.v = v
       return i + 1
@@ -59,8 +57,8 @@ class IntPattern extends ValuePattern<number> {
     this.what = rangeText('integer', range)
   }
 
-  protected convert(text: string, t: Tok): number | undefined {
-    if (!(t.flags & INT)) return undefined
+  protected convert(text: string, flags: number): number | undefined {
+    if (!(flags & INT)) return undefined
     const n = Number(text)
     return Number.isSafeInteger(n) && inRange(n, this.range) ? n : undefined
   }
@@ -157,8 +155,8 @@ class DurationPattern extends ValuePattern<number> {
     this.what = rangeText('duration (such as 30s, 5m, 4h, 1d)', range, durationText)
   }
 
-  protected convert(text: string, t: Tok): number | undefined {
-    const ms = t.flags & INT ? Number(text) * 1000 : parseDuration(text)
+  protected convert(text: string, flags: number): number | undefined {
+    const ms = flags & INT ? Number(text) * 1000 : parseDuration(text)
     return ms !== undefined && Number.isSafeInteger(ms) && ms >= 0 && inRange(ms, this.range) ? ms : undefined
   }
 }
@@ -220,8 +218,8 @@ export function bool(): Pattern<boolean> {
 class StringPattern extends ValuePattern<string> {
   protected readonly what = 'string'
   protected override readonly quotedOk = true
-  protected convert(text: string, t: Tok): string | undefined {
-    return t.flags & KEYWORD ? undefined : text
+  protected convert(text: string, flags: number): string | undefined {
+    return flags & KEYWORD ? undefined : text
   }
 }
 
