@@ -15,6 +15,19 @@ const workspace = path.join(pkg, '..', '..')
 const tsc = path.join(workspace, 'node_modules', 'typescript', 'bin', 'tsc')
 let project: string
 
+/**
+ * The pnpm running this test suite (`pnpm test` sets npm_execpath; pnpm 12 is a
+ * native executable, older ones a script), else whatever `pnpm` is on PATH: CI
+ * runs pnpm through npx, which does not put it on PATH.
+ */
+function pnpm(): [string, string[]] {
+  const exec = process.env.npm_execpath
+  if (exec && /pnpm/.test(path.basename(exec))) {
+    return /\.[cm]?js$/.test(exec) ? [process.execPath, [exec]] : [exec, []]
+  }
+  return ['pnpm', []]
+}
+
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
@@ -41,7 +54,8 @@ beforeAll(() => {
     run(process.execPath, [path.join(workspace, 'node_modules', 'tsup', 'dist', 'cli-default.js')], pkg)
   }
   project = fs.mkdtempSync(path.join(os.tmpdir(), 'parsey-consumer-'))
-  const out = run('pnpm', ['pack', '--pack-destination', project], pkg)
+  const [cmd, pre] = pnpm()
+  const out = run(cmd, [...pre, 'pack', '--pack-destination', project], pkg)
   const tarball = fs.readdirSync(project).find((f) => f.endsWith('.tgz'))
   if (!tarball) throw new Error(`pnpm pack made no tarball: ${out}`)
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
