@@ -419,10 +419,8 @@ channel_close(struct channel *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	uv_poll_stop(&c->poll);
 	uv_timer_stop(&c->stall);
 	drop_queue(c);
-	close(c->fd);
 	napi_delete_reference(c->env, c->on_read);
 	napi_delete_reference(c->env, c->on_drain);
 	napi_delete_reference(c->env, c->on_error);
@@ -430,8 +428,11 @@ channel_close(struct channel *c)
 	if (c->box != NULL)
 		*c->box = NULL;
 	c->pending_closes = 2;
+	/* libuv takes the fd out of epoll inside uv_close: only then may the
+	 * number be closed (and reused by the next socket). */
 	uv_close((uv_handle_t *)&c->poll, handle_closed);
 	uv_close((uv_handle_t *)&c->stall, handle_closed);
+	close(c->fd);
 }
 
 static void
