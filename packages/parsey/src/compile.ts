@@ -66,7 +66,8 @@ export class GrammarCompiler implements Compiler {
     if (classifyLiteral(name) === 'operator') {
       this.operators.add(name)
       return (p, i) => {
-        if (p.flagsAt(i) & PUNCT && p.kindAt(i) === name) {
+        p.ensure(i)
+        if (p.buf.flags[i]! & PUNCT && p.buf.kinds[i] === name) {
           p.v = p.tok(i)
           return i + 1
         }
@@ -75,7 +76,8 @@ export class GrammarCompiler implements Compiler {
     }
     this.keywords.add(name)
     return (p, i) => {
-      if (p.flagsAt(i) & KEYWORD && p.kindAt(i) === name) {
+      p.ensure(i)
+      if (p.buf.flags[i]! & KEYWORD && p.buf.kinds[i] === name) {
         p.v = p.tok(i)
         return i + 1
       }

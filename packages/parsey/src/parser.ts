@@ -99,6 +99,10 @@ export class Parser implements Runtime, ScanHost {
     return this.buf.tok(i)
   }
 
+  ensure(i: number): void {
+    while (i >= this.buf.count) this.scanner.next()
+  }
+
   flagsAt(i: number): number {
     while (i >= this.buf.count) this.scanner.next()
     return this.buf.flags[i]!

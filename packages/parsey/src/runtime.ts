@@ -1,3 +1,4 @@
+import type { TokenBuffer } from './buffer.js'
 import type { DiagnosticCode, Severity } from './diagnostic.js'
 import type { Grammar, RuleContext } from './grammar.js'
 import type { Tok } from './token.js'
@@ -18,6 +19,10 @@ export interface Runtime {
   v: unknown
   /** Token `i` as an object (made on first request). */
   tok(i: number): Tok
+  /** The statement's tokens; read a field of token `i` only after `ensure(i)`. */
+  readonly buf: TokenBuffer
+  /** Lexes up to token `i`. */
+  ensure(i: number): void
   /** Fields of token `i`, without making an object. */
   flagsAt(i: number): number
   kindAt(i: number): string

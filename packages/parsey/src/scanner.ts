@@ -59,6 +59,12 @@ CLASS[36] = DOLLAR
 const MAX_MACRO_NESTING = 32
 const KEYWORD_MASK = 1023
 
+/** Whether `text` holds `kw` at `start` (the caller checked the length); cheaper than startsWith for short keywords. */
+function sameAt(text: string, start: number, kw: string): boolean {
+  for (let k = 0; k < kw.length; k++) if (text.charCodeAt(start + k) !== kw.charCodeAt(k)) return false
+  return true
+}
+
 function wordHash(text: string): number {
   let h = 0
   for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
@@ -197,8 +203,9 @@ export class Scanner {
     const n = pos - start
     const bucket = this.table.keywordBuckets[h & KEYWORD_MASK]
     if (bucket !== undefined) {
-      for (const kw of bucket) {
-        if (kw.length === n && text.startsWith(kw, start)) {
+      for (let b = 0; b < bucket.length; b++) {
+        const kw = bucket[b]!
+        if (kw.length === n && sameAt(text, start, kw)) {
           src.pos = pos
           return this.make(kw, kw, KEYWORD, start)
         }

@@ -42,7 +42,7 @@ abstract class ValuePattern<T> extends Pattern<T> {
     const what = this.what
     const quotedOk = this.quotedOk
     return (p, i) => {
-      const v = holdsValue(p, i, quotedOk) ? this.convert(p.valueAt(i), p.flagsAt(i)) : undefined
+      const v = holdsValue(p, i, quotedOk) ? this.convert(p.buf.values[i]!, p.buf.flags[i]!) : undefined
       if (v === undefined) return p.fail(i, what)
       p.v = v
       return i + 1
