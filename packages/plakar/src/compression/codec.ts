@@ -15,6 +15,11 @@ export interface Codec {
   readonly tag: number
   compress(data: Uint8Array): Uint8Array
   decompress(data: Uint8Array): Uint8Array
+  /**
+   * Optional, for the hot path: compresses into a scratch buffer the codec owns and returns
+   * a view of it, valid only until the next call on this codec instance (copy it first).
+   */
+  compressScratch?(data: Uint8Array): Uint8Array
 }
 
 /** Tag of a payload stored uncompressed (the codec did not shrink it, or none is configured). */

@@ -15,10 +15,24 @@ type ZstdModule = typeof import('zstd-napi')
 // zstd-napi is CommonJS; require keeps one loaded copy per thread in both our ESM and CJS builds.
 const zstdLib: ZstdModule = createRequire(import.meta.url)('zstd-napi')
 
+type Binding = typeof import('zstd-napi/binding.js')
+const binding: Binding = createRequire(import.meta.url)('zstd-napi/binding.js')
+
 export function zstdCodec(level = ZSTD_LEVEL): Codec {
   let compressor: InstanceType<ZstdModule['Compressor']> | undefined
   let decompressor: InstanceType<ZstdModule['Decompressor']> | undefined
+  let cctx: InstanceType<Binding['CCtx']> | undefined
+  let scratch = Buffer.alloc(0)
   return {
+    compressScratch(data: Uint8Array): Uint8Array {
+      if (!cctx) {
+        cctx = new binding.CCtx()
+        cctx.setParameter(binding.CParameter.compressionLevel, level)
+      }
+      const bound = binding.compressBound(data.length)
+      if (scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound)
+      return scratch.subarray(0, cctx.compress2(scratch, data))
+    },
     name: 'zstd',
     tag: 1,
     compress(data: Uint8Array): Uint8Array {

@@ -54,15 +54,16 @@ export class Envelope {
 
   /**
    * Compress when it shrinks the payload, then seal; the result as pieces to be joined.
-   * CONTRACT: a piece may alias `payload` (unencrypted, stored as is): copy the pieces before
-   * the payload's memory is reused.
+   * CONTRACT: a piece may alias `payload` (unencrypted, stored as is) or the codec's scratch
+   * buffer: copy the pieces before the payload's memory is reused or the next seal.
    */
   private packParts(payload: Uint8Array, aad: Uint8Array | null): Uint8Array[] {
     let tag = TAG_NONE
     let body = payload
     const codec = this.keys.codec
     if (codec && payload.length > 0) {
-      const c = codec.compress(payload)
+      // A scratch view is fine here: every caller copies the pieces before the next seal.
+      const c = codec.compressScratch ? codec.compressScratch(payload) : codec.compress(payload)
       if (c.length < payload.length) {
         tag = codec.tag
         body = c

@@ -61,13 +61,7 @@ export class RepositoryBlobWriter implements BlobWriter {
     private readonly ctx: WriterContext,
     private readonly opts: WriterOptions = {},
   ) {
-    this.packer = new Packer(
-      ctx.store,
-      ctx.envelope,
-      ctx.cache,
-      ctx.config.packSize,
-      ctx.config.chunking.max + 64,
-    )
+    this.packer = new Packer(ctx.store, ctx.envelope, ctx.cache, ctx.config.packSize)
   }
 
   get stats(): PackerStats {

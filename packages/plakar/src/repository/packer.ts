@@ -30,6 +30,8 @@ export interface PackerStats {
 export class Packer {
   /** The open pack: sealed blobs are copied in on arrival, so their sources can be freed. */
   private buffer: Buffer | null = null
+  /** Pack buffers whose put completed, for the next packs (memory churn and peak RSS). */
+  private readonly spare: Buffer[] = []
   private entries: PackEntry[] = []
   private size = 0
   private readonly pending = new Set<string>()
@@ -44,20 +46,26 @@ export class Packer {
     private readonly envelope: Envelope,
     private readonly cache: LocalCache,
     private readonly packSize: number,
-    /** The largest blob expected, so that the pack buffer rarely has to grow. */
-    private readonly blobMax: number,
-  ) {}
+  ) {
+    // Room for the pack header after the blobs (a bigger header is joined by a copy).
+    this.bufferSize = packSize + Math.max(64 << 10, packSize >> 4)
+  }
+
+  private readonly bufferSize: number
 
   has(hex: string): boolean {
     return this.pending.has(hex)
   }
 
   add(type: BlobType, id: Uint8Array, hex: string, sealed: Uint8Array, rawLength: number): void {
+    // Cut before a blob that would overflow the pack: packs stay within packSize (unless one
+    // blob alone is bigger) and their buffers can be reused at a fixed size.
+    if (this.size > 0 && this.size + sealed.length > this.packSize) this.cut()
     this.pending.add(hex)
     this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
-    if (!this.buffer) this.buffer = Buffer.allocUnsafe(this.packSize + this.blobMax + 4096)
+    this.buffer ??= this.spare.pop() ?? Buffer.allocUnsafe(this.bufferSize)
     if (this.size + sealed.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(this.size + sealed.length + this.blobMax)
+      const grown = Buffer.allocUnsafe(this.size + sealed.length + (this.bufferSize - this.packSize))
       this.buffer.copy(grown, 0, 0, this.size)
       this.buffer = grown
     }
@@ -86,13 +94,19 @@ export class Packer {
 
   private cut(): void {
     if (this.entries.length === 0 || !this.buffer) return
-    const pack = finishPack(this.envelope, this.buffer, this.size, this.entries)
+    const own = this.buffer
+    const pack = finishPack(this.envelope, own, this.size, this.entries)
+    const inPlace = pack.bytes.buffer === own.buffer
+    const reusable = own.length === this.bufferSize
+    if (!inPlace && reusable) this.spare.push(own)
     const entries = this.entries
     this.buffer = null
     this.entries = []
     this.size = 0
     const put = this.store.put('pack', pack.name, pack.bytes).then(
       () => {
+        // Durable: the store keeps no reference to what it was given, so reuse the buffer.
+        if (inPlace && reusable && this.spare.length < MAX_PUTS) this.spare.push(own)
         this.stats.packs++
         this.durable.push({ pack: pack.name, entries })
         if (this.durable.length >= INDEX_EVERY) this.scheduleIndex()

@@ -65,6 +65,6 @@ export interface ChunksMessage {
 }
 
 /** Bytes of sealed blobs after which a worker posts what it has. */
-export const FLUSH_BYTES = 4 << 20
+export const FLUSH_BYTES = 2 << 20
 /** Messages a worker may have in flight before it blocks. */
 export const CREDITS = 2

@@ -210,7 +210,7 @@ interface Prefetched {
 }
 
 const PREFETCH_FILES = 16
-const PREFETCH_BYTES = 8 << 20
+const PREFETCH_BYTES = 4 << 20
 const SMALL = 1 << 20
 
 function sourcePath(source: FileSource): string | Buffer {
