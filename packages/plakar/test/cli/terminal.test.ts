@@ -1,9 +1,11 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { plakar, plakarOnTerminal } from './run-cli.js'
 
+// Each test runs the CLI several times as child processes: allow for a busy machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 })
 /**
  * plakar on a terminal (a pseudo-terminal from script(1)), as a person uses it: the
  * passphrase is asked without echo (twice at create), progress is drawn in place; and a

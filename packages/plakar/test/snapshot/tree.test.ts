@@ -77,3 +77,31 @@ describe('directory blobs', () => {
     await expect(d.add(entry(1))).rejects.toThrow(/out of order/)
   })
 })
+
+describe('path lookup', () => {
+  it('loads only the directories on the path, one page per level', async () => {
+    const { writer, repository } = blobStore()
+    // /big holds 12,000 entries (several pages); /big/name-0007000-.../leaf is looked up.
+    const leafDir = new DirWriter(writer)
+    await leafDir.add({ ...entry(1), name: Buffer.from('leaf') })
+    const leafTree = await leafDir.finish()
+    const big = new DirWriter(writer)
+    for (let i = 0; i < 12_000; i++) {
+      const e = entry(i, 120)
+      await big.add(i === 7000 ? { ...e, kind: 'dir', tree: leafTree, content: undefined } : e)
+    }
+    const bigTree = await big.finish()
+    const root = new DirWriter(writer)
+    await root.add({ ...entry(0), name: Buffer.from('big'), kind: 'dir', tree: bigTree, content: undefined })
+    const rootTree = await root.finish()
+    let loads = 0
+    const counting = { ...repository, getBlob: (id: Uint8Array) => (loads++, repository.getBlob(id)) }
+    const reader = new TreeReader(counting)
+    const bigEntry = await reader.lookup(rootTree, Buffer.from('big'))
+    const mid = await reader.lookup(bigEntry!.tree!, entry(7000, 120).name)
+    const leaf = await reader.lookup(mid!.tree!, Buffer.from('leaf'))
+    expect(leaf?.size).toBe(1)
+    // root page, big's index, one page of big, the leaf directory: 4 of the 40+ blobs.
+    expect(loads).toBe(4)
+  })
+})
