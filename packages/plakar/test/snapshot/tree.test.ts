@@ -95,7 +95,13 @@ describe('path lookup', () => {
     await root.add({ ...entry(0), name: Buffer.from('big'), kind: 'dir', tree: bigTree, content: undefined })
     const rootTree = await root.finish()
     let loads = 0
-    const counting = { ...repository, getBlob: (id: Uint8Array) => (loads++, repository.getBlob(id)) }
+    const counting = {
+      ...repository,
+      getBlob: (id: Uint8Array) => {
+        loads++
+        return repository.getBlob(id)
+      },
+    }
     const reader = new TreeReader(counting)
     const bigEntry = await reader.lookup(rootTree, Buffer.from('big'))
     const mid = await reader.lookup(bigEntry!.tree!, entry(7000, 120).name)
