@@ -3,7 +3,7 @@ import { CliError, isPlakarError } from '../errors.js'
 import { errnoText, isErrno, isSystemError } from '../snapshot/errno.js'
 import { type AnyCommand, EXIT, parseFlags, renderHelp } from './command.js'
 import { Context, defaultCpus, defaultRepository, type Io, type RepositoryProvider } from './context.js'
-import { GLOBAL_USAGE, help, overview } from './help.js'
+import { help, overview } from './help.js'
 import { findCommand } from './registry.js'
 
 /**
@@ -88,10 +88,9 @@ function splitFlag(a: string): [string, string | undefined] {
 function report(io: Io, name: string, err: unknown): number {
   const line = (s: string) => io.stderr.write(`plakar: ${s}\n`)
   if (isPlakarError(err, 'CLI_USAGE')) {
-    line(err.message)
+    // One line: what is wrong, and where the usage is.
     const known = name === 'help' ? help : findCommand(name)
-    io.stderr.write(known ? `usage: plakar ${known.usage}\n` : `${GLOBAL_USAGE}\n`)
-    io.stderr.write(`Run "plakar help${known ? ` ${known.name}` : ''}" for more.\n`)
+    line(`${err.message} (see "plakar help${known ? ` ${known.name}` : ''}")`)
     return EXIT.USAGE
   }
   if (isPlakarError(err)) {

@@ -173,7 +173,7 @@ describe.each([
       [['ls', 'zz'], {}, 1, /^plakar: zz: not a snapshot id\n$/],
       [['push', 'does-not-exist'], {}, 1, /^plakar: \/.*\/does-not-exist: no such file or directory\n$/],
       [['pull', '-path', '/proc/version', 'latest'], {}, 1, /^plakar: \/proc\/version: /],
-      [['push', '-frob', 'src'], {}, 2, /^plakar: push: unknown flag -frob\n/],
+      [['push', '-frob', 'src'], {}, 2, /^plakar: push: unknown flag -frob \(see "plakar help push"\)\n$/],
     ]
     for (const [args, extra, status, message] of cases) {
       const r = await plakar(['on', repo, ...args], { env: { ...env, ...extra }, cwd: base })

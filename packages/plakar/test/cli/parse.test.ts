@@ -41,7 +41,11 @@ describe('the command line', () => {
   ])('%j is a usage error: one line, exit 2', async (argv, message) => {
     const r = await run(...argv)
     expect(r.status).toBe(2)
-    expect(r.err.split('\n')[0]).toBe(`plakar: ${message}`)
+    expect(r.err).toMatch(
+      new RegExp(
+        `^plakar: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(see "plakar help[ a-z]*"\\)\n$`,
+      ),
+    )
     expect(r.err).not.toMatch(/\bat .*\.ts:\d+/)
     expect(r.out).toBe('')
   })

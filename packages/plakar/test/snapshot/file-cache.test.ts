@@ -1,0 +1,96 @@
+import * as fs from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  archive,
+  encodeHeader,
+  FileCache,
+  locate,
+  type Repository,
+  Restorer,
+  TreeReader,
+} from '@poolp/plakar'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { memoryRepository } from './repo.js'
+
+/**
+ * The file-metadata cache is a hint: unchanged files are not read again, and a cache that
+ * is stale, foreign or deleted never makes a backup wrong.
+ */
+let work: string
+const repos: Repository[] = []
+beforeAll(async () => {
+  work = fs.mkdtempSync(join(tmpdir(), 'plakar-cache-'))
+  fs.mkdirSync(join(work, 'src/sub'), { recursive: true })
+  for (let i = 0; i < 20; i++) fs.writeFileSync(join(work, `src/sub/f${i}`), `content ${i}\n`.repeat(100))
+  // Older than the racy window, as files usually are.
+  await new Promise((r) => setTimeout(r, 150))
+})
+afterAll(async () => {
+  for (const r of repos) await r.close()
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+async function repo(): Promise<Repository> {
+  const r = await memoryRepository(null)
+  repos.push(r)
+  return r
+}
+
+async function restoredMatches(r: Repository, header: Awaited<ReturnType<typeof archive>>, into: string) {
+  await r.putSnapshot(header.uuid, encodeHeader(header))
+  const reader = new TreeReader(r)
+  const at = await locate(reader, header, join(work, 'src'))
+  const restorer = new Restorer(r, reader, into)
+  await restorer.restore([], at.entry)
+  await restorer.finish()
+  for (let i = 0; i < 20; i++) {
+    expect(
+      fs.readFileSync(join(into, `src/sub/f${i}`)).equals(fs.readFileSync(join(work, `src/sub/f${i}`))),
+    ).toBe(true)
+  }
+}
+
+describe('the file-metadata cache', () => {
+  it('skips unchanged files and re-reads changed ones', async () => {
+    const r = await repo()
+    const cache = FileCache.open(join(work, 'cache1'), r.id)
+    const progress = { files: 0, dirs: 0, bytes: 0, errors: 0, cached: 0 }
+    await archive(r, { paths: [join(work, 'src')], cache })
+    cache.flush()
+    fs.writeFileSync(join(work, 'src/sub/f3'), 'changed\n')
+    const h = await archive(r, { paths: [join(work, 'src')], cache, progress })
+    expect(progress.cached).toBe(19)
+    await restoredMatches(r, h, join(work, 'out1'))
+    cache.close()
+  })
+
+  it('never trusts chunks the repository does not hold (a cache from another repository)', async () => {
+    const a = await repo()
+    const cache = FileCache.open(join(work, 'cache2'), 'shared')
+    await archive(a, { paths: [join(work, 'src')], cache })
+    cache.flush()
+    const b = await repo()
+    const progress = { files: 0, dirs: 0, bytes: 0, errors: 0, cached: 0 }
+    const h = await archive(b, { paths: [join(work, 'src')], cache, progress })
+    expect(progress.cached).toBe(0)
+    await restoredMatches(b, h, join(work, 'out2'))
+    cache.close()
+  })
+
+  it('works the same once deleted', async () => {
+    const r = await repo()
+    const dir = join(work, 'cache3')
+    let cache = FileCache.open(dir, r.id)
+    await archive(r, { paths: [join(work, 'src')], cache })
+    cache.close()
+    fs.rmSync(dir, { recursive: true })
+    cache = FileCache.open(dir, r.id)
+    const progress = { files: 0, dirs: 0, bytes: 0, errors: 0, cached: 0 }
+    const h = await archive(r, { paths: [join(work, 'src')], cache, progress })
+    expect(progress.cached).toBe(0)
+    expect(h.stored).toBeLessThan(2048)
+    await restoredMatches(r, h, join(work, 'out3'))
+    cache.close()
+  })
+})
