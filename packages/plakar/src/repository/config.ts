@@ -14,15 +14,16 @@ export const FORMAT_VERSION = 1
 
 /**
  * Defaults, measured on this project's machine (docs/plakar-format.md, "Choices"): chunks of
- * 256 KiB / 512 KiB / 4 MiB (the modified corpus adds 27% fewer bytes than with restic's
- * 512 KiB / 1 MiB / 8 MiB, for about one point of compression on text); packs of ~8 MiB (each open or
- * in-flight pack is a buffer: 16 MiB packs cost ~30 MB more peak RSS).
+ * 256 KiB / 512 KiB / 2 MiB (the modified corpus adds 27% fewer bytes than with restic's
+ * 512 KiB / 1 MiB / 8 MiB, for about one point of compression on text; max at 4x avg is rarely
+ * reached with normalized chunking, and every worker buffer is sized from it); packs of ~8 MiB
+ * (each open or in-flight pack is a buffer: 16 MiB packs cost ~30 MB more peak RSS).
  */
 export const DEFAULT_CHUNKING = {
   algorithm: FASTCDC_NAME,
   min: 256 << 10,
   avg: 512 << 10,
-  max: 4 << 20,
+  max: 2 << 20,
 } as const
 export const DEFAULT_PACK_SIZE = 8 << 20
 

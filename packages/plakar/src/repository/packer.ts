@@ -17,7 +17,9 @@ import type { BlobType } from './types.js'
  *   packs durable but not yet indexed), so this writer never stores a blob twice.
  * - The first storage failure is kept and thrown by every later writable()/flush().
  */
-const MAX_PUTS = 2
+// One pack put in flight while the next fills: every pack in flight is a buffer held, and the
+// peak memory of a backup is what users see first. (A network store may want 2-4.)
+const MAX_PUTS = 1
 const INDEX_EVERY = 32
 
 export interface PackerStats {
