@@ -77,6 +77,12 @@ export class MemoryStore implements Store {
     this.#closed = true
   }
 
+  /** Drop every object of this name from the process (for tests that make many stores). */
+  async destroy(): Promise<void> {
+    stores.delete(this.#name)
+    this.#closed = true
+  }
+
   #check(): void {
     if (this.#closed) throw closedError(this.location)
   }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
-import { FaultyStore, openStore, ReadOnlyStore, type Store } from '../../src/storage/index.js'
+import {
+  FaultyStore,
+  type MemoryStore,
+  openStore,
+  ReadOnlyStore,
+  type Store,
+} from '../../src/storage/index.js'
 
 let n = 0
 async function memory(): Promise<Store> {
@@ -83,5 +89,18 @@ describe('FaultyStore', () => {
     const faulty = new FaultyStore(await memory())
     expect(() => faulty.inject({ method: 'get', action: 'truncate' })).toThrow(TypeError)
     expect(() => faulty.inject({ method: 'put', action: 'corrupt' })).toThrow(TypeError)
+  })
+})
+
+describe('MemoryStore', () => {
+  it('destroy() frees the objects; the name can be created again', async () => {
+    const store = openStore('memory://destroy-me')
+    await store.create()
+    await store.put('pack', 'ab', Buffer.from('x'))
+    await (store as MemoryStore).destroy()
+    const again = openStore('memory://destroy-me')
+    expect(await code(again.open())).toBe('STORAGE_NOT_FOUND')
+    await again.create()
+    expect(await again.stat('pack', 'ab')).toBeUndefined()
   })
 })
