@@ -8,6 +8,7 @@
  * /usr/share/zoneinfo), and every module (imports are static; the application must not
  * import lazily after start()).
  */
+import { readlinkSync } from 'node:fs'
 import { type Channel, channelFailure, chroot, openChannel, setCloexec } from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, decodeCount } from './control.js'
 import { BadRoleError, StartupError } from './errors.js'
@@ -19,7 +20,26 @@ import { lookupUser } from './users.js'
 /** The control channel a child inherits from the parent. */
 export const CONTROL_FD = 3
 
-function loadTimeZone(): void {
+/**
+ * Pins the time zone before chroot, when /etc/localtime is about to vanish. Naming it in TZ
+ * is enough (V8 and ICU carry their own zone data) and costs nothing; otherwise V8 and ICU
+ * are made to read it now, which costs ICU's start-up (20-70 ms here).
+ */
+function keepTimeZone(): void {
+  const tz = process.env.TZ
+  if (tz !== undefined && !tz.startsWith(':') && !tz.startsWith('/')) return
+  if (tz === undefined) {
+    try {
+      const target = readlinkSync('/etc/localtime')
+      const at = target.lastIndexOf('zoneinfo/')
+      if (at >= 0) {
+        process.env.TZ = target.slice(at + 'zoneinfo/'.length)
+        return
+      }
+    } catch {
+      // Not a symbolic link into zoneinfo: read it the slow way.
+    }
+  }
   new Date().toString()
   Intl.DateTimeFormat().resolvedOptions()
 }
@@ -108,7 +128,7 @@ export async function runChild(
   if (me.username !== undefined && user === undefined) {
     throw new StartupError(`user "${me.username}" does not exist`)
   }
-  loadTimeZone()
+  if (me.chrootPath !== undefined) keepTimeZone()
   await me.preChroot?.()
   dropPrivileges({ chrootPath: me.chrootPath, user, chroot })
   await channelsComplete

@@ -3,7 +3,7 @@
  * turn, kill -9 of the parent, SIGTERM or SIGHUP to the parent. Looped, because races hide
  * in timing.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -143,7 +143,37 @@ describe.skipIf(!isRoot)('a child that fails or leaves', () => {
     for (const pid of children.values()) expect(isAlive(pid)).toBe(false)
   })
 
-  it('a jailed child keeps the time zone it had before chroot', async () => {
+  it('a jailed child keeps the zone /etc/localtime names, which its jail lacks', async () => {
+    // A private /etc (in a mount namespace) whose localtime is New York's, and no TZ at all.
+    const dir = mkdtempSync(join(tmpdir(), 'privsep-tz-'))
+    try {
+      cpSync('/etc', join(dir, 'etc'), { recursive: true, verbatimSymlinks: true })
+      rmSync(join(dir, 'etc/localtime'), { force: true })
+      symlinkSync('/usr/share/zoneinfo/America/New_York', join(dir, 'etc/localtime'))
+      const daemon = runDaemon(await bundled('jail'), ['report'], {
+        env: { TZ: undefined }, // spawn leaves out variables whose value is undefined
+        wrap: [
+          'unshare',
+          '--mount',
+          '--',
+          'sh',
+          '-c',
+          'mount --bind "$0" /etc && exec "$@"',
+          join(dir, 'etc'),
+        ],
+      })
+      const parent = await daemon.waitFor(/^parent\[\d+\]: parent offsets (.*)$/)
+      const jailed = await daemon.waitFor(/^jailed\[\d+\]: jailed offsets (.*)$/)
+      expect(parent[1]).toBe('300 240')
+      expect(jailed[1]).toBe('300 240')
+      daemon.proc.kill('SIGTERM')
+      expect((await daemon.exited).code).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a jailed child keeps the time zone TZ names', async () => {
     const daemon = runDaemon(await bundled('jail'), ['report'], { env: { TZ: 'America/New_York' } })
     const parent = await daemon.waitFor(/^parent\[\d+\]: parent offsets (.*)$/)
     const jailed = await daemon.waitFor(/^jailed\[\d+\]: jailed offsets (.*)$/)

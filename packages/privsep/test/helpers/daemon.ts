@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly tsx?: boolean
   readonly uid?: number
   readonly gid?: number
+  /** A command that runs the rest of the command line (node and its arguments), as `unshare -m`. */
+  readonly wrap?: readonly string[]
   /** Start the daemon's parent with a Node IPC channel, as a Node supervisor using fork() would. */
   readonly ipc?: boolean
   /** Fds the daemon's parent inherits from 3 on, as a careless supervisor might pass them. */
@@ -29,7 +31,8 @@ export interface RunOptions {
 
 export function runDaemon(script: string, args: string[] = [], options: RunOptions = {}): Daemon {
   const nodeArgs = options.tsx ? ['--conditions=@poolp/source', '--import', 'tsx', script] : [script]
-  const proc = spawn(process.execPath, [...nodeArgs, ...args], {
+  const [command, ...rest] = [...(options.wrap ?? []), process.execPath, ...nodeArgs, ...args]
+  const proc = spawn(command!, rest, {
     cwd: packageDir,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? []), ...(options.ipc ? ['ipc' as const] : [])],
