@@ -3,11 +3,12 @@ import { RepositoryError } from '../errors.js'
 
 /**
  * Passphrase -> key-encryption key, with scrypt (memory-hard; node:crypto, native). Defaults
- * N=2^15, r=8, p=4: 32 MiB of memory (restic caps its scrypt at 60 MiB) and the work of
- * N=2^17, p=1, about 0.4-0.9 s on this project's 2-core machine, so opening a repository stays
- * near a second while a guess costs an attacker as much. A larger N would set the peak memory
- * of every command (N=2^17, r=8 alone put `ls` at 186 MB RSS). The parameters and salt are
- * stored in each key object, so they can be raised later without breaking old keys.
+ * N=2^15, r=8, p=1: 32 MiB of memory (restic caps its scrypt at 60 MiB) and about 0.1 s on
+ * this project's 2-core machine when quiet (0.3-0.4 s under load). Every command pays it
+ * once: 4x the work (p=4, ~0.4 s) would be most of a no-change backup's budget (a quarter of
+ * restic's time), and a larger N would set every command's peak memory (N=2^17 put `ls` at
+ * 186 MB RSS). A guess still costs an attacker 32 MiB and the same time. The parameters and
+ * salt are stored in each key object, so they can be raised later without breaking old keys.
  */
 export interface KdfParams {
   readonly algorithm: 'scrypt'
@@ -18,7 +19,7 @@ export interface KdfParams {
   readonly salt: string
 }
 
-export const DEFAULT_KDF = { algorithm: 'scrypt', N: 1 << 15, r: 8, p: 4 } as const
+export const DEFAULT_KDF = { algorithm: 'scrypt', N: 1 << 15, r: 8, p: 1 } as const
 
 /** Bounds that a key object may ask for: a hostile key must not make open() eat the machine. */
 function checkParams(k: KdfParams): void {

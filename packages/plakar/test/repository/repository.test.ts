@@ -110,7 +110,7 @@ describe('opening', () => {
     const repo = await Repository.create(store, { passphrase: PASS, compression: true, cacheDir: null })
     await repo.close()
     const key = JSON.parse(Buffer.from(await first(store.list('key'), store)).toString())
-    expect(key.kdf).toMatchObject({ algorithm: 'scrypt', N: 1 << 15, r: 8, p: 4 })
+    expect(key.kdf).toMatchObject({ algorithm: 'scrypt', N: 1 << 15, r: 8, p: 1 })
     await (await openRepo(store, null)).close()
     expect(TEST_KDF.N).toBeLessThan(key.kdf.N)
   })
