@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: sizes libuv's thread pool before anything starts it.
+import '../src/commands/threadpool.js'
 import { main } from '../src/commands/cli.js'
 import { repositories } from '../src/commands/repositories.js'
 

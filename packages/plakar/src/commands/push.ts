@@ -14,7 +14,7 @@ export interface PushOptions {
 export async function runPush(ctx: Context, opts: PushOptions): Promise<number> {
   return ctx.withRepository(async (repo) => {
     const paths = opts.paths.map((p) => resolve(ctx.io.cwd, p))
-    const cache = ctx.cacheDir() !== null ? FileCache.in(repo.cacheDb) : null
+    const cache = ctx.cacheDir() !== null ? openFileCache(ctx, repo) : null
     const progress = new ArchiveProgress()
     const line = new ProgressLine(
       ctx.io.stderr,
@@ -52,6 +52,16 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
       cache?.close()
     }
   })
+}
+
+/** The file-metadata cache, or null (with a warning) when the local cache cannot hold it. */
+function openFileCache(ctx: Context, repo: OpenedRepository): FileCache | null {
+  try {
+    return FileCache.in(repo.cacheDb)
+  } catch (err) {
+    ctx.err(`plakar: push: the local cache is unusable (${(err as Error).message}): every file is read`)
+    return null
+  }
 }
 
 /** The size of the newest snapshot of the same paths: the best guess for the ETA. */

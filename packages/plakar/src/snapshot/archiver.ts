@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { isPlakarError, SnapshotError } from '../errors.js'
 import type { Entry, EntryKind } from './entry.js'
-import { errnoText, isSystemError } from './errno.js'
+import { errnoText, isErrno, isSystemError } from './errno.js'
 import { Excludes } from './exclude.js'
 import { type CachedFile, type FileCache, stamp } from './file-cache.js'
 import {
@@ -15,6 +15,7 @@ import {
   type SnapshotHeader,
 } from './header.js'
 import { Limiter } from './limiter.js'
+import { ListingPrefetch, lstatMany } from './metadata.js'
 import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
@@ -179,6 +180,7 @@ class Archiver {
   private readonly limiter = new Limiter(FILES_IN_FLIGHT)
   private readonly links = new Map<string, Promise<FileContent | null>>()
   private readonly progress: ArchiveProgress
+  private readonly listings = new ListingPrefetch()
 
   constructor(
     private readonly repository: SnapshotRepository,
@@ -271,10 +273,24 @@ class Archiver {
   private async walkDir(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<{ done: Promise<Entry> }> {
     let names: Buffer[] = []
     try {
-      names = fs.readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare)
+      names = await this.listings.take(path)
     } catch (err) {
       this.error(path, errnoText(err))
     }
+    const childPaths: Buffer[] = []
+    const childNames: Buffer[] = []
+    for (const child of names) {
+      const childPath = path.length === 1 ? Buffer.concat([ROOT, child]) : Buffer.concat([path, ROOT, child])
+      if (this.excludes.excludes(childPath, child)) continue
+      childPaths.push(childPath)
+      childNames.push(child)
+    }
+    names = []
+    const stats = await lstatMany(childPaths)
+    // Start listing the subdirectories now: their reads overlap this directory's work.
+    stats.forEach((s, i) => {
+      if (!(s instanceof Error) && s.isDirectory()) this.listings.prefetch(childPaths[i]!)
+    })
     const cached = this.opts.cache?.dir(path)
     const dir = new DirWriter(this.writer)
     const pending: Promise<Entry | null>[] = []
@@ -294,18 +310,12 @@ class Archiver {
         count += 1 + (e.count ?? 0)
       }
     }
-    for (const child of names) {
-      const childPath = path.length === 1 ? Buffer.concat([ROOT, child]) : Buffer.concat([path, ROOT, child])
-      if (this.excludes.excludes(childPath, child)) continue
-      let childSt: fs.BigIntStats | undefined
-      try {
-        childSt = fs.lstatSync(childPath, { bigint: true, throwIfNoEntry: false })
-      } catch (err) {
-        this.error(childPath, errnoText(err))
-        continue
-      }
-      if (childSt === undefined) {
-        this.error(childPath, 'vanished during the backup')
+    for (let i = 0; i < childPaths.length; i++) {
+      const childPath = childPaths[i]!
+      const child = childNames[i]!
+      const childSt = stats[i]!
+      if (childSt instanceof Error) {
+        this.error(childPath, isErrno(childSt, 'ENOENT') ? 'vanished during the backup' : errnoText(childSt))
         continue
       }
       if (childSt.isDirectory()) push((await this.walkDir(childPath, child, childSt)).done)

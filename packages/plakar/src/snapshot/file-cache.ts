@@ -35,6 +35,7 @@ export function stamp(st: {
 
 const BATCH = 512
 const TABLE = 'snapshot_files_v1'
+const COLUMNS = 'dir,name,stamp,chunks,xattrs'
 
 export class FileCache {
   private readonly db: Database.Database
@@ -47,6 +48,10 @@ export class FileCache {
     private readonly owned: boolean,
   ) {
     this.db = db
+    // The cache is disposable: a table of another layout (an older plakar) is dropped, not used.
+    const columns = (db.prepare(`PRAGMA table_info(${TABLE})`).all() as { name: string }[]).map((c) => c.name)
+    if (columns.length > 0 && columns.join(',') !== COLUMNS) db.exec(`DROP TABLE ${TABLE}`)
+    db.exec('DROP TABLE IF EXISTS snapshot_files')
     this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
       dir BLOB NOT NULL, name BLOB NOT NULL, stamp TEXT NOT NULL, chunks BLOB NOT NULL, xattrs BLOB,
       PRIMARY KEY (dir, name)) WITHOUT ROWID`)

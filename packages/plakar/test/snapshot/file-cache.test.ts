@@ -94,3 +94,22 @@ describe('the file-metadata cache', () => {
     cache.close()
   })
 })
+
+describe('a cache table from an older plakar', () => {
+  it('is dropped and rebuilt, not used and not fatal', async () => {
+    const dir = join(work, 'cache-old')
+    fs.mkdirSync(dir)
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(join(dir, 'old.db'))
+    db.exec('CREATE TABLE snapshot_files_v1 (path BLOB PRIMARY KEY, dev INTEGER, chunks BLOB)')
+    db.exec('CREATE TABLE snapshot_files (path BLOB PRIMARY KEY)')
+    db.close()
+    const cache = FileCache.open(dir, 'old')
+    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(0)
+    const r = await repo()
+    await archive(r, { paths: [join(work, 'src')], cache })
+    cache.flush()
+    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(20)
+    cache.close()
+  })
+})
