@@ -15,7 +15,7 @@ import type { BlobLocation } from './types.js'
  * runs off the end.
  */
 const SPAN = 4 << 20
-const SPANS_KEPT = 4
+const SPANS_KEPT = 2
 /** A request this far past the previous one's end still counts as sequential. */
 const SEQUENTIAL_GAP = 1 << 20
 

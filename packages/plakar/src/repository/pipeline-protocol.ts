@@ -41,6 +41,7 @@ export interface FileSource {
 }
 
 export interface TaskMessage {
+  readonly kind: 'task'
   readonly task: number
   readonly files: readonly FileSource[]
   /** bytes the task is expected to read (the callers' size hints), to size its buffers */
@@ -61,6 +62,29 @@ export interface ChunksMessage {
   readonly ids: Uint8Array
   readonly raw: Uint32Array
   readonly sealed: Int32Array
+  readonly data: ArrayBuffer
+}
+
+/**
+ * Restore side: main -> worker DecodeRequest, a batch of sealed blobs back to back in `data`
+ * (`lengths[k]` bytes each, type code `types[k]`, id k at ids[32k..]); worker -> main
+ * DecodeReply with each blob's content back to back (`lengths[k]`, or -1 with `errors[k]`
+ * when it failed verification). Batches are answered in order of arrival.
+ */
+export interface DecodeRequest {
+  readonly kind: 'decode'
+  readonly batch: number
+  readonly types: Uint8Array
+  readonly ids: Uint8Array
+  readonly lengths: Uint32Array
+  readonly data: ArrayBuffer
+}
+
+export interface DecodeReply {
+  readonly kind: 'decoded'
+  readonly batch: number
+  readonly lengths: Int32Array
+  readonly errors: readonly (string | null)[]
   readonly data: ArrayBuffer
 }
 

@@ -11,9 +11,11 @@ import Database from 'better-sqlite3'
 import { chunkerFor } from '../chunking/index.js'
 import { codecByName, codecsByTag } from '../compression/index.js'
 import { blobIdFunction } from '../crypto/index.js'
-import { Envelope } from '../format/index.js'
+import { blobTypeFromCode, Envelope } from '../format/index.js'
 import {
   type ChunksMessage,
+  type DecodeReply,
+  type DecodeRequest,
   type FileSource,
   FLUSH_BYTES,
   PROTOCOL_VERSION,
@@ -314,6 +316,51 @@ async function runTask(task: TaskMessage): Promise<void> {
 
 // Tasks run one after the other, in arrival order (the main thread relies on it).
 let queue: Promise<void> = Promise.resolve()
-parentPort!.on('message', (task: TaskMessage) => {
-  queue = queue.then(() => runTask(task))
+function decode(req: DecodeRequest): void {
+  const n = req.lengths.length
+  const out: Uint8Array[] = []
+  const lengths = new Int32Array(n)
+  const errors: (string | null)[] = []
+  let at = 0
+  let total = 0
+  for (let k = 0; k < n; k++) {
+    const sealed = new Uint8Array(req.data, at, req.lengths[k]!)
+    at += req.lengths[k]!
+    try {
+      const raw = envelope.openBlob(
+        blobTypeFromCode(req.types[k]!) ?? 'data',
+        req.ids.subarray(32 * k, 32 * k + 32),
+        sealed,
+      )
+      out.push(raw)
+      lengths[k] = raw.length
+      total += raw.length
+      errors.push(null)
+    } catch (err) {
+      lengths[k] = -1
+      errors.push(err instanceof Error ? err.message : String(err))
+    }
+  }
+  const data = Buffer.allocUnsafeSlow(total)
+  let off = 0
+  for (const raw of out) {
+    data.set(raw, off)
+    off += raw.length
+  }
+  const reply: DecodeReply = {
+    kind: 'decoded',
+    batch: req.batch,
+    lengths,
+    errors,
+    data: data.buffer as ArrayBuffer,
+  }
+  parentPort!.postMessage(reply, [lengths.buffer, reply.data])
+}
+
+parentPort!.on('message', (msg: TaskMessage | DecodeRequest) => {
+  if (msg.kind === 'decode') {
+    queue = queue.then(() => decode(msg))
+    return
+  }
+  queue = queue.then(() => runTask(msg))
 })

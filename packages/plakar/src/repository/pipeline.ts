@@ -134,7 +134,7 @@ export class Pipeline {
       if (slot.tasks++ === 0) slot.worker.ref()
       let expected = 0
       for (const j of jobs) expected += j.sizeHint ?? Number.MAX_SAFE_INTEGER
-      const msg: TaskMessage = { task: id, files: jobs.map((j) => j.source), expected }
+      const msg: TaskMessage = { kind: 'task', task: id, files: jobs.map((j) => j.source), expected }
       slot.worker.postMessage(msg)
     }
   }

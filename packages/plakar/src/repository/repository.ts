@@ -16,7 +16,9 @@ import type { Store } from '../storage/store.js'
 import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
+import { Decoder } from './decoder.js'
 import { PackReader } from './pack-reader.js'
+import { PROTOCOL_VERSION } from './pipeline-protocol.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
 import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
 
@@ -30,12 +32,16 @@ export interface CreateOptions {
   readonly kdf?: KdfOptions
   /** Where the local cache lives; null = a temporary one (-no-cache). Default: XDG cache. */
   readonly cacheDir?: string | null
+  /** Worker threads that open blobs read in batches (restore); 0 = the calling thread. Default 1. */
+  readonly decoders?: number
 }
 
 export interface OpenOptions {
   /** Asked only when the repository is encrypted. */
   readonly passphrase: () => Promise<Uint8Array>
   readonly cacheDir?: string | null
+  /** Worker threads that open blobs read in batches (restore); 0 = the calling thread. Default 1. */
+  readonly decoders?: number
 }
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
@@ -64,6 +70,7 @@ async function orNotFound<T>(store: Store, p: Promise<T>): Promise<T> {
 export class Repository {
   private closed = false
   private readonly packs: PackReader
+  private readonly decoder: Decoder
 
   private constructor(
     readonly store: Store,
@@ -72,8 +79,21 @@ export class Repository {
     private readonly envelope: Envelope,
     /** The local cache; the snapshot layer keeps its own tables in `cache.db`. */
     readonly cache: LocalCache,
+    decoders: number,
   ) {
     this.packs = new PackReader(store, (pack) => cache.packDataEnd(pack))
+    this.decoder = new Decoder(
+      envelope,
+      {
+        version: PROTOCOL_VERSION,
+        dataKey: keys?.data ?? null,
+        idKey: keys?.id ?? null,
+        compression: config.compression,
+        chunking: config.chunking,
+        cacheFile: null,
+      },
+      decoders,
+    )
   }
 
   get id(): string {
@@ -117,7 +137,7 @@ export class Repository {
       if (isPlakarError(err, 'STORAGE_EXISTS')) throw exists(err)
       throw err
     }
-    return Repository.assemble(store, config, master, opts.cacheDir)
+    return Repository.assemble(store, config, master, opts.cacheDir, opts.decoders)
   }
 
   static async open(store: Store, opts: OpenOptions): Promise<Repository> {
@@ -147,7 +167,7 @@ export class Repository {
       if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
     }
     checkConfig(config)
-    return Repository.assemble(store, config, master, opts.cacheDir)
+    return Repository.assemble(store, config, master, opts.cacheDir, opts.decoders)
   }
 
   private static async assemble(
@@ -155,6 +175,7 @@ export class Repository {
     config: RepositoryConfig,
     master: Buffer | null,
     cacheDir: string | null | undefined,
+    decoders = 1,
   ): Promise<Repository> {
     const keys = master ? deriveMasterKeys(master, config.id) : null
     const envelope = new Envelope({
@@ -164,7 +185,7 @@ export class Repository {
       codecs: codecsByTag(),
     })
     const cache = LocalCache.open(config.id, cacheDir === undefined ? defaultCacheDir() : cacheDir)
-    const repo = new Repository(store, config, keys, envelope, cache)
+    const repo = new Repository(store, config, keys, envelope, cache, Math.max(0, Math.floor(decoders)))
     try {
       await repo.sync()
     } catch (err) {
@@ -274,7 +295,7 @@ export class Repository {
         )
       throw err
     }
-    return this.envelope.openBlob(loc.type, id, sealed)
+    return this.decoder.decode(loc.type, id, sealed)
   }
 
   /**
@@ -354,6 +375,7 @@ export class Repository {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.decoder.close()
     this.cache.close()
   }
 

@@ -61,6 +61,30 @@ describe.each([
     await repo.close()
   })
 
+  it('reports damage the same way when blobs are opened in a batch on the decode worker', async () => {
+    const store = memoryStore()
+    const blobs = await fill(store, passphrase, 8)
+    const [pack] = await names(store, 'pack')
+    const bytes = Buffer.from(await store.get('pack', pack!))
+    bytes[100]! ^= 0xff
+    await store.delete('pack', pack!)
+    await store.put('pack', pack!, bytes)
+    const repo = await openRepo(store, null, passphrase ?? undefined)
+    const results = await Promise.allSettled(blobs.map((b) => repo.getBlob(b.id)))
+    const first = results[0]!
+    expect(first.status).toBe('rejected')
+    if (first.status === 'rejected') {
+      expect(isPlakarError(first.reason, 'REPO_CORRUPT')).toBe(true)
+      expect(first.reason.message).toContain(Buffer.from(blobs[0]!.id).toString('hex'))
+    }
+    for (const [i, r] of results.entries()) {
+      if (i === 0) continue
+      expect(r.status).toBe('fulfilled')
+      if (r.status === 'fulfilled') expect(Buffer.from(r.value).equals(blobs[i]!.data)).toBe(true)
+    }
+    await repo.close()
+  })
+
   it('reports a missing pack as REPO_CORRUPT and an unknown blob as REPO_BLOB_NOT_FOUND', async () => {
     const store = memoryStore()
     const blobs = await fill(store, passphrase, 1)
