@@ -34,6 +34,8 @@ export interface Io extends PassphraseIo {
 export interface OpenedRepository extends SnapshotRepository {
   readonly config: RepositoryConfig
   readonly encrypted: boolean
+  /** Index objects that could not be read when the repository was opened (damaged). */
+  readonly damagedIndexes?: readonly { readonly name: string; readonly error: string }[]
   readonly store: { readonly location: string }
   /** The repository's local cache database, where the file-metadata cache keeps its table. */
   readonly cacheDb: Database.Database
@@ -84,6 +86,9 @@ export class Context {
       passphrase: () => this.passphrase(false),
       cacheDir: this.cacheDir(),
     })
+    for (const d of repo.damagedIndexes ?? []) {
+      this.err(`plakar: warning: index ${d.name} skipped: ${d.error}`)
+    }
     try {
       return await f(repo)
     } finally {

@@ -23,6 +23,9 @@ class Opened implements OpenedRepository {
   get encrypted(): boolean {
     return this.repo.encrypted
   }
+  get damagedIndexes(): readonly { readonly name: string; readonly error: string }[] {
+    return this.repo.damagedIndexes
+  }
   get cacheDb(): Database.Database {
     return this.repo.cache.db
   }
