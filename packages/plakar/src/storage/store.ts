@@ -10,7 +10,7 @@
  * CONTRACT
  * - Names are 1..128 characters of `[0-9a-z-]`, the first one not `-` (hex ids, UUIDs,
  *   and `config`). A backend MUST reject any other name with StorageError code
- *   `STORAGE_BAD_NAME`, before touching the medium (see names.ts).
+ *   `STORAGE_BAD_NAME`, before touching the medium (see checks.ts).
  * - put(kind, name, data) is atomic: a concurrent or later reader sees either nothing or
  *   the whole object, never a prefix, even if the process is killed mid-put. Objects are
  *   immutable: putting an existing name with identical bytes succeeds (idempotent);
@@ -50,7 +50,10 @@ export interface ObjectInfo {
 }
 
 export interface Store {
-  /** The location as the user wrote it, normalised (e.g. `fs:///var/backups/repo`). */
+  /**
+   * The location as a normalised URL (e.g. `fs:///var/backups/repo` for `~/repo` or a
+   * relative path); openStore(location) opens the same place.
+   */
   readonly location: string
   /**
    * Create the location (empty). Fails with STORAGE_EXISTS if a repository store is there
