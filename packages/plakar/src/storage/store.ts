@@ -51,7 +51,7 @@ export interface ObjectInfo {
 
 export interface Store {
   /**
-   * The location as a normalised URL (e.g. `fs:///var/backups/repo` for `~/repo` or a
+   * The location as a normalised URL (e.g. `fs:///home/u/repo` for `~/repo` or a
    * relative path); openStore(location) opens the same place.
    */
   readonly location: string
