@@ -275,6 +275,15 @@ export class Repository {
     return this.envelope.blobId(data)
   }
 
+  /**
+   * True when every id is in the index (as far as the cache knows): how the snapshot layer
+   * checks an unchanged file's chunks before reusing them, in one query batch.
+   */
+  async hasBlobs(ids: Iterable<BlobId>): Promise<boolean> {
+    this.check()
+    return this.cache.hasAll(ids)
+  }
+
   async hasBlob(id: BlobId): Promise<boolean> {
     this.check()
     return this.cache.hasBlob(id)

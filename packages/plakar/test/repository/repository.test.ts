@@ -39,6 +39,9 @@ describe.each([
     expect(Buffer.from(again.id).equals(Buffer.from(ra.id))).toBe(true)
     await w.close()
     expect(await repo.hasBlob(ra.id)).toBe(true)
+    expect(await repo.hasBlobs([ra.id, rb.id])).toBe(true)
+    expect(await repo.hasBlobs([ra.id, randomBytes(32)])).toBe(false)
+    expect(await repo.hasBlobs([])).toBe(true)
     expect(Buffer.from(await repo.getBlob(ra.id)).equals(a)).toBe(true)
     await repo.close()
 
