@@ -1,4 +1,4 @@
-import { Excludes, joinPath, listHeaders, TreeReader, walk } from '../snapshot/index.js'
+import { Excludes, listHeaders, NameFinder, TreeReader } from '../snapshot/index.js'
 import { type Command, EXIT, usageError } from './command.js'
 import type { Context } from './context.js'
 import { isoSecond } from './format.js'
@@ -9,18 +9,15 @@ export interface FindOptions {
 }
 
 export async function runFind(ctx: Context, opts: FindOptions): Promise<number> {
-  const matcher = new Excludes([opts.name.replace(/\//g, '')])
+  const matcher = new Excludes([opts.name])
   return ctx.withRepository(async (repo) => {
-    const reader = new TreeReader(repo)
+    const finder = new NameFinder(new TreeReader(repo), (name) => matcher.excludes(name, name))
     let found = 0
     for (const h of await listHeaders(repo)) {
-      for await (const [path, e] of walk(reader, h.root, Buffer.from('/'))) {
-        if (!matcher.excludes(path, e.name)) continue
+      const prefix = Buffer.from(`${isoSecond(h.time)}  ${h.uuid}  /`)
+      for (const m of await finder.find(h.root.tree!)) {
         found++
-        const p = e.kind === 'dir' ? joinPath(path, Buffer.alloc(0)) : path
-        await ctx.write(
-          Buffer.concat([Buffer.from(`${isoSecond(h.time)}  ${h.uuid}  `), p, Buffer.from('\n')]),
-        )
+        await ctx.write(Buffer.concat([prefix, m.path, Buffer.from(m.dir ? '/\n' : '\n')]))
       }
     }
     if (found === 0) {

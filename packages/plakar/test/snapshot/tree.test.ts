@@ -111,3 +111,35 @@ describe('path lookup', () => {
     expect(loads).toBe(4)
   })
 })
+
+describe('finding names across snapshots', () => {
+  it('searches an unchanged directory once', async () => {
+    const { writer, repository } = blobStore()
+    const sub = new DirWriter(writer)
+    await sub.add({ ...entry(1), name: Buffer.from('notes.md') })
+    const subTree = await sub.finish()
+    const roots: Buffer[] = []
+    for (const extra of ['a', 'b']) {
+      const d = new DirWriter(writer)
+      await d.add({ ...entry(0), name: Buffer.from(extra) })
+      await d.add({ ...entry(0), name: Buffer.from('docs'), kind: 'dir', tree: subTree, content: undefined })
+      roots.push(await d.finish())
+    }
+    let loads = 0
+    const counting = {
+      ...repository,
+      getBlob: (id: Uint8Array) => {
+        loads++
+        return repository.getBlob(id)
+      },
+    }
+    const { NameFinder } = await import('@poolp/plakar')
+    const finder = new NameFinder(new TreeReader(counting, 0), (n) => n.toString() === 'notes.md')
+    for (const r of roots) {
+      const found = await finder.find(r)
+      expect(found.map((m) => m.path.toString())).toEqual(['docs/notes.md'])
+    }
+    // Two roots and the shared docs directory once: 3 loads, not 4.
+    expect(loads).toBe(3)
+  })
+})
