@@ -16,6 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { chunkerFor, FASTCDC_NAME } from '../src/chunking/index.js'
@@ -156,9 +157,10 @@ async function main(): Promise<void> {
   ]
   console.log(`datasets ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   console.log(
-    '| dataset | files | MB | read only MB/s | 1 worker MB/s | 2 workers MB/s | 2w / 1w | stored % |',
+    '| dataset | files | MB | read only MB/s | 1 worker MB/s | 2 workers MB/s | 2w / 1w | CPU ms/MB (2w, all threads) | stored % |',
   )
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  console.log(`(load average at start: ${loadavg()[0]!.toFixed(1)})`)
   for (const [name, files] of sets) {
     const bytes = files.reduce((a, f) => a + f.size, 0)
     readAll(files) // warm the page cache
