@@ -1,10 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 import { storeConformance } from './conformance.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'plakar-sqlite-conformance-'))
+// Made before the tests, not at import: a run that filters every test out leaves nothing behind.
+let dir = ''
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'plakar-sqlite-conformance-'))
+})
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 let n = 0

@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
 import { openStore } from '../../src/storage/index.js'
 import { objectBytes } from './objects.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'plakar-sqlite-'))
+// Made before the tests, not at import: a run that filters every test out leaves nothing behind.
+let dir = ''
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'plakar-sqlite-'))
+})
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let n = 0
 const fresh = () => join(dir, `r${n++}.db`)
