@@ -18,7 +18,9 @@
  *   This holds across processes, so put of a fresh name is also an exclusive create:
  *   of several writers racing to put different bytes under one name, exactly one
  *   succeeds (a lock primitive needs nothing more). put resolves only once the object
- *   is durable (fsync or transaction commit). The caller may reuse `data` afterwards.
+ *   is durable (fsync or transaction commit). put keeps no reference to `data` once
+ *   its promise settles, resolved or rejected: the caller may then reuse or overwrite it
+ *   (the packer recycles pack buffers). Until then the caller must not change it.
  * - get(kind, name) returns the whole object; get(kind, name, offset, length) returns
  *   exactly `length` bytes starting at `offset` (offset alone: to the end). A missing
  *   object fails with `STORAGE_NOT_FOUND`; a range past the end fails with
