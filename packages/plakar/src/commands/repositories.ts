@@ -42,6 +42,9 @@ class Opened implements OpenedRepository {
   hasBlobSync(id: BlobId): boolean {
     return this.repo.cache.hasBlob(id)
   }
+  hasBlobsSync(ids: Iterable<BlobId>): boolean {
+    return this.repo.cache.hasAll(ids)
+  }
   putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
     return this.repo.putSnapshot(uuid, data)
   }

@@ -39,6 +39,8 @@ export interface SnapshotRepository {
   hasBlob(id: BlobId): Promise<boolean>
   /** The same answer as hasBlob without a promise, when the repository can give it (optional). */
   hasBlobSync?(id: BlobId): boolean
+  /** True when every id is in the repository, in one batch, without a promise (optional). */
+  hasBlobsSync?(ids: Iterable<BlobId>): boolean
   putSnapshot(uuid: string, data: Uint8Array): Promise<void>
   getSnapshot(uuid: string): Promise<Uint8Array>
   listSnapshots(): Promise<string[]>

@@ -59,7 +59,10 @@ describe('the file-metadata cache', () => {
     await archive(r, { paths: [join(work, 'src')], cache })
     cache.flush()
     fs.writeFileSync(join(work, 'src/sub/f3'), 'changed\n')
-    const h = await archive(r, { paths: [join(work, 'src')], cache, progress })
+    const batched = Object.assign(Object.create(r), {
+      hasBlobsSync: (ids: Iterable<Uint8Array>) => r.cache.hasAll(ids),
+    })
+    const h = await archive(batched, { paths: [join(work, 'src')], cache, progress })
     expect(progress.cached).toBe(19)
     await restoredMatches(r, h, join(work, 'out1'))
     cache.close()
@@ -75,6 +78,14 @@ describe('the file-metadata cache', () => {
     const h = await archive(b, { paths: [join(work, 'src')], cache, progress })
     expect(progress.cached).toBe(0)
     await restoredMatches(b, h, join(work, 'out2'))
+    // The same through the batch check the CLI uses (one query for a directory's chunks).
+    const c = await repo()
+    const batched = Object.assign(Object.create(c), {
+      hasBlobsSync: (ids: Iterable<Uint8Array>) => c.cache.hasAll(ids),
+    })
+    const h2 = await archive(batched, { paths: [join(work, 'src')], cache, progress })
+    expect(progress.cached).toBe(0)
+    await restoredMatches(c, h2, join(work, 'out2b'))
     cache.close()
   })
 
