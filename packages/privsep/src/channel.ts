@@ -50,3 +50,14 @@ export function channelFailure(err: unknown): string {
   if (typeof code === 'string' && code.startsWith('IPCMSG_')) return (err as Error).message
   return inspect(err)
 }
+
+/**
+ * True for the error a pending query or send gets when its peer went away. A channel
+ * between peers closes only when one of them exits, so the daemon is going down: the
+ * parent reports the process that died and stops the others, and this one waits for it
+ * instead of failing (which would blame the wrong process and the exit status).
+ */
+export function isPeerGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'IPCMSG_PEER_CLOSED' || code === 'IPCMSG_CLOSED'
+}

@@ -9,7 +9,7 @@
  * import lazily after start()).
  */
 import { readlinkSync } from 'node:fs'
-import { type Channel, channelFailure, chroot, openChannel, setCloexec } from './channel.js'
+import { type Channel, channelFailure, chroot, isPeerGone, openChannel, setCloexec } from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, decodeCount } from './control.js'
 import { BadRoleError, StartupError } from './errors.js'
 import { log, prefixConsole, setLogName } from './log.js'
@@ -63,6 +63,7 @@ export async function runChild(
   process.on('SIGHUP', () => {})
   process.on('SIGTERM', () => process.exit(0))
   const die = (err: unknown) => {
+    if (isPeerGone(err)) return log.debug(`a peer is gone (${(err as Error).message}): waiting for SIGTERM`)
     log.error(err)
     process.exit(1)
   }
@@ -133,16 +134,23 @@ export async function runChild(
   dropPrivileges({ chrootPath: me.chrootPath, user, chroot })
   await channelsComplete
   running()
-  await me.preStart?.()
-  for (const [peer, channel] of daemon.channels) dispatchPeer(peer, channel)
-  control.message(ControlType.READY, undefined, { peerid: CONTROL_VERSION })
-  await me.main()
+  try {
+    await me.preStart?.()
+    for (const [peer, channel] of daemon.channels) dispatchPeer(peer, channel)
+    control.message(ControlType.READY, undefined, { peerid: CONTROL_VERSION })
+    await me.main()
+  } catch (err) {
+    if (!isPeerGone(err)) throw err
+    log.debug(`a peer is gone (${(err as Error).message}): waiting for SIGTERM`)
+    await new Promise(() => {})
+  }
 }
 
 function dispatchPeer(peer: string, channel: Channel): void {
   channel.dispatch().then(
     () => log.debug(`channel to "${peer}" closed`),
     (err: unknown) => {
+      if (isPeerGone(err)) return log.debug(`channel to "${peer}": a peer is gone: waiting for SIGTERM`)
       log.error(`channel to "${peer}" failed: ${channelFailure(err)}`)
       process.exit(1)
     },

@@ -5,7 +5,7 @@
  * then run the parent's entry point. From then on the parent supervises (supervisor.ts).
  */
 import { closeSync, readFileSync } from 'node:fs'
-import { type Channel, channelFailure, openChannel, socketpair } from './channel.js'
+import { type Channel, channelFailure, isPeerGone, openChannel, socketpair } from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, encodeCount } from './control.js'
 import { DeclarationError, StartupError } from './errors.js'
 import { log, prefixConsole, setLogName } from './log.js'
@@ -63,21 +63,23 @@ export async function runParent(
     failed = true
     supervisor.stop(reason, true)
   }
+  // A child that went away is the supervisor's to report (supervisor.ts); what failed because
+  // of it (a query, an entry point awaiting one) is not a failure of its own.
+  const unlessPeerGone = (what: string, err: unknown) => {
+    if (isPeerGone(err)) return log.debug(`${what}: a child is gone (${(err as Error).message})`)
+    log.error(err)
+    fail(what)
+  }
   const channelFailed = (what: string) => (err: unknown) => {
+    if (isPeerGone(err)) return log.debug(`${what}: a child is gone`)
     const why = channelFailure(err)
     if (!why.includes('\n')) return fail(`${what} failed: ${why}`)
     log.error(`${what} failed: ${why}`)
     fail(`${what} failed`)
   }
   // Node would print these unprefixed and exit, leaving the children to notice on their own.
-  process.on('uncaughtException', (err) => {
-    log.error(err)
-    fail('uncaught exception')
-  })
-  process.on('unhandledRejection', (err) => {
-    log.error(err)
-    fail('unhandled promise rejection')
-  })
+  process.on('uncaughtException', (err) => unlessPeerGone('uncaught exception', err))
+  process.on('unhandledRejection', (err) => unlessPeerGone('unhandled promise rejection', err))
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     // A repeated signal changes nothing: the grace period already bounds the wait, and a
     // terminal or `timeout` often delivers one signal twice (to the process and its group).
@@ -148,8 +150,7 @@ export async function runParent(
   try {
     await me.preStart?.()
   } catch (err) {
-    log.error(err)
-    fail('preStart handler failed')
+    unlessPeerGone('preStart handler failed', err)
   }
   for (const [peer, channel] of daemon.channels) {
     channel
@@ -162,8 +163,7 @@ export async function runParent(
   try {
     await me.main()
   } catch (err) {
-    log.error(err)
-    fail('entry point failed')
+    unlessPeerGone('entry point failed', err)
     return new Promise(() => {})
   }
 }

@@ -112,6 +112,24 @@ describe.skipIf(!isRoot)('a child that fails or leaves', () => {
     )
   })
 
+  it('a query to a peer that dies fails quietly: only the dead child is blamed', async () => {
+    const daemon = runDaemon(await bundled('jail'), ['peer-dies'])
+    await daemon.waitFor(/^jailed\[\d+\]: asked idle$/)
+    await daemon.waitFor(/^parent\[\d+\]: parent offsets/) // every child is ready, titled
+    const children = daemonChildren(daemon.pid, 'jail')
+    process.kill(children.get('idle')!, 'SIGKILL')
+    expect((await daemon.exited).code).toBe(1)
+    expect(daemon.lines).toContain(
+      `parent[${daemon.pid}]: lost child "idle" (pid ${children.get('idle')}): killed by signal SIGKILL; shutting down`,
+    )
+    expect(
+      daemon.lines.filter(
+        (l) => l.startsWith('jailed[') && l !== `jailed[${children.get('jailed')}]: asked idle`,
+      ),
+    ).toEqual([])
+    expect(daemon.lines.join('\n')).not.toContain('while stopping')
+  })
+
   it('a child exiting by itself with status 3 is reported with that status', async () => {
     const daemon = runDaemon(await bundled('jail'), ['exit-by-itself'])
     expect((await daemon.exited).code).toBe(1)

@@ -40,7 +40,9 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
     gid: options.gid,
   })
   const lines: string[] = []
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = []
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void }[] =
+    []
+  let closed: string | undefined
   const onLine = (line: string) => {
     lines.push(line)
     for (const w of [...waiters]) {
@@ -67,6 +69,12 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.on('exit', (code, signal) => resolve({ code, signal }))
   })
+  // Once the daemon is gone and its output read, a line still awaited will never come.
+  proc.on('close', (code, signal) => {
+    closed = `the daemon ended (${signal ?? `status ${code}`})`
+    for (const w of waiters.splice(0))
+      w.reject(new Error(`${closed} before a line matched ${w.pattern}:\n${lines.join('\n')}`))
+  })
   return {
     proc,
     pid: proc.pid!,
@@ -76,6 +84,9 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
       for (const line of lines) {
         const m = line.match(pattern)
         if (m) return Promise.resolve(m)
+      }
+      if (closed !== undefined) {
+        return Promise.reject(new Error(`${closed} before a line matched ${pattern}:\n${lines.join('\n')}`))
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
@@ -87,6 +98,10 @@ export function runDaemon(script: string, args: string[] = [], options: RunOptio
           resolve: (m) => {
             clearTimeout(timer)
             resolve(m)
+          },
+          reject: (e) => {
+            clearTimeout(timer)
+            reject(e)
           },
         })
       })
