@@ -20,8 +20,7 @@ import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { chunkerFor, FASTCDC_NAME } from '../src/chunking/index.js'
-import { Repository } from '../src/repository/index.js'
-import { openStore } from '../src/storage/index.js'
+import * as sources from '../src/index.js'
 import { ensureCorpus } from './corpus.js'
 
 interface Entry {
@@ -135,6 +134,12 @@ function chunkingTable(corpus: ReturnType<typeof ensureCorpus>): void {
   }
 }
 
+// The built package when there is one (workers load plain JS, as in production); else sources
+// (workers then load TypeScript through tsx, which costs CPU at every start).
+const built = new URL('../dist/index.js', import.meta.url)
+const plakar: typeof sources = fs.existsSync(built) ? await import(built.href) : sources
+const { Repository, openStore } = plakar
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 async function main(): Promise<void> {
@@ -155,7 +160,9 @@ async function main(): Promise<void> {
     ['big files', walk(path.join(corpus.root, 'big'))],
     ['random', randomSet(path.join(values.dir, 'random'))],
   ]
-  console.log(`datasets ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(
+    `datasets ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; plakar from ${plakar === sources ? 'src/ (tsx)' : 'dist/'}`,
+  )
   console.log(
     '| dataset | files | MB | read only MB/s | 1 worker MB/s | 2 workers MB/s | 2w / 1w | CPU ms/MB (2w, all threads) | stored % |',
   )
