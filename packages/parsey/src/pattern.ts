@@ -260,6 +260,8 @@ class ListPattern<T> extends Pattern<T[]> {
         }
         const k = m(p, j)
         if (k < 0) return out.length > 0 ? p.fail(j, "'}'") : -1
+        // An item that matches nothing (list(optional(x))) would repeat forever at a stray token.
+        if (k === j) return p.fail(j, "'}'")
         out.push(p.v)
         j = skipNewlines(p, k)
         if (p.flagsAt(j) & PUNCT && p.kindAt(j) === ',') j = skipNewlines(p, j + 1)

@@ -83,6 +83,16 @@ describe('combinators', () => {
     )
   })
 
+  it('never loops on items that can match nothing', () => {
+    expect(values(list(optional('a')), 'v { a a }\n')).toHaveLength(1)
+    expect(errors(list(optional('a')), 'v { a b }\n')).toEqual([
+      "p.conf:1:7: expected 'a' or '}' after 'a', found 'b'",
+    ])
+    expect(errors(many(optional('a')), 'v a b\n')).toEqual([
+      "p.conf:1:5: expected 'a' or end of line after 'a', found 'b'",
+    ])
+  })
+
   it('options accepts each option once, in any order', () => {
     const p = options({ port: seq('port', int()).map(([, n]) => n), tls: token('tls').map(() => true) })
     expect(values(p, 'v tls port 25\nv port 1\nv\n')).toEqual([{ tls: true, port: 25 }, { port: 1 }, {}])
