@@ -412,7 +412,7 @@ class Archiver {
     try {
       fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
     } catch (err) {
-      this.error(path, errnoText(err))
+      this.error(path, isErrno(err, 'ENOENT') ? 'vanished during the backup' : errnoText(err))
       return null
     }
     try {
