@@ -24,8 +24,8 @@ export class ProgressLine {
     private readonly stream: ProgressStream,
     private readonly verb: string,
     private readonly counters: ProgressCounters,
-    /** Expected total bytes, for the ETA; undefined when unknown. */
-    private readonly total: number | undefined,
+    /** Expected total bytes, for the ETA; undefined while unknown (asked at every redraw). */
+    private readonly total: () => number | undefined,
   ) {}
 
   start(): this {
@@ -50,9 +50,10 @@ export class ProgressLine {
     const c = this.counters
     const rate = c.bytes / elapsed
     let line = `${this.verb}: ${c.files} files, ${humanSize(c.bytes)}, ${humanSize(Math.round(rate))}/s`
-    if (this.total !== undefined && this.total > 0 && rate > 0) {
-      const pct = Math.min(100, Math.floor((c.bytes / this.total) * 100))
-      line += `, ${pct}%, ETA ${duration(Math.max(0, this.total - c.bytes) / rate)}`
+    const total = this.total()
+    if (total !== undefined && total > 0 && rate > 0) {
+      const pct = Math.min(100, Math.floor((c.bytes / total) * 100))
+      line += `, ${pct}%, ETA ${duration(Math.max(0, total - c.bytes) / rate)}`
     }
     if (c.errors > 0) line += `, ${c.errors} errors`
     return line

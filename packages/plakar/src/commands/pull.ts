@@ -44,7 +44,7 @@ export async function runPull(ctx: Context, opts: PullOptions): Promise<number> 
     const target = resolve(ctx.io.cwd, opts.target ?? '.')
     const progress = new RestoreProgress()
     const total = jobs.reduce((n, j) => n + j.entry.size, 0)
-    const line = new ProgressLine(ctx.io.stderr, 'pull', progress, total).start()
+    const line = new ProgressLine(ctx.io.stderr, 'pull', progress, () => total).start()
     const started = Date.now()
     try {
       const restorer = new Restorer(repo, reader, target, {

@@ -4,6 +4,7 @@ import { type Command, EXIT, flagList, usageError } from './command.js'
 import type { Context, OpenedRepository } from './context.js'
 import { duration, humanSize } from './format.js'
 import { ProgressLine } from './progress.js'
+import { SizeScan } from './size-scan.js'
 
 export interface PushOptions {
   readonly paths: readonly string[]
@@ -16,12 +17,9 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
     const paths = opts.paths.map((p) => resolve(ctx.io.cwd, p))
     const cache = ctx.cacheDir() !== null ? openFileCache(ctx, repo) : null
     const progress = new ArchiveProgress()
-    const line = new ProgressLine(
-      ctx.io.stderr,
-      'push',
-      progress,
-      ctx.io.stderr.isTTY ? await expectedSize(repo, paths) : undefined,
-    ).start()
+    const estimate = ctx.io.stderr.isTTY ? await expectedSize(repo, paths) : undefined
+    const scan = ctx.io.stderr.isTTY && estimate === undefined ? new SizeScan(paths) : undefined
+    const line = new ProgressLine(ctx.io.stderr, 'push', progress, () => estimate ?? scan?.total).start()
     const started = Date.now()
     try {
       const header = await archive(repo, {
@@ -49,6 +47,7 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
       return c.errors > 0 ? EXIT.PARTIAL : EXIT.OK
     } finally {
       line.stop()
+      scan?.stop()
       cache?.close()
     }
   })

@@ -112,7 +112,7 @@ describe('formatting', () => {
 describe('the progress line', () => {
   it('shows files, bytes, rate, percentage and ETA', () => {
     const counters = { files: 12, bytes: 50_000_000, errors: 1 }
-    const line = new ProgressLine({ write: () => true }, 'pull', counters, 200_000_000)
+    const line = new ProgressLine({ write: () => true }, 'pull', counters, () => 200_000_000)
     const now = Date.now() + 10_000
     expect(line.render(now)).toMatch(/^pull: 12 files, 50 MB, 5\.0 MB\/s, 25%, ETA 0:(29|30), 1 errors$/)
   })
@@ -123,10 +123,29 @@ describe('the progress line', () => {
       { write: (t: string) => written.push(t) },
       'push',
       { files: 0, bytes: 0, errors: 0 },
-      undefined,
+      () => undefined,
     )
     line.start()
     line.stop()
     expect(written).toEqual([])
+  })
+})
+
+describe('the size scan behind the ETA of a first push', () => {
+  it('adds up the regular files below the paths, off the main thread', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { SizeScan } = await import('../../src/commands/size-scan.js')
+    const dir = mkdtempSync(join(tmpdir(), 'plakar-scan-'))
+    mkdirSync(join(dir, 'a/b'), { recursive: true })
+    writeFileSync(join(dir, 'a/one'), Buffer.alloc(1000))
+    writeFileSync(join(dir, 'a/b/two'), Buffer.alloc(234))
+    symlinkSync('/etc/passwd', join(dir, 'link'))
+    const scan = new SizeScan([dir, join(dir, 'missing')])
+    while (scan.total === undefined) await new Promise((r) => setTimeout(r, 10))
+    expect(scan.total).toBe(1234)
+    scan.stop()
+    rmSync(dir, { recursive: true })
   })
 })
