@@ -17,7 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Corpus, digestTree, ensureCorpus } from './corpus.js'
-import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes } from './measure.js'
+import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes, warmTree } from './measure.js'
 import { RamDisk } from './ramdisk.js'
 import { type DatasetInfo, type Phase, type RunResult, table } from './report.js'
 import { borg } from './tools/borg.js'
@@ -169,7 +169,11 @@ async function runDataset(
   async function step(tool: Tool, label: Phase | 'init', command: Command): Promise<void> {
     const s = state.get(tool)!
     if (s.result.error) return
-    if (!opts.warm) dropCaches()
+    if (opts.warm) {
+      // The same warm state for every tool: its repository and the source, read just before.
+      warmTree(s.ctx.repo)
+      warmTree(source)
+    } else dropCaches()
     try {
       const m = await measure(command, path.join(s.logs, `${tool.name}-${label}.log`), opts.nice)
       if (label === 'init') return
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
     '',
     `- ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`,
     ...opts.tools.map((t) => `- ${t.name}: ${t.version()?.split('\n')[0]}; ${t.settings}`),
-    `- page cache: ${opts.warm ? 'left warm (--warm)' : cachesDropped ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every step' : 'NOT dropped (not permitted here): later steps may read from a warm cache'}`,
+    `- page cache: ${opts.warm ? 'warm (--warm): the source and the repository read just before every step' : cachesDropped ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every step' : 'NOT dropped (not permitted here): later steps may read from a warm cache'}`,
     `- every step ran at nice ${opts.nice}${opts.nice < 0 ? ' (ahead of the rest of the machine)' : ''}`,
     `- load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${os.loadavg()[0]!.toFixed(1)}: figures from a busy machine carry its noise`,
     `- restore target: ${ramdisk.description}; restores verified byte for byte against the source`,

@@ -124,8 +124,10 @@ export function table(info: DatasetInfo, tools: readonly string[], results: read
             ? 'yes'
             : 'NO'
           : ''
+      // Two decimals, three where two would round a miss into the target's own value.
+      const digits = t && Math.abs(ratio - t.ratio) < 0.01 ? 3 : 2
       cells.push(
-        Number.isFinite(ratio) ? ratio.toFixed(2) : '-',
+        Number.isFinite(ratio) ? ratio.toFixed(digits) : '-',
         t ? `${t.higherIsBetter ? '≥' : '≤'} ${t.ratio}` : '',
         met,
       )
