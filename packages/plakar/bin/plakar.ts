@@ -10,6 +10,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err
 })
 
+// Ctrl-C: clear a progress line, say so, exit 130. What a push had written stays
+// unreferenced (no snapshot names it) and is reclaimable; nothing visible is half done.
+process.on('SIGINT', () => {
+  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}plakar: interrupted\n`)
+  process.exit(130)
+})
+
 main(
   process.argv.slice(2),
   {
