@@ -118,6 +118,7 @@ export function exitStatus(...extra: string[]): string {
     '  1  an error (message on stderr): repository, snapshot, passphrase, file',
     '  2  usage error: unknown command or flag, wrong arguments',
     ...extra.map((l) => `  ${l}`),
+    '  130  interrupted (Ctrl-C): no snapshot is made, earlier ones are intact',
   ].join('\n')
 }
 
