@@ -18,6 +18,7 @@ import { startPipelineWorker } from './worker-entry.js'
 const BATCH_MIN = 4
 const BATCH_MIN_BYTES = 256 << 10
 const BATCH_MAX_BYTES = 1 << 20
+const MAX_INFLIGHT_BYTES = 4 << 20
 
 interface Item {
   readonly type: BlobType
@@ -34,6 +35,8 @@ export class Decoder {
   private worker: Worker | null = null
   private broken = false
   private readonly inflight = new Map<number, Item[]>()
+  private readonly batchBytes = new Map<number, number>()
+  private inflightBytes = 0
   private nextBatch = 1
 
   constructor(
@@ -66,10 +69,22 @@ export class Decoder {
 
   private flush(): void {
     this.scheduled = false
-    const items = this.queue
-    const bytes = this.queued
-    this.queue = []
-    this.queued = 0
+    // Bounded work in flight: later requests wait in the queue (and batch up meanwhile).
+    if (this.inflightBytes >= MAX_INFLIGHT_BYTES && !this.broken) return
+    // One batch of at most BATCH_MAX_BYTES (or one blob); the rest waits for the next flush.
+    let take = 0
+    let bytes = 0
+    while (
+      take < this.queue.length &&
+      (take === 0 || bytes + this.queue[take]!.sealed.length <= BATCH_MAX_BYTES)
+    )
+      bytes += this.queue[take++]!.sealed.length
+    const items = this.queue.splice(0, take)
+    this.queued -= bytes
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
     if (items.length === 0) return
     if (this.broken || (items.length < BATCH_MIN && bytes < BATCH_MIN_BYTES)) {
       for (const it of items) this.local(it)
@@ -91,6 +106,8 @@ export class Decoder {
     })
     const batch = this.nextBatch++
     this.inflight.set(batch, items)
+    this.inflightBytes += bytes
+    this.batchBytes.set(batch, bytes)
     if (this.inflight.size === 1) worker.ref()
     const req: DecodeRequest = { kind: 'decode', batch, types, ids, lengths, data: data.buffer }
     worker.postMessage(req, [types.buffer, ids.buffer, lengths.buffer, data.buffer])
@@ -121,6 +138,8 @@ export class Decoder {
     const items = this.inflight.get(reply.batch)
     if (!items) return
     this.inflight.delete(reply.batch)
+    this.inflightBytes -= this.batchBytes.get(reply.batch) ?? 0
+    this.batchBytes.delete(reply.batch)
     if (this.inflight.size === 0) this.worker?.unref()
     let at = 0
     items.forEach((it, k) => {
@@ -131,6 +150,7 @@ export class Decoder {
         at += len
       }
     })
+    if (this.queue.length > 0 && !this.scheduled) this.flush()
   }
 
   /** A worker that failed is a bug; the blobs in flight are opened here instead. */
@@ -139,6 +159,9 @@ export class Decoder {
     this.worker = null
     const pending = [...this.inflight.values()].flat()
     this.inflight.clear()
+    this.inflightBytes = 0
     for (const it of pending) this.local(it)
+    for (const it of this.queue.splice(0)) this.local(it)
+    this.queued = 0
   }
 }
