@@ -60,6 +60,8 @@ export class Restorer {
   private readonly deferred: Deferred[] = []
   private zeros = Buffer.alloc(0)
   private staging: string | null = null
+  private readonly tag = randomBytes(4).toString('hex')
+  private serial = 0
   errors = 0
 
   constructor(
@@ -316,8 +318,13 @@ export class Restorer {
     return Buffer.compare(data, this.zeros.subarray(0, data.length)) === 0
   }
 
+  /**
+   * A fresh temporary name: a per-restore random tag and a counter (cheaper than random bytes
+   * per file). Files are created with O_EXCL, so a name already there fails instead of being
+   * reused.
+   */
   private tempName(dir: Buffer): Buffer {
-    return join(dir, Buffer.from(`.plakar-${randomBytes(6).toString('hex')}.tmp`))
+    return join(dir, Buffer.from(`.plakar-${this.tag}-${(this.serial++).toString(36)}.tmp`))
   }
 
   private guard(path: Buffer, f: () => void): boolean {
