@@ -16,6 +16,7 @@ import type { BlobLocation } from './types.js'
  */
 const SPAN = 4 << 20
 const SPANS_KEPT = 2
+const SMALL_BLOB = 128 << 10
 /** A request this far past the previous one's end still counts as sequential. */
 const SEQUENTIAL_GAP = 1 << 20
 
@@ -47,7 +48,9 @@ export class PackReader {
     this.remember(pack, end)
     const sequential = last !== undefined && offset >= last && offset - last <= SEQUENTIAL_GAP
     const limit = this.dataEnd(pack)
-    if (!sequential || length >= SPAN || limit === undefined || limit <= end)
+    // Spans are for runs of small blobs; a big blob is a big read already (and a span per
+    // concurrent stream of big blobs would only hold memory).
+    if (!sequential || length >= SMALL_BLOB || limit === undefined || limit <= end)
       return this.store.get('pack', pack, offset, length)
     const spanEnd = Math.min(limit, offset + SPAN)
     const bytes = this.store.get('pack', pack, offset, spanEnd - offset)
