@@ -1,9 +1,10 @@
 /*
  * The POSIX calls Node lacks that ipcmsg and privsep need: socket creation
- * (socketpair, connect, listen, accept), descriptor flags, chroot, and user
- * and group lookup. Each throws a Node-style system error on failure; lookups
+ * (socketpair, connect, listen, accept), descriptor flags, chroot, user
+ * and group lookup, and the parent-death signal. Each throws a Node-style system error on failure; lookups
  * return undefined for a name that does not exist.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -406,6 +408,52 @@ js_getgrouplist(napi_env env, napi_callback_info info)
 	return arr;
 }
 
+/*
+ * setParentDeathSignal(signo): prctl(PR_SET_PDEATHSIG); 0 clears it. The
+ * kernel sends signo when the thread that spawned this process exits, even
+ * while our event loop is blocked. It forgets the setting when the process's
+ * credentials change (setuid, setgid...) or it execs a set-id program, so set
+ * it after dropping privileges; and check getppid() afterwards, since a parent
+ * that died before the call is never signalled about.
+ */
+static napi_value
+js_set_pdeathsig(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	int32_t signo;
+
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1 || napi_get_value_int32(env, argv[0], &signo) != napi_ok ||
+	    signo < 0 || signo >= NSIG) {
+		napi_throw_type_error(env, "EINVAL", "expected a signal number");
+		return NULL;
+	}
+	if (prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0, 0, 0) == -1)
+		return throw_errno(env, errno, "prctl");
+	return NULL;
+}
+
+/* getParentDeathSignal() -> the signal number set, 0 for none. */
+static napi_value
+js_get_pdeathsig(napi_env env, napi_callback_info info)
+{
+	int signo = 0;
+
+	(void)info;
+	if (prctl(PR_GET_PDEATHSIG, (unsigned long)&signo, 0, 0, 0) == -1)
+		return throw_errno(env, errno, "prctl");
+	return int_value(env, signo);
+}
+
+/* getppid() now; Node's process.ppid is read once at start-up. */
+static napi_value
+js_getppid(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return int_value(env, getppid());
+}
+
 void
 posix_init(napi_env env, napi_value exports)
 {
@@ -423,4 +471,7 @@ posix_init(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "getgrnam", js_getgrnam);
 	EXPORT_FN(env, exports, "getgrgid", js_getgrgid);
 	EXPORT_FN(env, exports, "getgrouplist", js_getgrouplist);
+	EXPORT_FN(env, exports, "setParentDeathSignal", js_set_pdeathsig);
+	EXPORT_FN(env, exports, "getParentDeathSignal", js_get_pdeathsig);
+	EXPORT_FN(env, exports, "getppid", js_getppid);
 }

@@ -5,7 +5,7 @@
  *   header: type, length, peerid, pid) and passed descriptors.
  * - Message: a received frame; its receiver owns its fd.
  * - Dialect: 'classic' (u16 len + u16 flags) or '2024' (u32 len, bit 31 = fd).
- * - posix: socketpair, chroot, user and group lookup, for privsep.
+ * - posix: socketpair, chroot, user and group lookup, parent-death signal, for privsep.
  * The wire is specified in docs/ipcmsg-wire.md.
  */
 export { Catalog, type CatalogEntry, type Codec, empty, msgpack, raw } from './catalog.js'
@@ -41,10 +41,13 @@ export {
   getgrgid,
   getgrnam,
   getgrouplist,
+  getParentDeathSignal,
+  getppid,
   getpwnam,
   getpwuid,
   type Passwd,
   setCloexec,
+  setParentDeathSignal,
   socketpair,
 } from './posix.js'
 export { DEFAULT_MAX_MESSAGE_SIZE, type DialectName, HEADER_SIZE } from './wire.js'

@@ -59,6 +59,9 @@ interface Addon {
   getgrnam(name: string): Group | undefined
   getgrgid(gid: number): Group | undefined
   getgrouplist(name: string, gid: number): number[]
+  setParentDeathSignal(signo: number): void
+  getParentDeathSignal(): number
+  getppid(): number
 }
 
 // src/ and dist/ both sit one level below the package root, next to build/.

@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import { addon, type Group, type Passwd } from './native.js'
 
 /**
@@ -60,4 +61,32 @@ export function closeFd(fd: number): void {
 /** What fstat says the descriptor is: 'socket', 'file', 'directory', 'fifo', 'character' or 'other'. */
 export function fdKind(fd: number): ReturnType<typeof addon.fdKind> {
   return addon.fdKind(fd)
+}
+
+/**
+ * Asks the kernel to send this process `signal` when its parent dies (Linux
+ * prctl(PR_SET_PDEATHSIG)); 0 clears it. It is delivered even while the event
+ * loop is blocked, so only a signal without a JavaScript listener (SIGKILL, or
+ * one left at its default action) ends a process that is stuck.
+ *
+ * Contract: "parent" is the thread that spawned this process (Node spawns from
+ * its main thread); the setting is cleared when this process's credentials
+ * change (setuid, setgid, setgroups) or it execs a set-id program, so set it
+ * after dropping privileges; and a parent that died before the call is never
+ * reported: compare getppid() with the expected parent afterwards.
+ */
+export function setParentDeathSignal(signal: number | NodeJS.Signals): void {
+  const signo = typeof signal === 'number' ? signal : constants.signals[signal]
+  if (signo === undefined) throw new TypeError(`setParentDeathSignal: unknown signal ${String(signal)}`)
+  addon.setParentDeathSignal(signo)
+}
+
+/** The signal setParentDeathSignal() set, as a number; 0 when none is. */
+export function getParentDeathSignal(): number {
+  return addon.getParentDeathSignal()
+}
+
+/** getppid(2) now: the parent's pid, or a reaper's once the parent died (process.ppid is read once, at start-up). */
+export function getppid(): number {
+  return addon.getppid()
 }

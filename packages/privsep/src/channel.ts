@@ -1,6 +1,7 @@
 /**
  * What privsep takes from @poolp/ipcmsg, in one place: channels over socketpairs with fd
- * passing, and the POSIX calls Node lacks (socketpair, chroot, getpwnam).
+ * passing, and the POSIX calls Node lacks (socketpair, chroot, getpwnam, the parent-death
+ * signal and a live getppid).
  *
  * Contract relied on: a Channel owns its fd; handlers set before dispatch() see every
  * message; dispatch() resolves when the peer closes and rejects on a protocol error;
@@ -16,7 +17,15 @@ import {
   type SendOptions,
 } from '@poolp/ipcmsg'
 
-export { Channel, chroot, getpwnam, setCloexec, socketpair } from '@poolp/ipcmsg'
+export {
+  Channel,
+  chroot,
+  getppid,
+  getpwnam,
+  setCloexec,
+  setParentDeathSignal,
+  socketpair,
+} from '@poolp/ipcmsg'
 export type { QueryOptions, ReplyOptions, SendOptions }
 
 /** A message from a peer process, as a privsep handler receives it. */

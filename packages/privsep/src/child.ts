@@ -1,7 +1,8 @@
 /**
  * A child's branch of start(), in OpenBSD's order: take the control channel on fd 3, run
- * preChroot, chroot, drop to the user, prove root is gone, collect the channels the parent
- * hands over, run preStart, dispatch, tell the parent READY, run the entry point.
+ * preChroot, chroot, drop to the user, prove root is gone, ask to be killed with the parent,
+ * collect the channels the parent hands over, run preStart, dispatch, tell the parent READY,
+ * run the entry point.
  *
  * What a child needs once jailed is loaded before chroot: the user database entry, the
  * time zone (V8 reads it lazily and silently falls back to UTC inside a jail without
@@ -9,7 +10,16 @@
  * import lazily after start()).
  */
 import { readlinkSync } from 'node:fs'
-import { type Channel, channelFailure, chroot, isPeerGone, openChannel, setCloexec } from './channel.js'
+import {
+  type Channel,
+  channelFailure,
+  chroot,
+  getppid,
+  isPeerGone,
+  openChannel,
+  setCloexec,
+  setParentDeathSignal,
+} from './channel.js'
 import { CONTROL_CHANNEL, CONTROL_VERSION, ControlType, controlTypeName, decodeCount } from './control.js'
 import { BadRoleError, StartupError } from './errors.js'
 import { log, prefixConsole, setLogName } from './log.js'
@@ -43,6 +53,15 @@ function keepTimeZone(): void {
   new Date().toString()
   Intl.DateTimeFormat().resolvedOptions()
 }
+
+/**
+ * The kernel's signal to this child when the parent dies. SIGKILL, not SIGTERM: a child's
+ * SIGTERM has a JavaScript listener (process.exit(0) above, or the application's), which
+ * runs only when the event loop turns, so a child stuck in a loop would outlive its parent;
+ * SIGKILL needs no cooperation. Nothing is lost by it: a parent's death already ends the
+ * daemon, and the parent is the one that had anything to clean up.
+ */
+const PARENT_DEATH_SIGNAL = 'SIGKILL'
 
 export async function runChild(
   daemon: Privsep,
@@ -82,6 +101,8 @@ export async function runChild(
   // Awaited only after privileges are dropped; until then a rejection must not count as unhandled.
   channelsComplete.catch(() => {})
   let settled = false
+  /** The parent's pid as its control messages carry it (imsg's pid field). */
+  let parentPid = 0
   // Before GO the error fails start(); after it, anything more from the parent is fatal too.
   const protocolError = (what: string) => {
     if (!settled) return broken(new StartupError(`control protocol: ${what}`))
@@ -112,6 +133,7 @@ export async function runChild(
       return protocolError(`${name} counts ${count} channels, ${daemon.channels.size} arrived`)
     }
     settled = true
+    parentPid = msg.pid
     go()
   })
   control.dispatch().then(
@@ -132,12 +154,23 @@ export async function runChild(
   if (me.chrootPath !== undefined) keepTimeZone()
   await me.preChroot?.()
   dropPrivileges({ chrootPath: me.chrootPath, user, chroot })
+  // Only now: the kernel forgets the parent-death signal when credentials change.
+  setParentDeathSignal(PARENT_DEATH_SIGNAL)
   await channelsComplete
+  // A parent that died before the call above was never signalled about: this child now
+  // belongs to a reaper, and GO may have come before the end of the control channel.
+  if (getppid() !== parentPid) {
+    log.error('parent is gone: exiting')
+    process.exit(1)
+  }
   running()
   try {
     await me.preStart?.()
     for (const [peer, channel] of daemon.channels) dispatchPeer(peer, channel)
     control.message(ControlType.READY, undefined, { peerid: CONTROL_VERSION })
+    // ipcmsg sends from a microtask queued by message(): let READY leave before an entry
+    // point that keeps the thread busy from its first line.
+    await Promise.resolve()
     await me.main()
   } catch (err) {
     if (!isPeerGone(err)) throw err
