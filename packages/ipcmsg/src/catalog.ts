@@ -1,4 +1,5 @@
-import { Packr } from 'msgpackr'
+import { createRequire } from 'node:module'
+import type { Packr } from 'msgpackr'
 import type { Channel } from './channel.js'
 import { PayloadError } from './errors.js'
 import type { Message } from './message.js'
@@ -34,11 +35,30 @@ export const empty: Codec<void> = {
   },
 }
 
-// Plain MessagePack (no record extension), so non-JavaScript peers can read it.
-const packr = new Packr({ useRecords: false, moreTypes: false })
+let shared: Packr | undefined
 
-/** Structured values as MessagePack (msgpackr, records off for portability). */
+/**
+ * msgpackr, loaded when the first msgpack codec is made rather than when ipcmsg is imported:
+ * it costs 25-75 ms of start-up, which processes without a msgpack codec should not pay. Not
+ * later (on first encode or decode): a codec is made where a protocol is declared, before a
+ * privsep child's chroot, and nothing can be loaded from the jail afterwards.
+ */
+function loadPackr(): Packr {
+  if (shared === undefined) {
+    // createRequire, not import(): synchronous, and the same in the ESM and CJS builds.
+    const { Packr } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr')
+    // Plain MessagePack (no record extension), so non-JavaScript peers can read it.
+    shared = new Packr({ useRecords: false, moreTypes: false })
+  }
+  return shared
+}
+
+/**
+ * Structured values as MessagePack (msgpackr, records off for portability). The first call
+ * loads msgpackr.
+ */
 export function msgpack<T = unknown>(): Codec<T> {
+  const packr = loadPackr()
   return {
     name: 'msgpack',
     encode: (value) => packr.pack(value),

@@ -7,7 +7,7 @@
  * the parent's minus Node's own IPC variables, so a child never holds a Node IPC channel
  * (an unprivileged process could crash a privileged one through it).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { setCloexec } from './channel.js'
 import { StartupError } from './errors.js'
@@ -47,5 +47,8 @@ export function reexec(name: string, title: string, controlFd: number): ChildPro
   const args = [...process.execArgv, mainModule(), ...roleArguments(name, title), ...process.argv.slice(2)]
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const key of NODE_IPC_ENV) delete env[key]
+  // Loaded here, not imported: only the parent spawns, and node:child_process costs every
+  // child ~5 ms of CPU to load for nothing.
+  const { spawn } = process.getBuiltinModule('node:child_process')
   return spawn(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit', controlFd], env })
 }
