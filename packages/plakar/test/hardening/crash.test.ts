@@ -62,6 +62,7 @@ describe.each(BACKENDS)('kill -9 during push ($name)', (backend) => {
     known.set(full!, digestTree(tree).digest)
 
     const rng = new Rng(63)
+    let interrupted = 0
     for (let i = 0; i < KILLS; i++) {
       // New content each time, so that the push has chunks to write even with a warm cache.
       corpus.setVariant(i % 2 === 0 ? 'modified' : 'original')
@@ -79,6 +80,7 @@ describe.each(BACKENDS)('kill -9 during push ($name)', (backend) => {
       const r = await outcome
       clearTimeout(timer)
       if (r.signal === null) expect(r.status, `${what}: push finished first: ${r.stderr}`).toBe(0)
+      else interrupted++
 
       const listed = await snapshots(repo, env)
       for (const uuid of known.keys()) expect(listed, `${what}: snapshot ${uuid} vanished`).toContain(uuid)
@@ -91,6 +93,9 @@ describe.each(BACKENDS)('kill -9 during push ($name)', (backend) => {
       }
       if (i % 5 === 4) await verify(first!, known.get(first!)!, `${what}: the first snapshot`)
     }
+
+    // Otherwise the loop proved nothing: every push ended before its kill.
+    expect(interrupted).toBeGreaterThanOrEqual(KILLS / 2)
 
     await ok(['on', repo, 'push', tree], env)
     const [last] = await newSnapshots()
