@@ -16,6 +16,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseOrExit } from './args.js'
 import { type Corpus, digestTree, ensureCorpus } from './corpus.js'
 import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes, warmTree } from './measure.js'
 import { RamDisk } from './ramdisk.js'
@@ -46,9 +47,8 @@ function fail(message: string): never {
 }
 
 function parseOptions(): Options {
-  let parsed
-  try {
-    parsed = parseArgs({
+  const { values } = parseOrExit('bench', () =>
+    parseArgs({
       options: {
         scale: { type: 'string', default: '1' },
         runs: { type: 'string', default: '3' },
@@ -68,15 +68,8 @@ function parseOptions(): Options {
         nice: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    })
-  } catch (err) {
-    // A mistyped option is the user's, not a bug: one line, exit 2.
-    console.error(
-      `bench: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
-    )
-    process.exit(2)
-  }
-  const { values } = parsed
+    }),
+  )
   if (values.help) {
     console.log(USAGE)
     process.exit(0)

@@ -11,6 +11,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseOrExit } from './args.js'
 import { digestTree } from './corpus/digest.js'
 import {
   CORPUS_VERSION,
@@ -56,9 +57,8 @@ export function ensureCorpus(root: string, seed: number, scale: number): Corpus 
 }
 
 function main(): void {
-  let parsed
-  try {
-    parsed = parseArgs({
+  const { values } = parseOrExit('corpus', () =>
+    parseArgs({
       options: {
         out: { type: 'string' },
         seed: { type: 'string', default: '1' },
@@ -67,15 +67,8 @@ function main(): void {
         digest: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    })
-  } catch (err) {
-    // A mistyped option is the user's, not a bug: one line, exit 2.
-    console.error(
-      `corpus: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
-    )
-    process.exit(2)
-  }
-  const { values } = parsed
+    }),
+  )
   const seed = Number(values.seed)
   const scale = Number(values.scale)
   const variant = values.variant

@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseOrExit } from './args.js'
 
 interface ProfileNode {
   readonly id: number
@@ -48,20 +49,12 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
 }
 
 function main(): void {
-  let parsed
-  try {
-    parsed = parseArgs({
+  const { values, positionals } = parseOrExit('profile', () =>
+    parseArgs({
       allowPositionals: true,
       options: { top: { type: 'string', default: '25' } },
-    })
-  } catch (err) {
-    // A mistyped option is the user's, not a bug: one line, exit 2.
-    console.error(
-      `profile: ${(err as Error).message.split('\n')[0]} (values starting with - take --name=VALUE)`,
-    )
-    process.exit(2)
-  }
-  const { values, positionals } = parsed
+    }),
+  )
   const top = Number(values.top)
   const files = positionals.flatMap((p) =>
     fs.statSync(p).isDirectory()
