@@ -100,7 +100,16 @@ describe.each([1, 2])('worker pipeline (%i workers)', (cpus) => {
   })
 })
 
-describe('worker pipeline sources', () => {
+// "auto" reads small files synchronously on a warm page cache; "always" forces the read-ahead
+// path that a cold cache takes (see pipeline-worker.ts).
+describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (mode) => {
+  beforeAll(() => {
+    process.env.PLAKAR_READ_AHEAD = mode
+  })
+  afterAll(() => {
+    delete process.env.PLAKAR_READ_AHEAD
+  })
+
   it('reads through a caller-owned fd and leaves it open', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null, { passphrase: null })
