@@ -24,15 +24,17 @@
  *   onError(err) runs at most once, when a queued write fails later; the
  *     queue is dropped then.
  *   readStart/readStop/ref/unref/close(h).
- * Before each recvmsg we check that a descriptor slot is free: at EMFILE the
+ * Before each recvmsg we make sure a descriptor slot is free: at EMFILE the
  * kernel would drop passed fds, so reading pauses and retries instead.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +47,8 @@
 #define MAX_BATCH_READS	64
 #define MAX_BATCH_FDS	256
 #define MIN_READ_ROOM	(64 * 1024)
+/* Descriptor numbers just below RLIMIT_NOFILE checked at once for being free. */
+#define SLOT_CHECK	64
 
 struct wentry {
 	struct wentry	*next;
@@ -243,6 +247,39 @@ fd_slot_free(int sock)
 	return 1;
 }
 
+/*
+ * How many descriptor slots are certainly free, in two system calls however
+ * many: a descriptor number must be below RLIMIT_NOFILE, so every one of the
+ * SLOT_CHECK highest numbers that poll() reports as not open (POLLNVAL) is a
+ * slot the kernel can give a received fd. When the limit is too low for that
+ * to say anything, or those numbers are in use, falls back to one probe (one
+ * slot). Received fds do not make new open files, so ENFILE cannot drop them.
+ */
+static int
+free_fd_slots(int sock)
+{
+	struct pollfd pfd[SLOT_CHECK];
+	struct rlimit rl;
+	int base, i, n = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur >= 4 * SLOT_CHECK && rl.rlim_cur <= INT_MAX) {
+		base = (int)rl.rlim_cur - SLOT_CHECK;
+		for (i = 0; i < SLOT_CHECK; i++) {
+			pfd[i].fd = base + i;
+			pfd[i].events = 0;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, SLOT_CHECK, 0) >= 0)
+			for (i = 0; i < SLOT_CHECK; i++)
+				if (pfd[i].revents & POLLNVAL)
+					n++;
+		if (n >= MAX_RECV_FDS)
+			return n;
+	}
+	return fd_slot_free(sock);
+}
+
 static void
 deliver(struct channel *c, char *buf, ssize_t n, int *fds, int nfds, int truncated)
 {
@@ -288,7 +325,7 @@ do_read(struct channel *c)
 		char		buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
 	} cmsgbuf;
 	int fds[MAX_BATCH_FDS], nfds = 0, i, k, cnt, *p;
-	int eof = 0, err = 0, truncated = 0, stalled = 0;
+	int eof = 0, err = 0, truncated = 0, stalled = 0, slots = 0, looked = 0, got;
 	size_t used = 0;
 	ssize_t n;
 
@@ -296,9 +333,17 @@ do_read(struct channel *c)
 	for (i = 0; i < MAX_BATCH_READS; i++) {
 		if (a->rbufsz - used < MIN_READ_ROOM || nfds + MAX_RECV_FDS > MAX_BATCH_FDS)
 			break;
-		if (!fd_slot_free(c->fd)) {
-			stalled = 1;
-			break;
+		/* Only a received fd takes a slot: count down what we know
+		 * is free, and look again once that is spent. The first look
+		 * is one probe, all most reads (no fds) need; after a received
+		 * fd, one look covers many. */
+		if (slots < 1) {
+			slots = looked ? free_fd_slots(c->fd) : fd_slot_free(c->fd);
+			looked = 1;
+			if (slots < 1) {
+				stalled = 1;
+				break;
+			}
 		}
 		memset(&mh, 0, sizeof(mh));
 		iov.iov_base = a->rbuf + used;
@@ -317,14 +362,17 @@ do_read(struct channel *c)
 				err = errno;
 			break;
 		}
+		got = 0;
 		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
 			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
 				continue;
 			p = (int *)CMSG_DATA(cmsg);
 			cnt = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			got += cnt;
 			for (k = 0; k < cnt && nfds < MAX_BATCH_FDS; k++)
 				memcpy(&fds[nfds++], p + k, sizeof(int));
 		}
+		slots -= got;
 		if (n == 0) {
 			eof = 1;
 			break;
@@ -334,6 +382,12 @@ do_read(struct channel *c)
 			truncated = 1;
 			break;
 		}
+		/* A stream recvmsg stops short of the buffer only when the
+		 * queue is empty or at a segment carrying fds. Without fds the
+		 * queue was empty: skip the recvmsg that would say EAGAIN (if
+		 * more came meanwhile, the level-triggered poll calls again). */
+		if (got == 0 && (size_t)n < iov.iov_len)
+			break;
 	}
 	if (used > 0 || nfds > 0)
 		deliver(c, a->rbuf, used, fds, nfds, truncated);

@@ -22,4 +22,24 @@ describe('running out of descriptors', () => {
     peer.channel.message(T.EXIT)
     expect(await peer.exited).toBe(0)
   })
+
+  it('never reads more fds than it counted free slots for, with the table kept nearly full', async () => {
+    const path = join(tmpdir(), `ipcmsg-emfile-top-${process.pid}.txt`)
+    writeFileSync(path, 'x')
+    // 20 free slots, all among the highest numbers: enough for one count, never for 300 fds.
+    const peer = spawnPeer('emfile', {}, { EMFILE_FREE: 'top' }, ['prlimit', '--nofile=256:256'])
+    const full = new Promise<void>((resolve) => peer.channel.handle(T.DONE, () => resolve()))
+    void peer.channel.dispatch()
+    await full
+    peer.child.kill('SIGUSR2')
+    await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 300; i++) {
+      if (!peer.channel.message(T.READ_FD, undefined, { fd: openSync(path, 'r') })) await peer.channel.drain()
+    }
+    expect((await peer.channel.query(T.PING, undefined, { timeout: 20_000 })).payload.toString()).toBe(
+      '300/300',
+    )
+    peer.channel.message(T.EXIT)
+    expect(await peer.exited).toBe(0)
+  })
 })
