@@ -1,6 +1,8 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.base'
 
 export default defineConfig({
+  ...packageBuild,
   // The pipeline worker is its own entry: worker_threads load it by file name from dist/
   // (see src/repository/worker-entry.ts), beside index.js / index.cjs.
   // The plakar CLI (bin/plakar.ts) sits beside them too, so the worker is found from it.
@@ -9,10 +11,4 @@ export default defineConfig({
     'pipeline-worker': 'src/repository/pipeline-worker.ts',
     plakar: 'bin/plakar.ts',
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  shims: true,
 })
