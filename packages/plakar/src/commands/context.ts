@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { RepositoryConfig } from '../repository/types.js'
-import type { SnapshotRepository } from '../snapshot/index.js'
+import type { RestoreRepository } from '../snapshot/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
 
 /**
@@ -31,7 +31,7 @@ export interface Io extends PassphraseIo {
 }
 
 /** A repository as the commands use it: the snapshot layer's needs plus what info shows. */
-export interface OpenedRepository extends SnapshotRepository {
+export interface OpenedRepository extends RestoreRepository {
   readonly config: RepositoryConfig
   readonly encrypted: boolean
   /** Index objects that could not be read when the repository was opened (damaged). */

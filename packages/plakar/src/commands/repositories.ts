@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
-import { Repository } from '../repository/index.js'
-import type { BlobId, RepositoryConfig } from '../repository/types.js'
+import { type BlobOpenerSpec, Repository } from '../repository/index.js'
+import type { BlobId, BlobLocation, RepositoryConfig } from '../repository/types.js'
 import type { SnapshotBlobWriter } from '../snapshot/index.js'
 import { openStore, type Store } from '../storage/index.js'
 import type { OpenedRepository, RepositoryProvider } from './context.js'
@@ -44,6 +44,15 @@ class Opened implements OpenedRepository {
   }
   hasBlobsSync(ids: Iterable<BlobId>): boolean {
     return this.repo.cache.hasAll(ids)
+  }
+  locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]> {
+    return this.repo.locateBlobs(ids)
+  }
+  readPack(pack: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.repo.readPack(pack, offset, length)
+  }
+  blobOpenerSpec(): BlobOpenerSpec {
+    return this.repo.blobOpenerSpec()
   }
   putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
     return this.repo.putSnapshot(uuid, data)

@@ -109,6 +109,19 @@ export class LocalCache {
     return { type, location: { pack: this.packName(packId), type, offset, length, rawLength } }
   }
 
+  /**
+   * lookup for many ids at once, in one read transaction (one WAL snapshot for the whole set
+   * instead of one per query: a restore asks for tens of thousands of blobs).
+   */
+  lookupMany(ids: readonly Uint8Array[]): (BlobRow | undefined)[] {
+    this.lookupManyTxn ??= this.db.transaction((list: readonly Uint8Array[]) =>
+      list.map((id) => this.lookup(id)),
+    )
+    return this.lookupManyTxn(ids)
+  }
+
+  private lookupManyTxn: ((ids: readonly Uint8Array[]) => (BlobRow | undefined)[]) | undefined
+
   private packName(packId: number): string {
     let name = this.packNames.get(packId)
     if (name === undefined) {

@@ -8,6 +8,7 @@
  * - LocalCache: the SQLite file that holds the union of the index objects seen.
  * The on-disk format is docs/plakar-format.md.
  */
+export { type BlobOpener, type BlobOpenerSpec, blobOpener } from './blob-opener.js'
 export type { BlobWriter, ReadableFile, WriterOptions } from './blob-writer.js'
 export { defaultCacheDir, LocalCache } from './cache.js'
 export { DEFAULT_CHUNKING, DEFAULT_PACK_SIZE, FORMAT_VERSION } from './config.js'

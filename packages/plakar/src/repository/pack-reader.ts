@@ -7,7 +7,7 @@ import type { BlobLocation } from './types.js'
  * the previous one on that pack ended (or just after), the reader fetches a whole span ahead
  * in one range read and serves the next requests from it. One read instead of hundreds for a
  * run of small files, and one disk seek on a cold cache. Random access (one file's chunks
- * from here and there) still reads exactly the blob.
+ * from here and there) and tree blobs still read exactly the blob.
  *
  * CONTRACT: returns exactly the `length` bytes at `offset` of the pack, or throws what the
  * store throws. It does not verify them: the caller opens (authenticates) every blob.
@@ -49,8 +49,10 @@ export class PackReader {
     const sequential = last !== undefined && offset >= last && offset - last <= SEQUENTIAL_GAP
     const limit = this.dataEnd(pack)
     // Spans are for runs of small blobs; a big blob is a big read already (and a span per
-    // concurrent stream of big blobs would only hold memory).
-    if (!sequential || length >= SMALL_BLOB || limit === undefined || limit <= end)
+    // concurrent stream of big blobs would only hold memory). Tree blobs are written among the
+    // data blobs, a few per pack: a walk of the tree that read spans for them would read
+    // the data too (a restore's walk read ~60% of the repository that way).
+    if (!sequential || loc.type !== 'data' || length >= SMALL_BLOB || limit === undefined || limit <= end)
       return this.store.get('pack', pack, offset, length)
     const spanEnd = Math.min(limit, offset + SPAN)
     const bytes = this.store.get('pack', pack, offset, spanEnd - offset)

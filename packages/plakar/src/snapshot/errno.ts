@@ -1,3 +1,5 @@
+import { isPlakarError } from '../errors.js'
+
 /** One line for a system error: `permission denied`, not Node's `EACCES: permission denied, open '...'`. */
 export function errnoText(err: unknown): string {
   const e = err as NodeJS.ErrnoException
@@ -17,4 +19,16 @@ export function isErrno(err: unknown, ...codes: string[]): boolean {
 export function isSystemError(err: unknown): boolean {
   const e = err as NodeJS.ErrnoException
   return typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)
+}
+
+/**
+ * The one-line message recording a failure of one entry of a restore (a PlakarError's message,
+ * a system error's text, another Error's message), or undefined when the error is a bug
+ * (TypeError, RangeError, not an Error) that must not be swallowed as an entry's failure.
+ */
+export function failureText(err: unknown): string | undefined {
+  if (isPlakarError(err)) return err.message
+  if (isSystemError(err)) return errnoText(err)
+  if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) return err.message
+  return undefined
 }

@@ -22,7 +22,7 @@ export {
   type SnapshotErrorRecord,
   type SnapshotHeader,
 } from './header.js'
-export type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
+export type { RestoreRepository, SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 export { type RestoreOptions, RestoreProgress, Restorer } from './restorer.js'
 export {
   type Located,

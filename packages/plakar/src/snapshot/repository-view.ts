@@ -1,4 +1,5 @@
-import type { BlobId, BlobType, PutResult } from '../repository/types.js'
+import type { BlobOpenerSpec } from '../repository/blob-opener.js'
+import type { BlobId, BlobLocation, BlobType, PutResult } from '../repository/types.js'
 
 /**
  * What the snapshot layer needs from a repository, as a structural interface so that the
@@ -7,22 +8,27 @@ import type { BlobId, BlobType, PutResult } from '../repository/types.js'
  */
 
 /**
- * A regular file opened by the archiver, handed to BlobWriter.putFile. The writer reads
- * `fd` from offset 0 to end of file (which may differ from `size` if the file changes
- * during the backup) and reports the size it read. The archiver owns the fd: it closes it
- * once the promise returned by putFile has settled, never before.
+ * A regular file for BlobWriter.putFile, named by path and read by the writer (off the main
+ * thread) from offset 0 to end of file, which may differ from `size` if the file changes
+ * during the backup; the result says how much was read. The writer opens it without
+ * following symlinks and rejects with REPO_SOURCE_UNREADABLE when it cannot: the cause's
+ * `code` is the errno code (ENOENT: it vanished) or EREPLACED when the file opened is not
+ * the regular file `expect` names (it was replaced since the caller's lstat).
  */
 export interface ReadableFile {
-  readonly fd: number
-  /** The same file by name, bytes (names need not be UTF-8); for a reader that cannot use fd. */
+  /** Bytes: names need not be UTF-8. */
   readonly path: Buffer
   readonly size: number
+  readonly expect: { readonly dev: number; readonly ino: number }
+  /** Read the extended attributes too (FileResult.xattrs). */
+  readonly xattrs?: boolean
 }
 
 export interface FileResult {
   readonly chunks: BlobId[]
   readonly size: number
   readonly stored: number
+  readonly xattrs?: readonly [Buffer, Buffer][]
 }
 
 export interface SnapshotBlobWriter {
@@ -44,4 +50,16 @@ export interface SnapshotRepository {
   putSnapshot(uuid: string, data: Uint8Array): Promise<void>
   getSnapshot(uuid: string): Promise<Uint8Array>
   listSnapshots(): Promise<string[]>
+}
+
+/**
+ * What the restorer needs besides: batched reads. Where each blob is (or the error getBlob
+ * would throw for it), in one call for many blobs; then runs of them read raw with readPack
+ * and opened (decrypted, decompressed, verified) on worker threads with
+ * blobOpener(blobOpenerSpec()) (repository/blob-opener.ts).
+ */
+export interface RestoreRepository extends SnapshotRepository {
+  locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]>
+  readPack(pack: string, offset: number, length: number): Promise<Uint8Array>
+  blobOpenerSpec(): BlobOpenerSpec
 }

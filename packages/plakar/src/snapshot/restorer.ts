@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
-import { isPlakarError, SnapshotError } from '../errors.js'
+import { availableParallelism } from 'node:os'
+import { SnapshotError } from '../errors.js'
 import { type Entry, isSafeName } from './entry.js'
-import { errnoText, isErrno, isSystemError } from './errno.js'
-import { Limiter, settle } from './limiter.js'
-import type { SnapshotRepository } from './repository-view.js'
+import { errnoText, failureText, isErrno } from './errno.js'
+import type { RestoreRepository } from './repository-view.js'
+import { type RestoreJob, RestorePool } from './restore-pool.js'
 import type { TreeReader } from './tree.js'
 import { writeXattrs } from './xattr.js'
 
@@ -21,7 +22,12 @@ import { writeXattrs } from './xattr.js'
  *   through a symlink the restore created; a symlink found where a directory must go is
  *   replaced by the directory;
  * - metadata (owner when root, mode, xattrs, mtime) is applied after content, and a
- *   directory's after everything inside it.
+ *   directory's after everything inside it;
+ * - hard links are restored as links: the first name with the content, the later ones linked
+ *   to it once it is in place.
+ * The main thread walks the tree, checks names, creates directories, special files and
+ * links; file contents go to worker threads in batches (restore-pool.ts), which verify every
+ * blob and write each file under its temporary name, then rename it.
  * Failures on single entries are recorded and the restore goes on.
  */
 export interface RestoreOptions {
@@ -29,6 +35,8 @@ export interface RestoreOptions {
   readonly owners?: boolean
   readonly progress?: RestoreProgress
   readonly onError?: (path: Buffer, message: string) => void
+  /** Worker threads that open blobs and write files; default: one per core. */
+  readonly workers?: number
 }
 
 export class RestoreProgress {
@@ -37,36 +45,70 @@ export class RestoreProgress {
   errors = 0
 }
 
-/** Chunks fetched ahead of the one being written. */
-const READ_AHEAD = 8
-/** Files restored at once: small files are bound by the latency of each blob read. */
-const FILES_IN_FLIGHT = 32
-/** Sparse files: zero blocks of this size (aligned in the file) are left as holes. */
-const HOLE_BLOCK = 64 * 1024
 const SLASH = Buffer.from('/')
+/**
+ * The restore workers' v8 nursery (MiB): they allocate only short-lived buffers (the blobs of
+ * a batch and their contents), and a small young generation keeps their memory down.
+ */
+const WORKER_YOUNG_GENERATION_MB = 16
+
+/**
+ * A directory being restored. Its metadata waits until everything in it is done: its listing
+ * (one pending count while it lasts), its subdirectories, and its files, which complete on
+ * the workers in any order. Then it is applied at once, or, when symlinks go in the directory
+ * (created last of all) or the directory has no entry of its own, deferred to finish().
+ */
+interface Dir {
+  readonly path: Buffer
+  /** null: the target itself, or the directory holding the single entry restore() was given. */
+  readonly entry: Entry | null
+  readonly parent: Dir | null
+  pending: number
+  readonly symlinks: Entry[]
+}
 
 interface Deferred {
-  readonly dir: Buffer
+  readonly path: Buffer
   readonly entry: Entry | null
-  readonly symlinks: Entry[]
+  readonly symlinks: readonly Entry[]
+}
+
+/** A name of a file to restore, in its directory. */
+interface Name {
+  readonly entry: Entry
+  readonly dir: Dir
+  readonly path: Buffer
+}
+
+interface FileJob extends RestoreJob, Name {
+  /** The hard-link group whose first name this is. */
+  readonly group: LinkGroup | null
+}
+
+/**
+ * The names of one inode (hard links): the first is restored with its content, the others
+ * are linked to it once it is in place; if it fails, each restores its own content.
+ */
+interface LinkGroup {
+  readonly first: Buffer
+  state: 'pending' | 'done' | 'failed'
+  readonly waiting: Name[]
 }
 
 export class Restorer {
   private readonly owners: boolean
   private readonly progress: RestoreProgress
-  /** Hard-link groups: the path of the first name restored (undefined if it failed). */
-  private readonly links = new Map<string, Promise<Buffer | undefined>>()
-  private readonly slots = new Limiter(FILES_IN_FLIGHT)
+  private readonly links = new Map<string, LinkGroup>()
+  private readonly pool: RestorePool
   private readonly deferred: Deferred[] = []
-  private zeros = Buffer.alloc(0)
   private staging: string | null = null
   private readonly tag = randomBytes(4).toString('hex')
   private serial = 0
   errors = 0
 
   constructor(
-    private readonly repository: SnapshotRepository,
-    private readonly reader: TreeReader,
+    repository: RestoreRepository,
+    reader: TreeReader,
     private readonly target: string,
     private readonly opts: RestoreOptions = {},
   ) {
@@ -79,31 +121,58 @@ export class Restorer {
     }
     if (!fs.statSync(target).isDirectory())
       throw new SnapshotError('SNAPSHOT_TARGET', `${target}: not a directory`)
+    this.reader = reader
+    this.pool = new RestorePool(
+      repository,
+      reader,
+      {
+        done: (job, error) => this.fileDone(job as FileJob, error),
+        warn: (job, message) => this.fail(job.path, message),
+        bytes: (n) => {
+          this.progress.bytes += n
+        },
+      },
+      {
+        workers: opts.workers ?? availableParallelism(),
+        owners: this.owners,
+        youngGenerationMb: WORKER_YOUNG_GENERATION_MB,
+      },
+    )
   }
+
+  private readonly reader: TreeReader
 
   /**
    * Restore `entry` at target/`components` (each a name checked like any other), creating
-   * the directories in `parents` (entries of the same length minus one) on the way.
+   * the directories in `parents` (entries of the same length minus one) on the way. Resolves
+   * once everything below it is in place (its symlinks and some directories' metadata wait
+   * for finish()).
    */
   async restore(parents: readonly Entry[], entry: Entry): Promise<void> {
-    let dir: Buffer = Buffer.from(this.target)
+    let path: Buffer = Buffer.from(this.target)
     const made: Deferred[] = []
     for (const p of parents) {
       if (!isSafeName(p.name)) throw unsafe(p.name)
-      dir = join(dir, p.name)
-      this.ensureDir(dir)
-      made.unshift({ dir, entry: p, symlinks: [] })
+      path = join(path, p.name)
+      this.ensureDir(path)
+      made.unshift({ path, entry: p, symlinks: [] })
     }
-    if (entry.name.length === 0 && entry.kind === 'dir') {
-      // The snapshot's root: its children go straight into the target, which keeps its own metadata.
-      await this.children(entry, dir)
-    } else {
-      if (!isSafeName(entry.name)) throw unsafe(entry.name)
-      const symlinks: Entry[] = []
-      const pending: Promise<void>[] = []
-      await this.one(entry, dir, symlinks, pending)
-      await settle(pending)
-      if (symlinks.length > 0) this.deferred.push({ dir, entry: null, symlinks })
+    const holder: Dir = { path, entry: null, parent: null, pending: 1, symlinks: [] }
+    try {
+      if (entry.name.length === 0 && entry.kind === 'dir') {
+        // The snapshot's root: its children go straight into the target, which keeps its own metadata.
+        await this.children(entry, holder)
+      } else {
+        if (!isSafeName(entry.name)) throw unsafe(entry.name)
+        await this.one(entry, holder)
+      }
+      this.release(holder)
+      await this.pool.drain()
+    } catch (err) {
+      // Files already handed out are finished (none is left half written under a temp name).
+      await this.pool.drain().catch(() => {})
+      await this.pool.close()
+      throw err
     }
     // The directories leading to the entry get their metadata after it, deepest first.
     this.deferred.push(...made)
@@ -111,31 +180,37 @@ export class Restorer {
 
   /** Create the symlinks, then apply directories' metadata, deepest first. Call once at the end. */
   async finish(): Promise<void> {
+    try {
+      await this.pool.drain()
+    } finally {
+      await this.pool.close()
+    }
     for (const d of this.deferred) {
-      for (const s of d.symlinks) this.guard(join(d.dir, s.name), () => this.symlink(s, d.dir))
-      if (d.entry !== null) this.guard(d.dir, () => this.meta(d.dir, d.entry!))
+      for (const s of d.symlinks) this.guard(join(d.path, s.name), () => this.symlink(s, d.path))
+      if (d.entry !== null) this.guard(d.path, () => this.meta(d.path, d.entry!))
     }
     this.deferred.length = 0
     if (this.staging !== null) fs.rmSync(this.staging, { recursive: true, force: true })
   }
 
-  /** Restore one entry; a file is started and added to `pending` (the caller settles it). */
-  private async one(e: Entry, dir: Buffer, symlinks: Entry[], pending: Promise<void>[]): Promise<void> {
-    const path = join(dir, e.name)
+  /** Restore one entry of directory `dir`; a file goes to the pool and completes later. */
+  private async one(e: Entry, dir: Dir): Promise<void> {
+    const path = join(dir.path, e.name)
     switch (e.kind) {
-      case 'dir':
+      case 'dir': {
         if (!this.guard(path, () => this.ensureDir(path))) return
-        await this.children(e, path)
-        return
-      case 'file': {
-        await this.slots.acquire()
-        const p = this.guardAsync(path, () => this.file(e, dir, path)).finally(() => this.slots.release())
-        p.catch(() => {})
-        pending.push(p)
+        const d: Dir = { path, entry: e, parent: dir, pending: 1, symlinks: [] }
+        dir.pending++
+        await this.children(e, d)
+        this.release(d)
         return
       }
+      case 'file':
+        dir.pending++
+        await this.file({ entry: e, dir, path })
+        return
       case 'symlink':
-        symlinks.push(e)
+        dir.symlinks.push(e)
         return
       case 'socket':
         // A socket is made by the program that listens on it; there is nothing to restore.
@@ -145,21 +220,77 @@ export class Restorer {
     }
   }
 
-  private async children(e: Entry, path: Buffer): Promise<void> {
-    const symlinks: Entry[] = []
-    const pending: Promise<void>[] = []
-    for await (const child of this.reader.list(e.tree!)) {
+  private async children(e: Entry, d: Dir): Promise<void> {
+    for await (const child of this.reader.list(e.tree!, { readAhead: true })) {
       if (!isSafeName(child.name)) {
-        this.fail(join(path, Buffer.from('?')), unsafe(child.name).message)
+        this.fail(join(d.path, Buffer.from('?')), unsafe(child.name).message)
         continue
       }
-      await this.one(child, path, symlinks, pending)
+      await this.one(child, d)
     }
-    // The directory's files are complete before its metadata is set.
-    await settle(pending)
-    if (symlinks.length > 0 || e.name.length === 0)
-      this.deferred.push({ dir: path, entry: e.name.length ? e : null, symlinks })
-    else this.guard(path, () => this.meta(path, e))
+  }
+
+  /** One thing in `d` is done; when the last is, the directory's metadata is applied. */
+  private release(d: Dir): void {
+    if (--d.pending > 0) return
+    if (d.symlinks.length > 0) this.deferred.push(d)
+    else if (d.entry !== null) this.guard(d.path, () => this.meta(d.path, d.entry!))
+    if (d.parent !== null) this.release(d.parent)
+  }
+
+  private async file(name: Name): Promise<void> {
+    const e = name.entry
+    let group: LinkGroup | null = null
+    if (e.link !== undefined) {
+      const key = e.link.join(':')
+      const earlier = this.links.get(key)
+      if (earlier === undefined) {
+        group = { first: name.path, state: 'pending', waiting: [] }
+        this.links.set(key, group)
+      } else if (earlier.state === 'pending') {
+        earlier.waiting.push(name)
+        return
+      } else if (earlier.state === 'done') {
+        this.link(earlier.first, name)
+        return
+      }
+      // The first name failed: this one restores its own content.
+    }
+    const job: FileJob = { ...name, tmp: this.tempName(name.dir.path), group }
+    const wait = this.pool.add(job)
+    if (wait !== undefined) await wait
+  }
+
+  private fileDone(job: FileJob, error: string | null): void {
+    if (error === null) this.progress.files++
+    else this.fail(job.path, error)
+    const group = job.group
+    if (group !== null) {
+      group.state = error === null ? 'done' : 'failed'
+      for (const name of group.waiting.splice(0)) {
+        if (error === null) this.link(group.first, name)
+        else {
+          const alone: FileJob = { ...name, tmp: this.tempName(name.dir.path), group: null }
+          this.pool.add(alone)
+        }
+      }
+    }
+    this.release(job.dir)
+  }
+
+  /** A later name of a hard-linked file: linked under a temp name, renamed into place. */
+  private link(first: Buffer, name: Name): void {
+    this.guard(name.path, () => {
+      const tmp = this.tempName(name.dir.path)
+      fs.linkSync(first, tmp)
+      try {
+        fs.renameSync(tmp, name.path)
+      } catch (err) {
+        fs.rmSync(tmp, { force: true })
+        throw err
+      }
+    })
+    this.release(name.dir)
   }
 
   /** A real directory at `path`: kept if one is there, otherwise whatever is there is replaced. */
@@ -174,78 +305,6 @@ export class Restorer {
     if (st.isDirectory()) return
     fs.unlinkSync(path)
     fs.mkdirSync(path, 0o700)
-  }
-
-  private async file(e: Entry, dir: Buffer, path: Buffer): Promise<void> {
-    const key = e.link !== undefined ? e.link.join(':') : undefined
-    const earlier = key !== undefined ? this.links.get(key) : undefined
-    let restored: (p: Buffer | undefined) => void = () => {}
-    if (earlier !== undefined) {
-      const first = await earlier
-      if (first !== undefined) {
-        const tmp = this.tempName(dir)
-        fs.linkSync(first, tmp)
-        fs.renameSync(tmp, path)
-        return
-      }
-    } else if (key !== undefined) {
-      // Registered before any await, so a later name of the same inode waits for this one.
-      this.links.set(key, new Promise((r) => (restored = r)))
-    }
-    try {
-      await this.content(e, dir, path)
-      restored(path)
-    } catch (err) {
-      restored(undefined)
-      throw err
-    }
-  }
-
-  private async content(e: Entry, dir: Buffer, path: Buffer): Promise<void> {
-    const tmp = this.tempName(dir)
-    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants
-    const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-    let done = false
-    try {
-      let pos = 0
-      const ahead: Promise<Uint8Array>[] = []
-      const ids = this.reader.chunks(e.content!)
-      let more = true
-      const fill = async () => {
-        while (more && ahead.length < READ_AHEAD) {
-          const n = await ids.next()
-          if (n.done) more = false
-          else {
-            const p = this.repository.getBlob(n.value)
-            p.catch(() => {})
-            ahead.push(p)
-          }
-        }
-      }
-      await fill()
-      while (ahead.length > 0) {
-        const data = await ahead.shift()!
-        await fill()
-        if (e.sparse) this.writeSparse(fd, data, pos)
-        else fs.writeSync(fd, data, 0, data.length, pos)
-        pos += data.length
-        this.progress.bytes += data.length
-      }
-      if (pos !== e.size)
-        throw new SnapshotError('SNAPSHOT_CORRUPT', `chunks hold ${pos} bytes, the entry says ${e.size}`)
-      fs.ftruncateSync(fd, pos)
-      if (this.owners) fs.fchownSync(fd, e.uid, e.gid)
-      fs.fchmodSync(fd, e.mode)
-      this.xattrs(tmp, e)
-      const t = seconds(e.mtimeNs)
-      fs.futimesSync(fd, t, t)
-      done = true
-    } finally {
-      fs.closeSync(fd)
-      if (!done) fs.rmSync(tmp, { force: true })
-    }
-    fs.renameSync(tmp, path)
-    this.progress.files++
   }
 
   private symlink(e: Entry, dir: Buffer): void {
@@ -300,25 +359,6 @@ export class Restorer {
   }
 
   /**
-   * Write `data` at `pos`, skipping the all-zero blocks (aligned on HOLE_BLOCK in the file),
-   * which stay holes: ftruncate at the end gives the file its size.
-   */
-  private writeSparse(fd: number, data: Uint8Array, pos: number): void {
-    let start = 0
-    while (start < data.length) {
-      const end = Math.min(data.length, start + HOLE_BLOCK - ((pos + start) % HOLE_BLOCK))
-      const block = data.subarray(start, end)
-      if (!this.isZero(block)) fs.writeSync(fd, block, 0, block.length, pos + start)
-      start = end
-    }
-  }
-
-  private isZero(data: Uint8Array): boolean {
-    if (this.zeros.length < data.length) this.zeros = Buffer.alloc(data.length)
-    return Buffer.compare(data, this.zeros.subarray(0, data.length)) === 0
-  }
-
-  /**
    * A fresh temporary name: a per-restore random tag and a counter (cheaper than random bytes
    * per file). Files are created with O_EXCL, so a name already there fails instead of being
    * reused.
@@ -337,20 +377,10 @@ export class Restorer {
     }
   }
 
-  private async guardAsync(path: Buffer, f: () => Promise<void>): Promise<void> {
-    try {
-      await f()
-    } catch (err) {
-      this.caught(path, err)
-    }
-  }
-
   private caught(path: Buffer, err: unknown): void {
-    if (isPlakarError(err)) this.fail(path, err.message)
-    else if (isSystemError(err)) this.fail(path, errnoText(err))
-    else if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError))
-      this.fail(path, err.message)
-    else throw err
+    const text = failureText(err)
+    if (text === undefined) throw err
+    this.fail(path, text)
   }
 
   private fail(path: Buffer, message: string): void {

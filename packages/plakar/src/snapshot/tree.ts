@@ -123,6 +123,9 @@ export async function makeContent(
 
 type Node = { entries: Entry[] } | { refs: PageRef[] }
 
+/** Entries ahead of a walk whose subdirectories are loaded meanwhile (list with readAhead). */
+const READ_AHEAD = 32
+
 /**
  * Reads directory blobs, keeping a few decoded nodes so that lookups along one path and
  * listings of neighbouring directories do not reload them. Memory is bounded by the cache
@@ -130,16 +133,23 @@ type Node = { entries: Entry[] } | { refs: PageRef[] }
  */
 export class TreeReader {
   private readonly cache = new Map<string, Node>()
+  /** Nodes being loaded ahead of a walk (list with readAhead), until the walk takes them. */
+  private readonly ahead = new Map<string, Promise<Node>>()
 
   constructor(
     readonly repository: SnapshotRepository,
     private readonly cacheSize = 32,
   ) {}
 
-  /** Every entry of a directory, in name order; names are checked strictly increasing. */
-  async *list(tree: Uint8Array): AsyncGenerator<Entry> {
+  /**
+   * Every entry of a directory, in name order; names are checked strictly increasing.
+   * With `readAhead` (a walk that goes into every subdirectory: a restore), the blobs of the
+   * subdirectories among the next READ_AHEAD entries are loaded meanwhile, so that their
+   * reads overlap instead of each waiting for the one before.
+   */
+  async *list(tree: Uint8Array, opts: { readAhead?: boolean } = {}): AsyncGenerator<Entry> {
     let last: Buffer | null = null
-    for await (const e of this.walk(tree, 0)) {
+    for await (const e of this.walk(tree, 0, opts.readAhead === true)) {
       if (last !== null && Buffer.compare(last, e.name) >= 0) {
         throw corrupt(`directory ${hex(tree)}`, 'names out of order or repeated')
       }
@@ -192,14 +202,35 @@ export class TreeReader {
     }
   }
 
-  private async *walk(id: Uint8Array, depth: number): AsyncGenerator<Entry> {
+  private async *walk(id: Uint8Array, depth: number, readAhead: boolean): AsyncGenerator<Entry> {
     if (depth > 8) throw corrupt(`directory ${hex(id)}`, 'index too deep')
     const node = await this.node(id)
     if ('entries' in node) {
-      yield* node.entries
+      if (!readAhead) {
+        yield* node.entries
+        return
+      }
+      const entries = node.entries
+      let ahead = 0
+      for (let i = 0; i < entries.length; i++) {
+        for (; ahead < entries.length && ahead <= i + READ_AHEAD; ahead++) {
+          const e = entries[ahead]!
+          if (e.kind === 'dir' && e.tree !== undefined) this.prefetch(e.tree)
+        }
+        yield entries[i]!
+      }
       return
     }
-    for (const ref of node.refs) yield* this.walk(ref[1], depth + 1)
+    for (const ref of node.refs) yield* this.walk(ref[1], depth + 1, readAhead)
+  }
+
+  /** Start loading a node the walk will want soon; node() takes it from `ahead`. */
+  private prefetch(id: Uint8Array): void {
+    const key = hex(id)
+    if (this.cache.has(key) || this.ahead.has(key)) return
+    const p = this.load(id, key)
+    p.catch(() => {}) // surfaced by node() when the walk gets there
+    this.ahead.set(key, p)
   }
 
   private async node(id: Uint8Array): Promise<Node> {
@@ -210,6 +241,15 @@ export class TreeReader {
       this.cache.set(key, hit)
       return hit
     }
+    const pending = this.ahead.get(key)
+    if (pending !== undefined) this.ahead.delete(key)
+    const node = await (pending ?? this.load(id, key))
+    this.cache.set(key, node)
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!)
+    return node
+  }
+
+  private async load(id: Uint8Array, key: string): Promise<Node> {
     const what = `directory ${key}`
     const m = decode(await this.repository.getBlob(id), what)
     if (m.v !== TREE_VERSION) throw corrupt(what, `unknown version ${String(m.v)}`)
@@ -223,8 +263,6 @@ export class TreeReader {
         }),
       }
     } else throw corrupt(what, 'neither entries nor pages')
-    this.cache.set(key, node)
-    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!)
     return node
   }
 }

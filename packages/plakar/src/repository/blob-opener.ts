@@ -1,0 +1,28 @@
+import { codecByName, codecsByTag } from '../compression/index.js'
+import { blobIdFunction } from '../crypto/index.js'
+import { Envelope } from '../format/index.js'
+import type { BlobType } from './types.js'
+
+/**
+ * What a thread needs to open (decrypt, decompress, verify) the sealed blobs of a repository
+ * by itself: the repository's keys and compression, as a structured-cloneable value that can
+ * go to a worker thread in its workerData. Opening verifies every blob against its id, as
+ * getBlob does: damaged bytes fail with REPO_CORRUPT naming the blob, never come back as data.
+ */
+export interface BlobOpenerSpec {
+  readonly dataKey: Uint8Array | null
+  readonly idKey: Uint8Array | null
+  readonly compression: string | null
+}
+
+export type BlobOpener = (type: BlobType, id: Uint8Array, sealed: Uint8Array) => Uint8Array
+
+export function blobOpener(spec: BlobOpenerSpec): BlobOpener {
+  const envelope = new Envelope({
+    data: spec.dataKey,
+    blobId: blobIdFunction(spec.idKey),
+    codec: spec.compression ? codecByName(spec.compression) : null,
+    codecs: codecsByTag(),
+  })
+  return (type, id, sealed) => envelope.openBlob(type, id, sealed)
+}

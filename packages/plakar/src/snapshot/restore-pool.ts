@@ -1,0 +1,568 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Worker, type WorkerOptions } from 'node:worker_threads'
+import { blobTypeCode } from '../format/index.js'
+import type { BlobLocation } from '../repository/types.js'
+import type { Entry } from './entry.js'
+import { failureText } from './errno.js'
+import type { RestoreRepository } from './repository-view.js'
+import {
+  FILE_DONE,
+  FILE_FAILED,
+  type FileSection,
+  RESTORE_PROTOCOL_VERSION,
+  type RestoreBatch,
+  type RestoreInit,
+  type RestoreReply,
+} from './restore-protocol.js'
+import type { TreeReader } from './tree.js'
+
+/**
+ * Writes the files of a restore on worker threads, in batches (see restore-protocol.ts).
+ * The main thread locates the blobs of a batch of files in one index query, reads them in
+ * a few large range reads (neighbouring blobs of a pack coalesced: a restore reads in the
+ * order the backup wrote), and hands the sealed bytes to a worker in one transferred buffer;
+ * the worker opens (verifies) each blob and writes the files with synchronous calls. A thread
+ * hand-off per file, per blob or per system call costs more than the work on a small machine;
+ * one per batch of a few MiB does not.
+ *
+ * A file larger than a batch goes in sections of one batch each to one worker, which keeps it
+ * open in between (the worker is pinned to it until its last section); the others go on with
+ * the small files meanwhile. Memory is bounded: at most BATCHES_PER_WORKER batches of about
+ * BATCH_BYTES per worker are read or in flight, and add() makes the walk wait when QUEUE_MAX
+ * files are queued.
+ *
+ * CONTRACT: every job given to add() is reported once to `done`, with null once the file is
+ * in place whole with its metadata, or with the message of what failed (the file then is
+ * not there, nor its temporary name). Errors that are bugs reject drain().
+ */
+const BATCH_BYTES = 4 << 20
+/** Files per batch at most: bounds the work (and the reply's delay) of a batch of tiny files. */
+const BATCH_FILES = 1024
+/** Chunks per section of a big file at most (a sparse file's zero chunks are tiny sealed). */
+const SECTION_CHUNKS = 4096
+const BATCHES_PER_WORKER = 2
+/** Ids of a big file located per index query. */
+const LOCATE_GROUP = 512
+/** Blobs of one pack this close together are read in one span (the gap read and dropped). */
+const SPAN_GAP = 64 << 10
+const QUEUE_MAX = 4096
+
+export interface RestoreJob {
+  readonly entry: Entry
+  /** Where the worker writes the file, then renames it to `path`. */
+  readonly tmp: Buffer
+  readonly path: Buffer
+}
+
+export interface RestorePoolEvents {
+  /** The job is finished: in place (error null), or failed with this message. */
+  done(job: RestoreJob, error: string | null): void
+  /** The file is in place but something of it could not be restored (extended attributes). */
+  warn(job: RestoreJob, message: string): void
+  /** Content bytes written. */
+  bytes(n: number): void
+}
+
+export interface RestorePoolOptions {
+  readonly workers: number
+  readonly owners: boolean
+  /**
+   * Start the workers with the v8 young generation capped at this many MiB: they allocate
+   * only short-lived buffers, and a smaller nursery keeps a restore's memory down.
+   */
+  readonly youngGenerationMb?: number
+}
+
+interface Chunk {
+  readonly id: Buffer
+  readonly loc: BlobLocation
+}
+
+/** A big file sent in sections, pinned to one worker. */
+interface Active {
+  readonly job: RestoreJob
+  readonly handle: number
+  readonly ids: AsyncIterator<Buffer>
+  /** Located chunks not sent yet. */
+  located: Chunk[]
+  exhausted: boolean
+  /** Its first section went to the worker (so the worker holds it open). */
+  sent: boolean
+  /** Its last section went (or it failed): nothing more to send. */
+  over: boolean
+}
+
+/** A file's part of a batch being built. */
+interface Part {
+  readonly job: RestoreJob
+  readonly handle: number
+  readonly open: boolean
+  readonly close: boolean
+  readonly abort: boolean
+  readonly chunks: Chunk[]
+  readonly active: Active | null
+}
+
+interface Slot {
+  readonly worker: Worker
+  /** Batches taken for this worker and not answered yet (being read, or posted). */
+  inflight: number
+  pinned: Active | null
+  /** Batches are built and posted in order per worker: a big file's sections go in order. */
+  chain: Promise<void>
+  readonly posted: Map<number, Part[]>
+}
+
+type Take = { readonly files: RestoreJob[] } | { readonly active: Active }
+
+export class RestorePool {
+  private readonly slots: Slot[] = []
+  private queue: RestoreJob[] = []
+  private head = 0
+  private nextHandle = 1
+  private nextBatch = 1
+  /** Jobs given and not reported yet, by handle once they have one. */
+  private pending = 0
+  private readonly live = new Map<number, RestoreJob>()
+  private error: unknown = null
+  private idleWaiters: { resolve(): void; reject(err: unknown): void }[] = []
+  private roomWaiters: { resolve(): void; reject(err: unknown): void }[] = []
+  private closed = false
+
+  constructor(
+    private readonly repository: RestoreRepository,
+    private readonly reader: TreeReader,
+    private readonly events: RestorePoolEvents,
+    private readonly opts: RestorePoolOptions,
+  ) {}
+
+  /** Queue a file; when the queue is long, returns a promise to wait on before adding more. */
+  add(job: RestoreJob): Promise<void> | undefined {
+    if (this.error !== null) throw this.error
+    this.queue.push(job)
+    this.pending++
+    this.pump()
+    if (this.queue.length - this.head < QUEUE_MAX) return undefined
+    return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }))
+  }
+
+  /** Resolves once every job added is reported (jobs added meanwhile included). */
+  drain(): Promise<void> {
+    if (this.error !== null) return Promise.reject(this.error)
+    if (this.pending === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => this.idleWaiters.push({ resolve, reject }))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const workers = this.slots.map((s) => s.worker)
+    this.slots.length = 0
+    await Promise.all(workers.map((w) => w.terminate()))
+  }
+
+  private pump(): void {
+    if (this.error !== null || this.closed) return
+    if (this.slots.length === 0) this.start()
+    for (const slot of this.slots) {
+      while (slot.inflight < BATCHES_PER_WORKER) {
+        const take = this.take(slot)
+        if (take === null) break
+        slot.inflight++
+        if (slot.inflight === 1) slot.worker.ref()
+        slot.chain = slot.chain
+          .then(() => ('files' in take ? this.files(slot, take.files) : this.section(slot, take.active)))
+          .catch((err) => this.fatal(err))
+      }
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    if (this.queue.length - this.head < QUEUE_MAX / 2) for (const w of this.roomWaiters.splice(0)) w.resolve()
+  }
+
+  /** What the slot works on next: its pinned file, else small files, else a big file to pin. */
+  private take(slot: Slot): Take | null {
+    if (slot.pinned !== null) return slot.pinned.over ? null : { active: slot.pinned }
+    const files: RestoreJob[] = []
+    let bytes = 0
+    while (this.head < this.queue.length) {
+      const job = this.queue[this.head]!
+      const content = job.entry.content!
+      if (!('chunks' in content) || job.entry.size > BATCH_BYTES) {
+        if (files.length > 0) break
+        this.head++
+        const handle = this.nextHandle++
+        this.live.set(handle, job)
+        slot.pinned = {
+          job,
+          handle,
+          ids: this.reader.chunks(content)[Symbol.asyncIterator](),
+          located: [],
+          exhausted: false,
+          sent: false,
+          over: false,
+        }
+        return { active: slot.pinned }
+      }
+      if (files.length > 0 && (bytes + job.entry.size > BATCH_BYTES || files.length >= BATCH_FILES)) break
+      this.head++
+      files.push(job)
+      bytes += job.entry.size
+    }
+    return files.length > 0 ? { files } : null
+  }
+
+  /** A batch of small files: one index query for all their chunks. */
+  private async files(slot: Slot, jobs: RestoreJob[]): Promise<void> {
+    const ids: Buffer[] = []
+    for (const j of jobs)
+      for (const id of (j.entry.content as { chunks: readonly Buffer[] }).chunks) ids.push(id)
+    const locs = await this.repository.locateBlobs(ids)
+    const parts: Part[] = []
+    let at = 0
+    for (const job of jobs) {
+      const handle = this.nextHandle++
+      this.live.set(handle, job)
+      const n = (job.entry.content as { chunks: readonly Buffer[] }).chunks.length
+      const chunks: Chunk[] = []
+      let error: Error | null = null
+      for (let k = at; k < at + n; k++) {
+        const loc = locs[k]!
+        if (loc instanceof Error) error ??= loc
+        else chunks.push({ id: ids[k]!, loc })
+      }
+      at += n
+      if (error !== null) this.report(handle, error.message)
+      else parts.push({ job, handle, open: true, close: true, abort: false, chunks, active: null })
+    }
+    await this.send(slot, parts)
+  }
+
+  /** The next section of a big file: up to BATCH_BYTES of its chunks, located in groups. */
+  private async section(slot: Slot, a: Active): Promise<void> {
+    if (a.over) return this.answered(slot)
+    const chunks: Chunk[] = []
+    let bytes = 0
+    try {
+      for (;;) {
+        if (a.located.length === 0 && !a.exhausted) await this.locate(a)
+        const next = a.located[0]
+        if (next === undefined) break
+        if (chunks.length > 0 && (bytes + next.loc.length > BATCH_BYTES || chunks.length >= SECTION_CHUNKS))
+          break
+        chunks.push(a.located.shift()!)
+        bytes += next.loc.length
+      }
+      // The last section closes the file: know whether more chunks follow.
+      if (a.located.length === 0 && !a.exhausted) await this.locate(a)
+    } catch (err) {
+      const text = failureText(err)
+      if (text === undefined) throw err
+      this.abort(slot, a, text)
+      return this.send(slot, a.sent ? [this.abortPart(a)] : [])
+    }
+    if (a.over) return this.answered(slot)
+    const close = a.located.length === 0 && a.exhausted
+    const part: Part = { job: a.job, handle: a.handle, open: !a.sent, close, abort: false, chunks, active: a }
+    a.sent = true
+    if (close) {
+      a.over = true
+      slot.pinned = null
+    }
+    await this.send(slot, [part])
+  }
+
+  private async locate(a: Active): Promise<void> {
+    const ids: Buffer[] = []
+    while (ids.length < LOCATE_GROUP) {
+      const n = await a.ids.next()
+      if (n.done) {
+        a.exhausted = true
+        break
+      }
+      ids.push(n.value)
+    }
+    if (ids.length === 0) return
+    const locs = await this.repository.locateBlobs(ids)
+    locs.forEach((loc, k) => {
+      if (loc instanceof Error) throw loc
+      a.located.push({ id: ids[k]!, loc })
+    })
+  }
+
+  /** Give up on a big file: reported now; the caller tells its worker if it holds it open. */
+  private abort(slot: Slot, a: Active, message: string): void {
+    a.over = true
+    a.located = []
+    if (slot.pinned === a) slot.pinned = null
+    this.report(a.handle, message)
+  }
+
+  private abortPart(a: Active): Part {
+    return { job: a.job, handle: a.handle, open: false, close: true, abort: true, chunks: [], active: a }
+  }
+
+  /**
+   * Read the parts' blobs (each once, neighbours of a pack in one span) and post the batch.
+   * A part whose blob cannot be read fails (a big file already open: aborted on the worker).
+   */
+  private async send(slot: Slot, parts: Part[]): Promise<void> {
+    const blobs = new Map<string, { chunk: Chunk; bytes: Uint8Array | null; error: string | null }>()
+    for (const p of parts)
+      for (const c of p.chunks) {
+        const key = c.id.toString('latin1')
+        if (!blobs.has(key)) blobs.set(key, { chunk: c, bytes: null, error: null })
+      }
+    const order = [...blobs.values()].sort(
+      (x, y) =>
+        (x.chunk.loc.pack < y.chunk.loc.pack ? -1 : x.chunk.loc.pack > y.chunk.loc.pack ? 1 : 0) ||
+        x.chunk.loc.offset - y.chunk.loc.offset,
+    )
+    const reads: Promise<void>[] = []
+    for (let i = 0; i < order.length; ) {
+      const first = order[i]!.chunk.loc
+      let end = first.offset + first.length
+      let j = i + 1
+      while (j < order.length) {
+        const l = order[j]!.chunk.loc
+        if (
+          l.pack !== first.pack ||
+          l.offset > end + SPAN_GAP ||
+          l.offset + l.length - first.offset > BATCH_BYTES
+        )
+          break
+        end = Math.max(end, l.offset + l.length)
+        j++
+      }
+      const members = order.slice(i, j)
+      reads.push(
+        this.repository.readPack(first.pack, first.offset, end - first.offset).then(
+          (span) => {
+            for (const b of members) {
+              const at = b.chunk.loc.offset - first.offset
+              b.bytes = span.subarray(at, at + b.chunk.loc.length)
+            }
+          },
+          (err) => {
+            const text = failureText(err)
+            if (text === undefined) throw err
+            for (const b of members) b.error = `blob ${b.chunk.id.toString('hex')}: ${text}`
+          },
+        ),
+      )
+      i = j
+    }
+    await Promise.all(reads)
+    const kept: Part[] = []
+    for (const p of parts) {
+      const bad = p.chunks.find((c) => blobs.get(c.id.toString('latin1'))!.error !== null)
+      if (bad === undefined) kept.push(p)
+      else {
+        const message = blobs.get(bad.id.toString('latin1'))!.error!
+        if (p.active === null) this.report(p.handle, message)
+        else {
+          this.abort(slot, p.active, message)
+          if (!p.open) kept.push(this.abortPart(p.active))
+        }
+      }
+    }
+    if (kept.length === 0 || this.closed) return this.answered(slot)
+    this.post(slot, kept, blobs)
+  }
+
+  private post(
+    slot: Slot,
+    parts: Part[],
+    blobs: Map<string, { chunk: Chunk; bytes: Uint8Array | null }>,
+  ): void {
+    // The batch's own blob table: only blobs of the parts kept, in first-use order.
+    const index = new Map<string, number>()
+    const table: Uint8Array[] = []
+    const tableIds: Buffer[] = []
+    const tableTypes: number[] = []
+    let refCount = 0
+    let nameBytes = 0
+    for (const p of parts) {
+      refCount += p.chunks.length
+      nameBytes += p.job.tmp.length + p.job.path.length
+    }
+    const refs = new Uint32Array(refCount)
+    const names = new Uint8Array(nameBytes)
+    const sections: FileSection[] = []
+    let r = 0
+    let at = 0
+    let dataBytes = 0
+    for (const p of parts) {
+      for (const c of p.chunks) {
+        const key = c.id.toString('latin1')
+        let k = index.get(key)
+        if (k === undefined) {
+          k = table.length
+          index.set(key, k)
+          const bytes = blobs.get(key)!.bytes!
+          table.push(bytes)
+          tableIds.push(c.id)
+          tableTypes.push(blobTypeCode(c.loc.type))
+          dataBytes += bytes.length
+        }
+        refs[r++] = k
+      }
+      const e = p.job.entry
+      names.set(p.job.tmp, at)
+      names.set(p.job.path, at + p.job.tmp.length)
+      sections.push({
+        handle: p.handle,
+        open: p.open,
+        close: p.close,
+        abort: p.abort,
+        count: p.chunks.length,
+        tmpAt: at,
+        tmpLength: p.job.tmp.length,
+        pathAt: at + p.job.tmp.length,
+        pathLength: p.job.path.length,
+        size: e.size,
+        sparse: e.sparse === true,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: seconds(e.mtimeNs),
+        xattrs:
+          e.xattrs !== undefined && e.xattrs.length > 0 ? e.xattrs.map(([k, v]) => [copy(k), copy(v)]) : null,
+      })
+      at += p.job.tmp.length + p.job.path.length
+    }
+    const data = new Uint8Array(dataBytes)
+    const ids = new Uint8Array(32 * table.length)
+    const lengths = new Uint32Array(table.length)
+    let d = 0
+    table.forEach((bytes, k) => {
+      data.set(bytes, d)
+      d += bytes.length
+      ids.set(tableIds[k]!, 32 * k)
+      lengths[k] = bytes.length
+    })
+    const batch = this.nextBatch++
+    slot.posted.set(batch, parts)
+    const msg: RestoreBatch = {
+      kind: 'batch',
+      batch,
+      sections,
+      names,
+      refs,
+      types: Uint8Array.from(tableTypes),
+      ids,
+      lengths,
+      data: data.buffer,
+    }
+    slot.worker.postMessage(msg, [
+      data.buffer,
+      names.buffer,
+      refs.buffer,
+      msg.types.buffer as ArrayBuffer,
+      ids.buffer,
+      lengths.buffer,
+    ])
+  }
+
+  private onReply(slot: Slot, reply: RestoreReply): void {
+    const parts = slot.posted.get(reply.batch)
+    if (parts === undefined) return
+    slot.posted.delete(reply.batch)
+    let bytes = 0
+    parts.forEach((p, i) => {
+      bytes += reply.written[i]!
+      const status = reply.status[i]
+      if (status === FILE_DONE) {
+        const warning = reply.warnings[i]
+        if (warning) this.events.warn(p.job, warning)
+        this.report(p.handle, null)
+      } else if (status === FILE_FAILED) {
+        if (p.active !== null && !p.active.over) this.abort(slot, p.active, reply.errors[i] ?? 'failed')
+        else this.report(p.handle, reply.errors[i] ?? 'failed')
+      }
+    })
+    if (bytes > 0) this.events.bytes(bytes)
+    if (reply.bug !== null) this.fatal(new Error(`restore worker: ${reply.bug}`))
+    this.answered(slot)
+  }
+
+  /** A batch of the slot is over (answered, or nothing was left to post). */
+  private answered(slot: Slot): void {
+    slot.inflight--
+    if (slot.inflight === 0) slot.worker.unref()
+    this.pump()
+  }
+
+  /** A job's outcome, once. */
+  private report(handle: number, error: string | null): void {
+    const job = this.live.get(handle)
+    if (job === undefined) return
+    this.live.delete(handle)
+    this.pending--
+    this.events.done(job, error)
+    if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w.resolve()
+  }
+
+  private fatal(err: unknown): void {
+    if (this.error !== null) return
+    this.error = err
+    for (const w of [...this.idleWaiters.splice(0), ...this.roomWaiters.splice(0)]) w.reject(err)
+  }
+
+  private start(): void {
+    const init: RestoreInit = {
+      version: RESTORE_PROTOCOL_VERSION,
+      opener: this.repository.blobOpenerSpec(),
+      owners: this.opts.owners,
+    }
+    const young = this.opts.youngGenerationMb
+    for (let i = 0; i < Math.max(1, this.opts.workers); i++) {
+      const worker = startRestoreWorker({
+        workerData: init,
+        ...(young !== undefined ? { resourceLimits: { maxYoungGenerationSizeMb: young } } : {}),
+      })
+      worker.unref()
+      const slot: Slot = { worker, inflight: 0, pinned: null, chain: Promise.resolve(), posted: new Map() }
+      worker.on('message', (reply: RestoreReply) => this.onReply(slot, reply))
+      worker.on('error', (err) => this.fatal(err))
+      worker.on('exit', () => {
+        if (!this.closed) this.fatal(new Error('restore worker exited'))
+      })
+      this.slots.push(slot)
+    }
+  }
+}
+
+function seconds(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6
+}
+
+/** A copy with its own small ArrayBuffer: a view of a pooled Buffer would clone the whole pool. */
+function copy(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b)
+}
+
+/**
+ * Starts a restore worker from wherever this module runs (as repository/worker-entry.ts does
+ * for the pipeline worker): from dist/, the sibling file tsup emits (restore-worker.js for
+ * ESM, .cjs for CJS); from src/ (vitest, tsx), the TypeScript source through tsx's loader
+ * registered inside the worker first, since a worker does not inherit the parent's hooks.
+ */
+function startRestoreWorker(options: WorkerOptions): Worker {
+  const here = import.meta.url
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./restore-worker.ts', here).href
+    const tsxDir = dirname(createRequire(here).resolve('tsx/package.json'))
+    const tsx = pathToFileURL(join(tsxDir, 'dist/esm/api/index.mjs')).href
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
+    return new Worker(code, { ...options, eval: true })
+  }
+  const ext = here.endsWith('.cjs') ? '.cjs' : '.js'
+  const file = join(dirname(fileURLToPath(here)), `restore-worker${ext}`)
+  if (!existsSync(file)) throw new Error(`plakar: restore worker not found at ${file} (incomplete build?)`)
+  return new Worker(file, options)
+}

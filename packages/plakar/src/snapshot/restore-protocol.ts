@@ -1,0 +1,83 @@
+import type { BlobOpenerSpec } from '../repository/blob-opener.js'
+
+/**
+ * Messages between a restore (main thread, restore-pool.ts) and its file-writing workers
+ * (restore-worker.ts). Both ends are always the same build; the version only guards against
+ * a stale dist/ worker file.
+ *
+ * main -> worker: RestoreBatch, sections of files with the sealed blobs they need. A file is
+ *   one section (most files) or several, in several batches to the same worker, which keeps
+ *   the file open in between. The sealed blobs are back to back in one transferred buffer
+ *   (`lengths[k]` bytes each, type code `types[k]`, id k at ids[32k..]), each once per batch;
+ *   `refs` lists, section after section, the blob index of each chunk in file order.
+ * worker -> main: RestoreReply, the outcome of each section in order (`status`), the content
+ *   bytes it wrote, and messages. Batches are answered in order of arrival.
+ */
+export const RESTORE_PROTOCOL_VERSION = 1
+
+export interface RestoreInit {
+  readonly version: number
+  readonly opener: BlobOpenerSpec
+  /** Restore owners (fchown); the main thread decides (root, or the caller's option). */
+  readonly owners: boolean
+}
+
+export interface FileSection {
+  /** The file's number in this restore, the same in each of its sections. */
+  readonly handle: number
+  /** First section: create the temporary file. */
+  readonly open: boolean
+  /** Last section: check the size, apply the metadata, rename into place. */
+  readonly close: boolean
+  /** The main thread gave up on the file (a later part could not be read): remove it. */
+  readonly abort: boolean
+  /** Chunks in this section (entries of `refs`). */
+  readonly count: number
+  /** The temporary and final paths, bytes at these offsets of `names`. */
+  readonly tmpAt: number
+  readonly tmpLength: number
+  readonly pathAt: number
+  readonly pathLength: number
+  readonly size: number
+  readonly sparse: boolean
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  /** mtime in seconds (microsecond precision), as futimes takes it. */
+  readonly mtime: number
+  readonly xattrs: readonly (readonly [Uint8Array, Uint8Array])[] | null
+}
+
+export interface RestoreBatch {
+  readonly kind: 'batch'
+  readonly batch: number
+  readonly sections: readonly FileSection[]
+  readonly names: Uint8Array
+  readonly refs: Uint32Array
+  readonly types: Uint8Array
+  readonly ids: Uint8Array
+  readonly lengths: Uint32Array
+  readonly data: ArrayBuffer
+}
+
+/** The section was written; its file stays open for the next one. */
+export const SECTION_WRITTEN = 0
+/** The file is complete and renamed into place. */
+export const FILE_DONE = 1
+/** The file failed (`errors` says why); its temporary file is removed. */
+export const FILE_FAILED = 2
+/** The file had failed in an earlier section (or was aborted): nothing done. */
+export const FILE_SKIPPED = 3
+
+export interface RestoreReply {
+  readonly kind: 'done'
+  readonly batch: number
+  readonly status: Uint8Array
+  /** Content bytes written per section. */
+  readonly written: Float64Array
+  readonly errors: readonly (string | null)[]
+  /** Per section: what was restored incompletely (extended attributes), or null. */
+  readonly warnings: readonly (string | null)[]
+  /** An error that is a bug (not a system error, not a PlakarError): the restore stops. */
+  readonly bug: string | null
+}
