@@ -50,7 +50,12 @@ export interface RepositoryProvider {
   ): Promise<OpenedRepository>
   open(
     location: string,
-    opts: { passphrase: () => Promise<Uint8Array>; cacheDir: string | null },
+    opts: {
+      passphrase: () => Promise<Uint8Array>
+      cacheDir: string | null
+      /** Worker threads that open blobs for getBlob (Repository's `decoders`); default 1. */
+      decoders?: number
+    },
   ): Promise<OpenedRepository>
 }
 
@@ -81,10 +86,14 @@ export class Context {
   }
 
   /** Open the repository, run `f`, close it whatever happens. */
-  async withRepository<T>(f: (repo: OpenedRepository) => Promise<T>): Promise<T> {
+  async withRepository<T>(
+    f: (repo: OpenedRepository) => Promise<T>,
+    opts: { decoders?: number } = {},
+  ): Promise<T> {
     const repo = await this.repositories.open(this.global.repository, {
       passphrase: () => this.passphrase(false),
       cacheDir: this.cacheDir(),
+      ...opts,
     })
     for (const d of repo.damagedIndexes ?? []) {
       this.err(`plakar: warning: index ${d.name} skipped: ${d.error}`)

@@ -27,48 +27,53 @@ interface Job {
 }
 
 export async function runPull(ctx: Context, opts: PullOptions): Promise<number> {
-  return ctx.withRepository(async (repo) => {
-    const reader = new TreeReader(repo)
-    const jobs: Job[] = []
-    for (const arg of opts.refs) {
-      const ref = parseRef(arg)
-      const header = await resolveSnapshot(repo, ref.snapshot)
-      if (ref.path !== undefined) {
-        const at = await locate(reader, header, ref.path)
-        jobs.push({ parents: opts.rebase ? [] : at.parents, entry: at.entry })
-      } else if (opts.rebase) {
-        for (const p of header.paths)
-          jobs.push({ parents: [], entry: (await locate(reader, header, p)).entry })
-      } else jobs.push({ parents: [], entry: header.root })
-    }
-    const target = resolve(ctx.io.cwd, opts.target ?? '.')
-    const progress = new RestoreProgress()
-    const total = jobs.reduce((n, j) => n + j.entry.size, 0)
-    const line = new ProgressLine(ctx.io.stderr, 'pull', progress, () => total).start()
-    const started = Date.now()
-    try {
-      const restorer = new Restorer(repo, reader, target, {
-        progress,
-        onError: (path, message) => {
-          line.stop()
-          ctx.err(`plakar: pull: ${path.toString()}: ${message}`)
-          line.start()
-        },
-      })
-      for (const j of jobs) {
-        await restorer.restore(j.parents, j.entry)
+  return ctx.withRepository(
+    async (repo) => {
+      const reader = new TreeReader(repo)
+      const jobs: Job[] = []
+      for (const arg of opts.refs) {
+        const ref = parseRef(arg)
+        const header = await resolveSnapshot(repo, ref.snapshot)
+        if (ref.path !== undefined) {
+          const at = await locate(reader, header, ref.path)
+          jobs.push({ parents: opts.rebase ? [] : at.parents, entry: at.entry })
+        } else if (opts.rebase) {
+          for (const p of header.paths)
+            jobs.push({ parents: [], entry: (await locate(reader, header, p)).entry })
+        } else jobs.push({ parents: [], entry: header.root })
       }
-      await restorer.finish()
-      line.stop()
-      const errors = restorer.errors > 0 ? `, ${restorer.errors} errors (partial)` : ''
-      ctx.out(
-        `pull: ${progress.files} files, ${humanSize(progress.bytes)} into ${target}${errors} in ${duration((Date.now() - started) / 1000)}\n`,
-      )
-      return restorer.errors > 0 ? EXIT.PARTIAL : EXIT.OK
-    } finally {
-      line.stop()
-    }
-  })
+      const target = resolve(ctx.io.cwd, opts.target ?? '.')
+      const progress = new RestoreProgress()
+      const total = jobs.reduce((n, j) => n + j.entry.size, 0)
+      const line = new ProgressLine(ctx.io.stderr, 'pull', progress, () => total).start()
+      const started = Date.now()
+      try {
+        const restorer = new Restorer(repo, reader, target, {
+          progress,
+          onError: (path, message) => {
+            line.stop()
+            ctx.err(`plakar: pull: ${path.toString()}: ${message}`)
+            line.start()
+          },
+        })
+        for (const j of jobs) {
+          await restorer.restore(j.parents, j.entry)
+        }
+        await restorer.finish()
+        line.stop()
+        const errors = restorer.errors > 0 ? `, ${restorer.errors} errors (partial)` : ''
+        ctx.out(
+          `pull: ${progress.files} files, ${humanSize(progress.bytes)} into ${target}${errors} in ${duration((Date.now() - started) / 1000)}\n`,
+        )
+        return restorer.errors > 0 ? EXIT.PARTIAL : EXIT.OK
+      } finally {
+        line.stop()
+      }
+      // getBlob serves only the tree here (small blobs, opened on this thread): file contents
+      // are opened by the restore workers, so no decode worker is started besides.
+    },
+    { decoders: 0 },
+  )
 }
 
 export const pull: Command<PullOptions> = {

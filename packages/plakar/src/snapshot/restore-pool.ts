@@ -106,6 +106,19 @@ interface Part {
   readonly active: Active | null
 }
 
+/** A range of a pack read for a batch. */
+interface Span {
+  bytes: Uint8Array | null
+  error: string | null
+}
+
+/** A blob of a batch: in `span`, at `at`. */
+interface Blob {
+  readonly chunk: Chunk
+  span: Span | null
+  at: number
+}
+
 interface Slot {
   readonly worker: Worker
   /** Batches taken for this worker and not answered yet (being read, or posted). */
@@ -311,11 +324,11 @@ export class RestorePool {
    * A part whose blob cannot be read fails (a big file already open: aborted on the worker).
    */
   private async send(slot: Slot, parts: Part[]): Promise<void> {
-    const blobs = new Map<string, { chunk: Chunk; bytes: Uint8Array | null; error: string | null }>()
+    const blobs = new Map<string, Blob>()
     for (const p of parts)
       for (const c of p.chunks) {
         const key = c.id.toString('latin1')
-        if (!blobs.has(key)) blobs.set(key, { chunk: c, bytes: null, error: null })
+        if (!blobs.has(key)) blobs.set(key, { chunk: c, span: null, at: 0 })
       }
     const order = [...blobs.values()].sort(
       (x, y) =>
@@ -338,19 +351,20 @@ export class RestorePool {
         end = Math.max(end, l.offset + l.length)
         j++
       }
-      const members = order.slice(i, j)
+      const span: Span = { bytes: null, error: null }
+      for (const b of order.slice(i, j)) {
+        b.span = span
+        b.at = b.chunk.loc.offset - first.offset
+      }
       reads.push(
         this.repository.readPack(first.pack, first.offset, end - first.offset).then(
-          (span) => {
-            for (const b of members) {
-              const at = b.chunk.loc.offset - first.offset
-              b.bytes = span.subarray(at, at + b.chunk.loc.length)
-            }
+          (bytes) => {
+            span.bytes = bytes
           },
           (err) => {
             const text = failureText(err)
             if (text === undefined) throw err
-            for (const b of members) b.error = `blob ${b.chunk.id.toString('hex')}: ${text}`
+            span.error = text
           },
         ),
       )
@@ -359,10 +373,10 @@ export class RestorePool {
     await Promise.all(reads)
     const kept: Part[] = []
     for (const p of parts) {
-      const bad = p.chunks.find((c) => blobs.get(c.id.toString('latin1'))!.error !== null)
+      const bad = p.chunks.find((c) => blobs.get(c.id.toString('latin1'))!.span!.error !== null)
       if (bad === undefined) kept.push(p)
       else {
-        const message = blobs.get(bad.id.toString('latin1'))!.error!
+        const message = `blob ${bad.id.toString('hex')}: ${blobs.get(bad.id.toString('latin1'))!.span!.error}`
         if (p.active === null) this.report(p.handle, message)
         else {
           this.abort(slot, p.active, message)
@@ -374,16 +388,13 @@ export class RestorePool {
     this.post(slot, kept, blobs)
   }
 
-  private post(
-    slot: Slot,
-    parts: Part[],
-    blobs: Map<string, { chunk: Chunk; bytes: Uint8Array | null }>,
-  ): void {
-    // The batch's own blob table: only blobs of the parts kept, in first-use order.
+  private post(slot: Slot, parts: Part[], blobs: Map<string, Blob>): void {
+    // The batch's own blob table: only blobs of the parts kept, in first-use order, each a
+    // range of one of the spans read, which go to the worker as they are (transferred).
     const index = new Map<string, number>()
-    const table: Uint8Array[] = []
-    const tableIds: Buffer[] = []
-    const tableTypes: number[] = []
+    const table: Blob[] = []
+    const spanIndex = new Map<Span, number>()
+    const spans: ArrayBuffer[] = []
     let refCount = 0
     let nameBytes = 0
     for (const p of parts) {
@@ -395,7 +406,6 @@ export class RestorePool {
     const sections: FileSection[] = []
     let r = 0
     let at = 0
-    let dataBytes = 0
     for (const p of parts) {
       for (const c of p.chunks) {
         const key = c.id.toString('latin1')
@@ -403,11 +413,12 @@ export class RestorePool {
         if (k === undefined) {
           k = table.length
           index.set(key, k)
-          const bytes = blobs.get(key)!.bytes!
-          table.push(bytes)
-          tableIds.push(c.id)
-          tableTypes.push(blobTypeCode(c.loc.type))
-          dataBytes += bytes.length
+          const b = blobs.get(key)!
+          table.push(b)
+          if (!spanIndex.has(b.span!)) {
+            spanIndex.set(b.span!, spans.length)
+            spans.push(owned(b.span!.bytes!))
+          }
         }
         refs[r++] = k
       }
@@ -435,15 +446,18 @@ export class RestorePool {
       })
       at += p.job.tmp.length + p.job.path.length
     }
-    const data = new Uint8Array(dataBytes)
-    const ids = new Uint8Array(32 * table.length)
-    const lengths = new Uint32Array(table.length)
-    let d = 0
-    table.forEach((bytes, k) => {
-      data.set(bytes, d)
-      d += bytes.length
-      ids.set(tableIds[k]!, 32 * k)
-      lengths[k] = bytes.length
+    const n = table.length
+    const types = new Uint8Array(n)
+    const ids = new Uint8Array(32 * n)
+    const blobSpans = new Uint32Array(n)
+    const offsets = new Uint32Array(n)
+    const lengths = new Uint32Array(n)
+    table.forEach((b, k) => {
+      types[k] = blobTypeCode(b.chunk.loc.type)
+      ids.set(b.chunk.id, 32 * k)
+      blobSpans[k] = spanIndex.get(b.span!)!
+      offsets[k] = b.at
+      lengths[k] = b.chunk.loc.length
     })
     const batch = this.nextBatch++
     slot.posted.set(batch, parts)
@@ -453,17 +467,21 @@ export class RestorePool {
       sections,
       names,
       refs,
-      types: Uint8Array.from(tableTypes),
+      types,
       ids,
+      spans: blobSpans,
+      offsets,
       lengths,
-      data: data.buffer,
+      data: spans,
     }
     slot.worker.postMessage(msg, [
-      data.buffer,
+      ...spans,
       names.buffer,
       refs.buffer,
-      msg.types.buffer as ArrayBuffer,
+      types.buffer,
       ids.buffer,
+      blobSpans.buffer,
+      offsets.buffer,
       lengths.buffer,
     ])
   }
@@ -544,6 +562,21 @@ function seconds(ns: bigint): number {
 /** A copy with its own small ArrayBuffer: a view of a pooled Buffer would clone the whole pool. */
 function copy(b: Uint8Array): Uint8Array {
   return new Uint8Array(b)
+}
+
+/**
+ * The bytes as an ArrayBuffer of their own, to transfer: the store's buffer itself when the
+ * bytes fill it (a read's fresh buffer, which the store gives to the caller), else a copy (a
+ * small read from Node's shared pool must not be detached).
+ */
+function owned(bytes: Uint8Array): ArrayBuffer {
+  if (
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    bytes.buffer instanceof ArrayBuffer
+  )
+    return bytes.buffer
+  return new Uint8Array(bytes).buffer
 }
 
 /**

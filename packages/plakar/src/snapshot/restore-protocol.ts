@@ -7,9 +7,10 @@ import type { BlobOpenerSpec } from '../repository/blob-opener.js'
  *
  * main -> worker: RestoreBatch, sections of files with the sealed blobs they need. A file is
  *   one section (most files) or several, in several batches to the same worker, which keeps
- *   the file open in between. The sealed blobs are back to back in one transferred buffer
- *   (`lengths[k]` bytes each, type code `types[k]`, id k at ids[32k..]), each once per batch;
- *   `refs` lists, section after section, the blob index of each chunk in file order.
+ *   the file open in between. The sealed blobs are in the pack ranges read for the batch,
+ *   transferred as they are (`data`): blob k is `lengths[k]` bytes at `offsets[k]` of
+ *   data[spans[k]], type code `types[k]`, id at ids[32k..]; each blob is there once per
+ *   batch, and `refs` lists, section after section, the blob index of each chunk in order.
  * worker -> main: RestoreReply, the outcome of each section in order (`status`), the content
  *   bytes it wrote, and messages. Batches are answered in order of arrival.
  */
@@ -56,8 +57,10 @@ export interface RestoreBatch {
   readonly refs: Uint32Array
   readonly types: Uint8Array
   readonly ids: Uint8Array
+  readonly spans: Uint32Array
+  readonly offsets: Uint32Array
   readonly lengths: Uint32Array
-  readonly data: ArrayBuffer
+  readonly data: readonly ArrayBuffer[]
 }
 
 /** The section was written; its file stays open for the next one. */

@@ -51,8 +51,6 @@ function run(msg: RestoreBatch): RestoreReply {
   const written = new Float64Array(n)
   const errors: (string | null)[] = new Array(n).fill(null)
   const warnings: (string | null)[] = new Array(n).fill(null)
-  const offsets = new Float64Array(msg.lengths.length)
-  for (let k = 1; k < offsets.length; k++) offsets[k] = offsets[k - 1]! + msg.lengths[k - 1]!
   // Identical chunks in a row (zero blocks of a sparse file) are opened once.
   let lastBlob = -1
   let lastRaw: Uint8Array = new Uint8Array(0)
@@ -60,7 +58,7 @@ function run(msg: RestoreBatch): RestoreReply {
     if (k !== lastBlob) {
       const type = blobTypeFromCode(msg.types[k]!) ?? 'data'
       const id = msg.ids.subarray(32 * k, 32 * k + 32)
-      lastRaw = open(type, id, new Uint8Array(msg.data, offsets[k], msg.lengths[k]))
+      lastRaw = open(type, id, new Uint8Array(msg.data[msg.spans[k]!]!, msg.offsets[k], msg.lengths[k]))
       lastBlob = k
     }
     return lastRaw

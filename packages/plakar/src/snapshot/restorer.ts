@@ -50,7 +50,7 @@ const SLASH = Buffer.from('/')
  * The restore workers' v8 nursery (MiB): they allocate only short-lived buffers (the blobs of
  * a batch and their contents), and a small young generation keeps their memory down.
  */
-const WORKER_YOUNG_GENERATION_MB = 16
+const WORKER_YOUNG_GENERATION_MB = 4
 
 /**
  * A directory being restored. Its metadata waits until everything in it is done: its listing
