@@ -19,6 +19,14 @@ export interface ReadableFile {
   readonly fd?: number
   readonly path: string | Buffer
   readonly size?: number
+  /**
+   * Without `fd`: the device and inode the caller saw (lstat). The file is opened without
+   * following a symlink and rejected (REPO_SOURCE_UNREADABLE, cause code EREPLACED) when it
+   * is not that regular file any more.
+   */
+  readonly expect?: { readonly dev: number; readonly ino: number }
+  /** Also read the file's extended attributes (FileResult.xattrs). */
+  readonly xattrs?: boolean
 }
 
 export interface WriterOptions {
@@ -75,7 +83,16 @@ export class RepositoryBlobWriter implements BlobWriter {
       source.size !== undefined && Number.isSafeInteger(source.size) && source.size >= 0
         ? source.size
         : undefined
-    return this.pipeline.submit({ fd: source.fd ?? null, path: source.path, size: hint }, hint)
+    return this.pipeline.submit(
+      {
+        fd: source.fd ?? null,
+        path: source.path,
+        size: hint,
+        ...(source.expect ? { expect: source.expect } : {}),
+        ...(source.xattrs ? { xattrs: true } : {}),
+      },
+      hint,
+    )
   }
 
   async putBlob(type: BlobType, data: Uint8Array): Promise<PutResult> {

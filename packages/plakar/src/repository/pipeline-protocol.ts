@@ -1,5 +1,5 @@
 /**
- * Messages between a writer (main thread) and its pipeline workers. Version 1; both ends are
+ * Messages between a writer (main thread) and its pipeline workers. Version 2; both ends are
  * always the same build, so the version only guards against a stale dist/ worker file.
  *
  * main -> worker: TaskMessage, a batch of files (one big file, or many small ones).
@@ -14,7 +14,7 @@
  *   the message is packed and the packer has room. So memory in flight is bounded by
  *   credits x FLUSH_BYTES per worker, and a slow store slows the workers.
  */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 export interface WorkerInit {
   readonly version: number
@@ -38,6 +38,14 @@ export interface FileSource {
   readonly path: string | Uint8Array
   /** the caller's size hint: small files are read ahead, whole, while others are sealed */
   readonly size?: number
+  /**
+   * Opened by path (fd null): the device and inode the caller's lstat saw. The worker opens
+   * with O_NOFOLLOW and fails the file with code EREPLACED when the opened file is not a
+   * regular file with these numbers (it was replaced between the lstat and the open).
+   */
+  readonly expect?: { readonly dev: number; readonly ino: number }
+  /** Read the file's extended attributes too (returned with its last section). */
+  readonly xattrs?: boolean
 }
 
 export interface TaskMessage {
@@ -54,6 +62,8 @@ export interface SectionInfo {
   readonly count: number
   readonly done: boolean
   readonly error?: { readonly code: string; readonly message: string }
+  /** With done, when the file's attributes were asked for: [name, value] pairs by name. */
+  readonly xattrs?: readonly [Uint8Array, Uint8Array][]
 }
 
 export interface ChunksMessage {

@@ -5,13 +5,14 @@
  * chunk, and compresses+encrypts the chunks the repository does not already hold.
  * See pipeline-protocol.ts for the messages.
  */
-import { closeSync, open as fsOpen, read as fsRead, openSync, readSync } from 'node:fs'
+import { closeSync, constants, open as fsOpen, read as fsRead, fstatSync, openSync, readSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { chunkerFor } from '../chunking/index.js'
 import { codecByName, codecsByTag } from '../compression/index.js'
 import { blobIdFunction } from '../crypto/index.js'
 import { blobTypeFromCode, Envelope } from '../format/index.js'
+import { readXattrs } from '../platform/xattr.js'
 import {
   type ChunksMessage,
   type DecodeReply,
@@ -41,6 +42,14 @@ const known = (() => {
   if (!init.cacheFile) return null
   const db = new Database(init.cacheFile, { readonly: true, fileMustExist: true })
   db.pragma('busy_timeout = 10000')
+  // A repository that held nothing when the backup started (a first backup) has nothing to
+  // skip: a lookup per chunk would cost ~15 µs each for no hit. The main thread still
+  // deduplicates what the workers seal, so a blob another writer stored meanwhile is not
+  // stored twice, only sealed once for nothing.
+  if (db.prepare('SELECT 1 FROM repo_blobs LIMIT 1').get() === undefined) {
+    db.close()
+    return null
+  }
   return db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck()
 })()
 // Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
@@ -110,17 +119,18 @@ class Outbox {
     if (this.bytes >= FLUSH_BYTES) this.post()
   }
 
-  end(file: number, error?: SectionInfo['error']): void {
+  end(file: number, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
     }
-    this.closeSection(true, error)
+    this.closeSection(true, error, xattrs)
   }
 
-  private closeSection(done: boolean, error?: SectionInfo['error']): void {
+  private closeSection(done: boolean, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
     if (!this.open) return
-    this.sections.push(error ? { ...this.open, done, error } : { ...this.open, done })
+    const s: SectionInfo = { ...this.open, done }
+    this.sections.push(error ? { ...s, error } : xattrs && xattrs.length > 0 ? { ...s, xattrs } : s)
     this.open = null
   }
 
@@ -256,6 +266,44 @@ function sourcePath(source: FileSource): string | Buffer {
   return typeof source.path === 'string' ? source.path : Buffer.from(source.path)
 }
 
+// O_NOFOLLOW: a file replaced by a symlink since the caller's lstat is not followed;
+// O_NONBLOCK: one replaced by a FIFO does not block the open.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+
+/** A file the caller saw as another (replaced between its lstat and our open). */
+class Replaced extends Error {
+  readonly code = 'EREPLACED'
+  constructor() {
+    super('replaced during the backup')
+  }
+}
+
+/** `fd`, checked to be the regular file the caller saw (closed and Replaced thrown if not). */
+function checked(source: FileSource, fd: number): number {
+  const st = fstatSync(fd)
+  const e = source.expect
+  if (!st.isFile() || (e !== undefined && (st.dev !== e.dev || st.ino !== e.ino))) {
+    closeSync(fd)
+    throw new Replaced()
+  }
+  return fd
+}
+
+/** ELOOP from O_NOFOLLOW: the file became a symlink. */
+function openError(err: NodeJS.ErrnoException): Error {
+  return err.code === 'ELOOP' ? new Replaced() : err
+}
+
+function openSource(source: FileSource): number {
+  let fd: number
+  try {
+    fd = openSync(sourcePath(source), OPEN_FLAGS)
+  } catch (err) {
+    throw openError(err as NodeJS.ErrnoException)
+  }
+  return checked(source, fd)
+}
+
 function prefetch(source: FileSource): Promise<Prefetched> {
   const size = source.size!
   return new Promise((resolve, reject) => {
@@ -270,7 +318,15 @@ function prefetch(source: FileSource): Promise<Prefetched> {
       })
     }
     if (source.fd !== null) read(source.fd, false)
-    else fsOpen(sourcePath(source), 'r', (err, fd) => (err ? reject(err) : read(fd, true)))
+    else
+      fsOpen(sourcePath(source), OPEN_FLAGS, (err, fd) => {
+        if (err) return reject(openError(err))
+        try {
+          read(checked(source, fd), true)
+        } catch (e) {
+          reject(e)
+        }
+      })
   })
 }
 
@@ -295,7 +351,7 @@ function chunkPrefetched(out: Outbox, file: number, p: Prefetched): void {
 function chunkFile(out: Outbox, file: number, source: FileSource): void {
   const own = source.fd === null
   const t = performance.now()
-  const fd = own ? openSync(sourcePath(source), 'r') : source.fd!
+  const fd = own ? openSource(source) : source.fd!
   readWaitMs += performance.now() - t
   try {
     chunkStream(out, file, fd, 0)
@@ -307,6 +363,11 @@ function chunkFile(out: Outbox, file: number, source: FileSource): void {
 function fail(out: Outbox, file: number, err: unknown): void {
   const e = err as NodeJS.ErrnoException
   out.end(file, { code: e.code ?? 'EIO', message: e.message })
+}
+
+/** Ends a file read whole, with its attributes when asked for (listed by path: the package takes no fd). */
+function done(out: Outbox, file: number, source: FileSource): void {
+  out.end(file, undefined, source.xattrs ? readXattrs(Buffer.from(sourcePath(source))) : undefined)
 }
 
 async function runTask(task: TaskMessage): Promise<void> {
@@ -338,7 +399,7 @@ async function runTask(task: TaskMessage): Promise<void> {
       readAheadLeft--
       try {
         chunkPrefetched(out, file, await pending)
-        out.end(file)
+        done(out, file, source)
       } catch (err) {
         fail(out, file, err)
       }
@@ -347,7 +408,7 @@ async function runTask(task: TaskMessage): Promise<void> {
     readWaitMs = 0
     try {
       chunkFile(out, file, source)
-      out.end(file)
+      done(out, file, source)
     } catch (err) {
       fail(out, file, err)
     }

@@ -25,6 +25,8 @@ export interface FileResult {
   readonly chunks: Uint8Array[]
   readonly size: number
   readonly stored: number
+  /** The file's extended attributes, [name, value] by name, when they were asked for. */
+  readonly xattrs?: readonly [Buffer, Buffer][]
 }
 
 /** Called for every chunk in order; returns the bytes it stored (0 when deduplicated). */
@@ -38,6 +40,7 @@ interface Job {
   readonly chunks: Uint8Array[]
   size: number
   stored: number
+  xattrs?: [Buffer, Buffer][]
   resolve(r: FileResult): void
   reject(e: unknown): void
 }
@@ -177,10 +180,18 @@ export class Pipeline {
         }
         if (section.done) {
           task.remaining--
+          if (section.xattrs)
+            job.xattrs = section.xattrs.map(([n, v]) => [
+              Buffer.from(n.buffer, n.byteOffset, n.byteLength),
+              Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+            ])
           if (section.error)
             this.settle(
               job,
-              new RepositoryError('REPO_SOURCE_UNREADABLE', `${job.name}: ${section.error.message}`),
+              // The cause keeps the errno code (ENOENT: vanished, EREPLACED: replaced...).
+              new RepositoryError('REPO_SOURCE_UNREADABLE', `${job.name}: ${section.error.message}`, {
+                cause: section.error,
+              }),
             )
           else this.settle(job)
         }
@@ -205,7 +216,13 @@ export class Pipeline {
 
   private settle(job: Job, error?: unknown): void {
     if (error) job.reject(error)
-    else job.resolve({ chunks: job.chunks, size: job.size, stored: job.stored })
+    else
+      job.resolve({
+        chunks: job.chunks,
+        size: job.size,
+        stored: job.stored,
+        ...(job.xattrs ? { xattrs: job.xattrs } : {}),
+      })
     if (--this.active === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 

@@ -15,7 +15,7 @@ import {
   type SnapshotHeader,
 } from './header.js'
 import { Limiter } from './limiter.js'
-import { ListingPrefetch, lstatMany } from './metadata.js'
+import { lstatMany, readdirSorted } from './metadata.js'
 import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
@@ -180,7 +180,6 @@ class Archiver {
   private readonly limiter = new Limiter(FILES_IN_FLIGHT)
   private readonly links = new Map<string, Promise<FileContent | null>>()
   private readonly progress: ArchiveProgress
-  private readonly listings = new ListingPrefetch()
 
   constructor(
     private readonly repository: SnapshotRepository,
@@ -273,7 +272,7 @@ class Archiver {
   private async walkDir(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<{ done: Promise<Entry> }> {
     let names: Buffer[] = []
     try {
-      names = await this.listings.take(path)
+      names = readdirSorted(path)
     } catch (err) {
       this.error(path, errnoText(err))
     }
@@ -286,11 +285,7 @@ class Archiver {
       childNames.push(child)
     }
     names = []
-    const stats = await lstatMany(childPaths)
-    // Start listing the subdirectories now: their reads overlap this directory's work.
-    stats.forEach((s, i) => {
-      if (!(s instanceof Error) && s.isDirectory()) this.listings.prefetch(childPaths[i]!)
-    })
+    const stats = lstatMany(childPaths)
     const cached = this.opts.cache?.dir(path)
     // The chunks of every unchanged file of the directory, checked in one batch.
     let verified = false
@@ -408,21 +403,16 @@ class Archiver {
       return { content: await makeContent(this.writer, hit.chunks), size: Number(st.size), xattrs }
     }
     const readAt = BigInt(Date.now()) * 1_000_000n
-    let fd: number
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
-    } catch (err) {
-      this.error(path, isErrno(err, 'ENOENT') ? 'vanished during the backup' : errnoText(err))
-      return null
-    }
-    try {
-      const now = fs.fstatSync(fd, { bigint: true })
-      if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
-        this.error(path, 'replaced during the backup')
-        return null
-      }
-      const xattrs = readXattrs(path)
-      const r = await this.writer.putFile({ fd, path, size: Number(now.size) })
+      // Opened, checked against `st`, read and its attributes listed in a pipeline worker:
+      // those calls cost the main thread as much as the walk itself.
+      const r = await this.writer.putFile({
+        path,
+        size: Number(st.size),
+        expect: { dev: Number(st.dev), ino: Number(st.ino) },
+        xattrs: true,
+      })
+      const xattrs = r.xattrs === undefined ? [] : r.xattrs.map(([n, v]): [Buffer, Buffer] => [n, v])
       this.stored += r.stored
       this.progress.files++
       this.progress.bytes += r.size
@@ -437,13 +427,12 @@ class Archiver {
       }
       return { content, size: r.size, xattrs }
     } catch (err) {
-      // The writer reports a file it could not read as REPO_SOURCE_UNREADABLE; the backup goes on.
-      if (isPlakarError(err, 'REPO_SOURCE_UNREADABLE')) this.error(path, withoutPath(err.message, path))
+      // The writer reports a file it could not open or read as REPO_SOURCE_UNREADABLE, with
+      // the system error as its cause; the backup goes on.
+      if (isPlakarError(err, 'REPO_SOURCE_UNREADABLE')) this.error(path, sourceErrorText(err, path))
       else if (isSystemError(err)) this.error(path, errnoText(err))
       else throw err
       return null
-    } finally {
-      fs.closeSync(fd)
     }
   }
 
@@ -483,6 +472,15 @@ class Archiver {
 function parentOf(path: Buffer): Buffer {
   const i = path.lastIndexOf(0x2f)
   return i <= 0 ? ROOT : path.subarray(0, i)
+}
+
+/** What went wrong reading a file, in the words of the errors list. */
+function sourceErrorText(err: Error, path: Buffer): string {
+  const cause = err.cause
+  if (isErrno(cause, 'ENOENT')) return 'vanished during the backup'
+  if (isErrno(cause, 'EREPLACED')) return 'replaced during the backup'
+  if (isSystemError(cause)) return errnoText(cause)
+  return withoutPath(err.message, path)
 }
 
 /** `message` without a leading `<path>: ` (the writer names the file; the caller does too). */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
@@ -171,6 +171,33 @@ describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (m
     expect(isPlakarError(err, 'REPO_SOURCE_UNREADABLE')).toBe(true)
     expect(err.message).toContain('nope')
     expect((await present).size).toBe(0)
+    expect(err.cause.code).toBe('ENOENT')
+    await w.close()
+    await repo.close()
+  })
+
+  it('rejects a file that is not the one the caller saw (EREPLACED), without following a symlink', async () => {
+    const store = memoryStore()
+    const repo = await createRepo(store, null)
+    const w = repo.writer({ cpus: 1 })
+    const target = join(dir.path, 'tree', 'empty')
+    const link = join(dir.path, `link-${mode}`)
+    symlinkSync(target, link)
+    const st = statSync(target)
+    const reason = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e) => (isPlakarError(e, 'REPO_SOURCE_UNREADABLE') ? (e.cause as { code: string }).code : e),
+      )
+    // Another inode than the lstat saw; a symlink where a file was; the file itself, with xattrs asked.
+    expect(await reason(w.putFile({ path: target, size: 0, expect: { dev: st.dev, ino: st.ino + 1 } }))).toBe(
+      'EREPLACED',
+    )
+    expect(await reason(w.putFile({ path: link, size: 0, expect: { dev: st.dev, ino: st.ino } }))).toBe(
+      'EREPLACED',
+    )
+    const ok = await w.putFile({ path: target, size: 0, expect: { dev: st.dev, ino: st.ino }, xattrs: true })
+    expect(ok.size).toBe(0)
     await w.close()
     await repo.close()
   })
