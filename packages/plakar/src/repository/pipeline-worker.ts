@@ -1,164 +1,24 @@
 /**
- * A pipeline worker (worker_threads entry; tsup emits it as dist/pipeline-worker.{js,cjs}).
- * Reads files with synchronous I/O into one reused buffer (the fastest way to read here,
- * and harmless off the main thread), cuts them with the repository's chunker, names each
- * chunk, and compresses+encrypts the chunks the repository does not already hold.
- * See pipeline-protocol.ts for the messages.
+ * A pipeline worker (worker_threads entry; tsup emits it as dist/pipeline-worker.{js,cjs}):
+ * a Sealer (sealer.ts) on its own thread, with flow control. See pipeline-protocol.ts for
+ * the messages.
  */
-import { closeSync, constants, open as fsOpen, read as fsRead, fstatSync, openSync, readSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
-import Database from 'better-sqlite3'
-import { chunkerFor } from '../chunking/index.js'
-import { codecByName, codecsByTag } from '../compression/index.js'
-import { blobIdFunction } from '../crypto/index.js'
-import { blobTypeFromCode, Envelope } from '../format/index.js'
-import { readXattrs } from '../platform/xattr.js'
 import {
-  type ChunksMessage,
-  type DecodeReply,
   type DecodeRequest,
-  type FileSource,
-  FLUSH_BYTES,
   PROTOCOL_VERSION,
-  type SectionInfo,
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
+import { Sealer } from './sealer.js'
 
 const init = workerData as WorkerInit
 if (init.version !== PROTOCOL_VERSION)
   throw new Error(`pipeline worker: protocol ${init.version} unsupported`)
 
-const envelope = new Envelope({
-  data: init.dataKey,
-  blobId: blobIdFunction(init.idKey),
-  codec: init.compression ? codecByName(init.compression) : null,
-  codecs: codecsByTag(),
-})
-const chunker = chunkerFor(init.chunking.algorithm, init.chunking)
-const max = init.chunking.max
 const credits = new Int32Array(init.credits)
-const known = (() => {
-  if (!init.cacheFile) return null
-  const db = new Database(init.cacheFile, { readonly: true, fileMustExist: true })
-  db.pragma('busy_timeout = 10000')
-  // A repository that held nothing when the backup started (a first backup) has nothing to
-  // skip: a lookup per chunk would cost ~15 µs each for no hit. The main thread still
-  // deduplicates what the workers seal, so a blob another writer stored meanwhile is not
-  // stored twice, only sealed once for nothing.
-  if (db.prepare('SELECT 1 FROM repo_blobs LIMIT 1').get() === undefined) {
-    db.close()
-    return null
-  }
-  return db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck()
-})()
-// Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
-// moving the tail down costs at most one extra copy of the data.
-const buffer = Buffer.allocUnsafe(2 * max)
 
-// Room for FLUSH_BYTES plus the largest sealed chunk (a chunk is stored compressed only when
-// that shrinks it, so it seals to at most max + tag + AEAD overhead).
-const CAPACITY = FLUSH_BYTES + max + 64
-const MIN_BUFFER = 64 << 10
-
-/**
- * Gathers sealed chunks into one buffer, copying each once, and posts the buffer (transferred,
- * not copied) when it holds FLUSH_BYTES or the task ends. The buffer is sized from the task's
- * size hint (uninitialised memory, grown by doubling when the hint was short), so a batch of
- * small files does not allocate, zero and transfer a buffer made for big ones.
- */
-class Outbox {
-  private sections: SectionInfo[] = []
-  private ids: Buffer[] = []
-  private raw: number[] = []
-  private sealed: number[] = []
-  private data: Buffer
-  private bytes = 0
-  private open: { file: number; count: number } | null = null
-
-  constructor(
-    private readonly task: number,
-    private expected: number,
-  ) {
-    this.data = this.allocate(0)
-  }
-
-  private allocate(need: number): Buffer {
-    const size = Math.min(CAPACITY, Math.max(MIN_BUFFER, need, this.expected + 1024))
-    return Buffer.allocUnsafeSlow(Math.max(size, need))
-  }
-
-  private reserve(n: number): void {
-    if (this.bytes + n <= this.data.length) return
-    const grown = this.allocate(Math.max(2 * this.data.length, this.bytes + n))
-    this.data.copy(grown, 0, 0, this.bytes)
-    this.data = grown
-  }
-
-  push(file: number, id: Buffer, rawLength: number, parts: readonly Uint8Array[] | null): void {
-    if (this.open?.file !== file) {
-      this.closeSection(false)
-      this.open = { file, count: 0 }
-    }
-    this.open.count++
-    this.ids.push(id)
-    this.raw.push(rawLength)
-    if (parts) {
-      const start = this.bytes
-      let n = 0
-      for (const p of parts) n += p.length
-      this.reserve(n)
-      for (const p of parts) {
-        this.data.set(p, this.bytes)
-        this.bytes += p.length
-      }
-      this.sealed.push(this.bytes - start)
-    } else {
-      this.sealed.push(-1)
-    }
-    if (this.bytes >= FLUSH_BYTES) this.post()
-  }
-
-  end(file: number, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
-    if (this.open?.file !== file) {
-      this.closeSection(false)
-      this.open = { file, count: 0 }
-    }
-    this.closeSection(true, error, xattrs)
-  }
-
-  private closeSection(done: boolean, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
-    if (!this.open) return
-    const s: SectionInfo = { ...this.open, done }
-    this.sections.push(error ? { ...s, error } : xattrs && xattrs.length > 0 ? { ...s, xattrs } : s)
-    this.open = null
-  }
-
-  /** Posts what is gathered (an open file section continues in the next message). */
-  post(): void {
-    const continuing = this.open
-    this.closeSection(false)
-    if (this.sections.length === 0) return
-    const n = this.ids.length
-    const ids = new Uint8Array(n * 32)
-    for (let k = 0; k < n; k++) ids.set(this.ids[k]!, k * 32)
-    const raw = Uint32Array.from(this.raw)
-    const sealed = Int32Array.from(this.sealed)
-    this.expected = Math.max(0, this.expected - this.bytes)
-    const data = this.data.buffer as ArrayBuffer
-    const msg: ChunksMessage = { task: this.task, sections: this.sections, ids, raw, sealed, data }
-    takeCredit()
-    parentPort!.postMessage(msg, [ids.buffer, raw.buffer, sealed.buffer, data])
-    this.sections = []
-    this.ids = []
-    this.raw = []
-    this.sealed = []
-    this.bytes = 0
-    this.data = this.allocate(0)
-    if (continuing) this.open = { file: continuing.file, count: 0 }
-  }
-}
-
+/** Blocks until the main thread gives a credit back (it has packed an earlier message). */
 function takeCredit(): void {
   for (;;) {
     const v = Atomics.load(credits, 0)
@@ -170,306 +30,27 @@ function takeCredit(): void {
   }
 }
 
-function sealChunk(out: Outbox, file: number, chunk: Buffer): void {
-  const id = envelope.blobId(chunk)
-  // The pieces may alias the read buffer: push copies them before it is reused.
-  const parts = known?.get(id) !== undefined ? null : envelope.sealBlobParts('data', id, chunk)
-  out.push(file, id, chunk.length, parts)
-}
-
-/**
- * Reads wait on the disk only on a cold page cache. Synchronous reads are the cheapest once
- * data is cached (reading ahead on libuv's pool costs a thread hand-off per open, read and
- * close: ~4 ms of CPU per MB of small files here, more than hashing and encryption together),
- * so small files are read synchronously until reads are slow (SLOW_OF_LAST of the last 8:
- * on a busy machine a cached read is now and then slow because the thread was preempted);
- * then the next READ_AHEAD_SPELL small files are read ahead on the pool, several at once,
- * and the worker tries synchronous reads again. A warm backup pays no hand-offs; a cold one
- * waits on a few reads per spell.
- */
-const READ_AHEAD_SPELL = 256
-// Test seam: "always" takes the cold-cache path for every small file, so that tests, which
-// run on a warm page cache, cover it too.
-const ALWAYS_READ_AHEAD = process.env.PLAKAR_READ_AHEAD === 'always'
-const SLOW_OF_LAST = 3
-let readAheadLeft = 0
-/** One bit per recent synchronous read of a small file, 1 = slow, newest lowest. */
-let slowReads = 0
-/** Milliseconds spent in synchronous open and read calls (the caller times a file with it). */
-let readWaitMs = 0
-
-/**
- * A cached open+read costs ~10 µs plus a copy at several GB/s; one of an SSD's cold reads
- * takes 100 µs or more.
- */
-function slowRead(ms: number, bytes: number): boolean {
-  return ms > 0.05 + bytes / 1_000_000
-}
-
-function popcount(bits: number): number {
-  let n = 0
-  for (let b = bits; b !== 0; b &= b - 1) n++
-  return n
-}
-
-/**
- * Streams a file from `position` through the reused buffer with synchronous reads (the
- * fastest way here once data is in the page cache), to end of file.
- */
-function chunkStream(out: Outbox, file: number, fd: number, position: number): void {
-  let start = 0
-  let end = 0
-  let eof = false
-  for (;;) {
-    if (!eof && end - start < max) {
-      if (start > 0) {
-        buffer.copyWithin(0, start, end)
-        end -= start
-        start = 0
-      }
-      while (end < buffer.length && !eof) {
-        const t = performance.now()
-        const n = readSync(fd, buffer, end, buffer.length - end, position)
-        readWaitMs += performance.now() - t
-        if (n === 0) eof = true
-        else {
-          end += n
-          position += n
-        }
-      }
-    }
-    if (end === start) break
-    const len = chunker.cut(buffer, start, end, eof)
-    sealChunk(out, file, buffer.subarray(start, start + len))
-    start += len
-  }
-}
-
-/**
- * A small file read ahead, whole, on libuv's pool while earlier files are being sealed: on a
- * cold page cache this keeps several reads in flight instead of one. `data` holds the file
- * when it ended where its size hint said; otherwise (it grew) the rest is streamed.
- */
-interface Prefetched {
-  readonly fd: number
-  readonly own: boolean
-  readonly data: Buffer
-  /** true when the read reached end of file */
-  readonly complete: boolean
-}
-
-const PREFETCH_FILES = 16
-const PREFETCH_BYTES = 4 << 20
-const SMALL = 1 << 20
-
-function sourcePath(source: FileSource): string | Buffer {
-  return typeof source.path === 'string' ? source.path : Buffer.from(source.path)
-}
-
-// O_NOFOLLOW: a file replaced by a symlink since the caller's lstat is not followed;
-// O_NONBLOCK: one replaced by a FIFO does not block the open.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
-
-/** A file the caller saw as another (replaced between its lstat and our open). */
-class Replaced extends Error {
-  readonly code = 'EREPLACED'
-  constructor() {
-    super('replaced during the backup')
-  }
-}
-
-/** `fd`, checked to be the regular file the caller saw (closed and Replaced thrown if not). */
-function checked(source: FileSource, fd: number): number {
-  const st = fstatSync(fd)
-  const e = source.expect
-  if (!st.isFile() || (e !== undefined && (st.dev !== e.dev || st.ino !== e.ino))) {
-    closeSync(fd)
-    throw new Replaced()
-  }
-  return fd
-}
-
-/** ELOOP from O_NOFOLLOW: the file became a symlink. */
-function openError(err: NodeJS.ErrnoException): Error {
-  return err.code === 'ELOOP' ? new Replaced() : err
-}
-
-function openSource(source: FileSource): number {
-  let fd: number
-  try {
-    fd = openSync(sourcePath(source), OPEN_FLAGS)
-  } catch (err) {
-    throw openError(err as NodeJS.ErrnoException)
-  }
-  return checked(source, fd)
-}
-
-function prefetch(source: FileSource): Promise<Prefetched> {
-  const size = source.size!
-  return new Promise((resolve, reject) => {
-    const read = (fd: number, own: boolean) => {
-      // One byte more than expected tells a file that grew from one that ended.
-      const data = Buffer.allocUnsafe(size + 1)
-      fsRead(fd, data, 0, size + 1, 0, (err, n) => {
-        if (err) {
-          if (own) closeSync(fd)
-          reject(err)
-        } else resolve({ fd, own, data: data.subarray(0, n), complete: n <= size })
-      })
-    }
-    if (source.fd !== null) read(source.fd, false)
-    else
-      fsOpen(sourcePath(source), OPEN_FLAGS, (err, fd) => {
-        if (err) return reject(openError(err))
-        try {
-          read(checked(source, fd), true)
-        } catch (e) {
-          reject(e)
-        }
-      })
-  })
-}
-
-function chunkPrefetched(out: Outbox, file: number, p: Prefetched): void {
-  try {
-    const { data } = p
-    if (!p.complete) {
-      // It grew: stream it all, as a big file (its first bytes are in the page cache now).
-      chunkStream(out, file, p.fd, 0)
-      return
-    }
-    for (let s = 0; s < data.length; ) {
-      const len = chunker.cut(data, s, data.length, true)
-      sealChunk(out, file, data.subarray(s, s + len))
-      s += len
-    }
-  } finally {
-    if (p.own) closeSync(p.fd)
-  }
-}
-
-function chunkFile(out: Outbox, file: number, source: FileSource): void {
-  const own = source.fd === null
-  const t = performance.now()
-  const fd = own ? openSource(source) : source.fd!
-  readWaitMs += performance.now() - t
-  try {
-    chunkStream(out, file, fd, 0)
-  } finally {
-    if (own) closeSync(fd)
-  }
-}
-
-function fail(out: Outbox, file: number, err: unknown): void {
-  const e = err as NodeJS.ErrnoException
-  out.end(file, { code: e.code ?? 'EIO', message: e.message })
-}
-
-/** Ends a file read whole, with its attributes when asked for (listed by path: the package takes no fd). */
-function done(out: Outbox, file: number, source: FileSource): void {
-  out.end(file, undefined, source.xattrs ? readXattrs(Buffer.from(sourcePath(source))) : undefined)
-}
-
-async function runTask(task: TaskMessage): Promise<void> {
-  const out = new Outbox(task.task, task.expected)
-  const files = task.files
-  const small = (f: FileSource) => f.size !== undefined && f.size <= SMALL
-  const ahead: (Promise<Prefetched> | null)[] = files.map(() => null)
-  let next = 0
-  let inFlight = 0
-  const fill = (from: number) => {
-    if (next < from) next = from
-    while (next < files.length && next - from < PREFETCH_FILES && inFlight < PREFETCH_BYTES) {
-      const f = files[next]!
-      if (!small(f)) break
-      const p = prefetch(f)
-      p.catch(() => {}) // surfaced when awaited, in order
-      ahead[next] = p
-      inFlight += f.size!
-      next++
-    }
-  }
-  for (let file = 0; file < files.length; file++) {
-    const source = files[file]!
-    if (readAheadLeft > 0 || ALWAYS_READ_AHEAD) fill(file)
-    const pending = ahead[file]
-    if (pending) {
-      ahead[file] = null
-      inFlight -= source.size!
-      readAheadLeft--
-      try {
-        chunkPrefetched(out, file, await pending)
-        done(out, file, source)
-      } catch (err) {
-        fail(out, file, err)
-      }
-      continue
-    }
-    readWaitMs = 0
-    try {
-      chunkFile(out, file, source)
-      done(out, file, source)
-    } catch (err) {
-      fail(out, file, err)
-    }
-    if (small(source)) {
-      slowReads = ((slowReads << 1) | (slowRead(readWaitMs, source.size!) ? 1 : 0)) & 0xff
-      if (popcount(slowReads) >= SLOW_OF_LAST) {
-        readAheadLeft = READ_AHEAD_SPELL
-        slowReads = 0
-      }
-    }
-  }
-  out.post()
-}
+const sealer = new Sealer(
+  init,
+  (msg, transfer) => {
+    takeCredit()
+    parentPort!.postMessage(msg, transfer)
+  },
+  // Test seam: "always" takes the cold-cache path for every small file, so that tests, which
+  // run on a warm page cache, cover it too.
+  process.env.PLAKAR_READ_AHEAD === 'always',
+)
 
 // Tasks run one after the other, in arrival order (the main thread relies on it).
 let queue: Promise<void> = Promise.resolve()
-function decode(req: DecodeRequest): void {
-  const n = req.lengths.length
-  const out: Uint8Array[] = []
-  const lengths = new Int32Array(n)
-  const errors: (string | null)[] = []
-  let at = 0
-  let total = 0
-  for (let k = 0; k < n; k++) {
-    const sealed = new Uint8Array(req.data, at, req.lengths[k]!)
-    at += req.lengths[k]!
-    try {
-      const raw = envelope.openBlob(
-        blobTypeFromCode(req.types[k]!) ?? 'data',
-        req.ids.subarray(32 * k, 32 * k + 32),
-        sealed,
-      )
-      out.push(raw)
-      lengths[k] = raw.length
-      total += raw.length
-      errors.push(null)
-    } catch (err) {
-      lengths[k] = -1
-      errors.push(err instanceof Error ? err.message : String(err))
-    }
-  }
-  const data = Buffer.allocUnsafeSlow(total)
-  let off = 0
-  for (const raw of out) {
-    data.set(raw, off)
-    off += raw.length
-  }
-  const reply: DecodeReply = {
-    kind: 'decoded',
-    batch: req.batch,
-    lengths,
-    errors,
-    data: data.buffer as ArrayBuffer,
-  }
-  parentPort!.postMessage(reply, [lengths.buffer, reply.data])
-}
 
 parentPort!.on('message', (msg: TaskMessage | DecodeRequest) => {
   if (msg.kind === 'decode') {
-    queue = queue.then(() => decode(msg))
+    queue = queue.then(() => {
+      const { reply, transfer } = sealer.decode(msg)
+      parentPort!.postMessage(reply, transfer)
+    })
     return
   }
-  queue = queue.then(() => runTask(msg))
+  queue = queue.then(() => sealer.runTask(msg))
 })

@@ -8,12 +8,17 @@ import {
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
+import { Sealer } from './sealer.js'
 import { startPipelineWorker } from './worker-entry.js'
 
 /**
  * The main-thread side of the pipeline: a queue of files, batched into tasks for a bounded
  * set of workers (each holds at most TASKS_PER_WORKER tasks so it never idles between them),
  * and the chunks coming back, handed in file order to `consume`.
+ * When every worker has its fill and a batch of small files is waiting, the main thread
+ * seals that batch itself: the walk and the packing leave it idle about half of a backup,
+ * and with the default of CPUs minus one workers that is the last core's share. Only small
+ * files (a batch is at most BATCH_BYTES), so its event loop is never held for long.
  */
 const TASKS_PER_WORKER = 2
 /** Files up to this size (by the caller's hint) are batched; bigger ones go alone. */
@@ -46,8 +51,9 @@ interface Job {
 }
 
 interface Slot {
-  readonly worker: Worker
-  readonly credits: Int32Array
+  /** null: the main thread's own sealer */
+  readonly worker: Worker | null
+  readonly credits: Int32Array | null
   tasks: number
 }
 
@@ -70,10 +76,12 @@ export class Pipeline {
   private dispatchScheduled = false
   private idleWaiters: (() => void)[] = []
   private active = 0
+  private sealer: Sealer | null = null
+  private readonly local: Slot = { worker: null, credits: null, tasks: 0 }
 
   constructor(
     workers: number,
-    init: Omit<WorkerInit, 'credits'>,
+    private readonly init: Omit<WorkerInit, 'credits'>,
     private readonly consume: Consume,
     /** Resolves when the consumer can take more; rejects to fail the pipeline. */
     private readonly ready: () => Promise<void>,
@@ -121,7 +129,9 @@ export class Pipeline {
 
   async close(): Promise<void> {
     const slots = this.slots.splice(0)
-    await Promise.all(slots.map((s) => s.worker.terminate()))
+    await Promise.all(slots.map((s) => s.worker!.terminate()))
+    this.sealer?.close()
+    this.sealer = null
     if (this.failure === undefined) this.fail(new RepositoryError('REPO_USAGE', 'writer closed'))
   }
 
@@ -130,16 +140,46 @@ export class Pipeline {
       if (this.queue.length === 0 || this.failure !== undefined) return
       let slot: Slot | undefined
       for (const s of this.slots) if (s.tasks < TASKS_PER_WORKER && (!slot || s.tasks < slot.tasks)) slot = s
-      if (!slot) return
-      const jobs = this.takeBatch()
-      const id = this.nextTask++
-      this.tasks.set(id, { slot, jobs, remaining: jobs.length })
-      if (slot.tasks++ === 0) slot.worker.ref()
-      let expected = 0
-      for (const j of jobs) expected += j.sizeHint ?? Number.MAX_SAFE_INTEGER
-      const msg: TaskMessage = { kind: 'task', task: id, files: jobs.map((j) => j.source), expected }
-      slot.worker.postMessage(msg)
+      if (!slot) {
+        this.dispatchLocal()
+        return
+      }
+      const msg = this.task(slot, this.takeBatch())
+      if (slot.tasks++ === 0) slot.worker!.ref()
+      slot.worker!.postMessage(msg)
     }
+  }
+
+  private task(slot: Slot, jobs: Job[]): TaskMessage {
+    const id = this.nextTask++
+    this.tasks.set(id, { slot, jobs, remaining: jobs.length })
+    let expected = 0
+    for (const j of jobs) expected += j.sizeHint ?? Number.MAX_SAFE_INTEGER
+    return { kind: 'task', task: id, files: jobs.map((j) => j.source), expected }
+  }
+
+  /** The next batch of small files, sealed on the main thread when it is idle (see above). */
+  private dispatchLocal(): void {
+    const head = this.queue[0]
+    if (
+      this.local.tasks > 0 ||
+      head === undefined ||
+      head.sizeHint === undefined ||
+      head.sizeHint > SMALL_FILE
+    )
+      return
+    this.local.tasks++
+    const msg = this.task(this.local, this.takeBatch())
+    // Later, not here: dispatch runs inside the handlers of the walk and of the workers'
+    // messages, and the batch must not hold those up (nor run inside them).
+    setImmediate(() => {
+      this.sealer ??= new Sealer(
+        this.init,
+        (chunks) => this.onChunks(this.local, chunks),
+        process.env.PLAKAR_READ_AHEAD === 'always',
+      )
+      this.sealer.runTask(msg).catch((err) => this.fail(err))
+    })
   }
 
   private takeBatch(): Job[] {
@@ -202,13 +242,21 @@ export class Pipeline {
     }
     if (task.remaining === 0) {
       this.tasks.delete(msg.task)
-      if (--slot.tasks === 0) slot.worker.unref()
-      this.dispatch()
+      if (--slot.tasks === 0) slot.worker?.unref()
+      // The main thread's next batch waits for the packer to have room, as a worker would.
+      if (slot === this.local)
+        this.ready().then(
+          () => this.dispatch(),
+          (err) => this.fail(err),
+        )
+      else this.dispatch()
     }
+    const credits = slot.credits
+    if (credits === null) return
     this.ready().then(
       () => {
-        Atomics.add(slot.credits, 0, 1)
-        Atomics.notify(slot.credits, 0)
+        Atomics.add(credits, 0, 1)
+        Atomics.notify(credits, 0)
       },
       (err) => this.fail(err),
     )
@@ -234,6 +282,6 @@ export class Pipeline {
     this.tasks.clear()
     this.active = 0
     for (const w of this.idleWaiters.splice(0)) w()
-    for (const s of this.slots) s.worker.unref()
+    for (const s of this.slots) s.worker!.unref()
   }
 }
