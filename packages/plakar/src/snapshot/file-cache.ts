@@ -55,7 +55,8 @@ export class FileCache {
     this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
       dir BLOB NOT NULL, name BLOB NOT NULL, stamp TEXT NOT NULL, chunks BLOB NOT NULL, xattrs BLOB,
       PRIMARY KEY (dir, name)) WITHOUT ROWID`)
-    this.dirStmt = this.db.prepare(`SELECT name, stamp, chunks, xattrs FROM ${TABLE} WHERE dir = ?`)
+    // Rows as arrays (raw), all at once: about twice as fast as iterating row objects.
+    this.dirStmt = this.db.prepare(`SELECT name, stamp, chunks, xattrs FROM ${TABLE} WHERE dir = ?`).raw(true)
     this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?, ?, ?, ?)`)
   }
 
@@ -76,17 +77,17 @@ export class FileCache {
   /** The rows of one directory, by name (latin1 of the name's bytes). */
   dir(dir: Buffer): Map<string, CachedFile> {
     const rows = new Map<string, CachedFile>()
-    for (const r of this.dirStmt.iterate(dir) as Iterable<{
-      name: Buffer
-      stamp: string
-      chunks: Buffer
-      xattrs: Buffer | null
-    }>) {
-      if (r.chunks.length % 32 !== 0) continue
-      rows.set(r.name.toString('latin1'), {
-        stamp: r.stamp,
-        chunks: split(r.chunks, 32),
-        xattrs: r.xattrs === null ? [] : unframe(r.xattrs),
+    for (const [name, stamp, chunks, xattrs] of this.dirStmt.all(dir) as [
+      Buffer,
+      string,
+      Buffer,
+      Buffer | null,
+    ][]) {
+      if (chunks.length % 32 !== 0) continue
+      rows.set(name.toString('latin1'), {
+        stamp,
+        chunks: split(chunks, 32),
+        xattrs: xattrs === null ? [] : unframe(xattrs),
       })
     }
     return rows
