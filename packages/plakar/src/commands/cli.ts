@@ -21,6 +21,7 @@ export async function main(
   let name = ''
   try {
     let cpus = defaultCpus(availableParallelism())
+    let cpusGiven = false
     let noCache = false
     let keyfile: string | undefined
     let repository: string | undefined
@@ -36,6 +37,7 @@ export async function main(
       if (flag === '-cpu') {
         const v = value()
         cpus = Number(v)
+        cpusGiven = true
         if (!/^\d+$/.test(v) || cpus < 1 || cpus > 1024)
           throw globalUsage(`-cpu ${v}: expected a number from 1`)
       } else if (flag === '-no-cache') noCache = true
@@ -64,6 +66,7 @@ export async function main(
       {
         repository: repository ?? defaultRepository(io.env),
         cpus,
+        cpusGiven,
         noCache,
         keyfile,
         argv: ['plakar', ...argv],

@@ -13,6 +13,8 @@ export interface GlobalOptions {
   /** As the user wrote it after on/at, or the default `~/.plakar`. */
   readonly repository: string
   readonly cpus: number
+  /** True when -cpu was given: a restore then uses that many workers, else one per CPU. */
+  readonly cpusGiven?: boolean
   readonly noCache: boolean
   readonly keyfile: string | undefined
   /** The whole command line, recorded in snapshots. */

@@ -50,6 +50,9 @@ export async function runPull(ctx: Context, opts: PullOptions): Promise<number> 
       try {
         const restorer = new Restorer(repo, reader, target, {
           progress,
+          // A restore's main thread mostly waits (for reads, for the workers): one worker per
+          // CPU unless -cpu says otherwise (a backup's default keeps a CPU for its main thread).
+          workers: ctx.global.cpusGiven ? ctx.global.cpus : undefined,
           onError: (path, message) => {
             line.stop()
             ctx.err(`plakar: pull: ${path.toString()}: ${message}`)

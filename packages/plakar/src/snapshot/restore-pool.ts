@@ -11,11 +11,12 @@ import type { RestoreRepository } from './repository-view.js'
 import {
   FILE_DONE,
   FILE_FAILED,
-  type FileSection,
+  putSection,
   RESTORE_PROTOCOL_VERSION,
   type RestoreBatch,
   type RestoreInit,
   type RestoreReply,
+  SECTION_FIELDS,
 } from './restore-protocol.js'
 import type { TreeReader } from './tree.js'
 
@@ -48,7 +49,7 @@ const BATCHES_PER_WORKER = 2
 const LOCATE_GROUP = 512
 /** Blobs of one pack this close together are read in one span (the gap read and dropped). */
 const SPAN_GAP = 64 << 10
-const QUEUE_MAX = 4096
+const QUEUE_MAX = 2048
 
 export interface RestoreJob {
   readonly entry: Entry
@@ -79,6 +80,8 @@ export interface RestorePoolOptions {
 interface Chunk {
   readonly id: Buffer
   readonly loc: BlobLocation
+  /** Its blob in the batch being sent (several chunks may share one). */
+  blob: Blob | null
 }
 
 /** A big file sent in sections, pinned to one worker. */
@@ -246,7 +249,7 @@ export class RestorePool {
       for (let k = at; k < at + n; k++) {
         const loc = locs[k]!
         if (loc instanceof Error) error ??= loc
-        else chunks.push({ id: ids[k]!, loc })
+        else chunks.push({ id: ids[k]!, loc, blob: null })
       }
       at += n
       if (error !== null) this.report(handle, error.message)
@@ -303,7 +306,7 @@ export class RestorePool {
     const locs = await this.repository.locateBlobs(ids)
     locs.forEach((loc, k) => {
       if (loc instanceof Error) throw loc
-      a.located.push({ id: ids[k]!, loc })
+      a.located.push({ id: ids[k]!, loc, blob: null })
     })
   }
 
@@ -328,7 +331,12 @@ export class RestorePool {
     for (const p of parts)
       for (const c of p.chunks) {
         const key = c.id.toString('latin1')
-        if (!blobs.has(key)) blobs.set(key, { chunk: c, span: null, at: 0 })
+        let b = blobs.get(key)
+        if (b === undefined) {
+          b = { chunk: c, span: null, at: 0 }
+          blobs.set(key, b)
+        }
+        c.blob = b
       }
     const order = [...blobs.values()].sort(
       (x, y) =>
@@ -373,10 +381,10 @@ export class RestorePool {
     await Promise.all(reads)
     const kept: Part[] = []
     for (const p of parts) {
-      const bad = p.chunks.find((c) => blobs.get(c.id.toString('latin1'))!.span!.error !== null)
+      const bad = p.chunks.find((c) => c.blob!.span!.error !== null)
       if (bad === undefined) kept.push(p)
       else {
-        const message = `blob ${bad.id.toString('hex')}: ${blobs.get(bad.id.toString('latin1'))!.span!.error}`
+        const message = `blob ${bad.id.toString('hex')}: ${bad.blob!.span!.error}`
         if (p.active === null) this.report(p.handle, message)
         else {
           this.abort(slot, p.active, message)
@@ -385,13 +393,13 @@ export class RestorePool {
       }
     }
     if (kept.length === 0 || this.closed) return this.answered(slot)
-    this.post(slot, kept, blobs)
+    this.post(slot, kept)
   }
 
-  private post(slot: Slot, parts: Part[], blobs: Map<string, Blob>): void {
+  private post(slot: Slot, parts: Part[]): void {
     // The batch's own blob table: only blobs of the parts kept, in first-use order, each a
     // range of one of the spans read, which go to the worker as they are (transferred).
-    const index = new Map<string, number>()
+    const index = new Map<Blob, number>()
     const table: Blob[] = []
     const spanIndex = new Map<Span, number>()
     const spans: ArrayBuffer[] = []
@@ -403,17 +411,17 @@ export class RestorePool {
     }
     const refs = new Uint32Array(refCount)
     const names = new Uint8Array(nameBytes)
-    const sections: FileSection[] = []
+    const sections = new Float64Array(parts.length * SECTION_FIELDS)
+    const xattrs = new Map<number, (readonly [Uint8Array, Uint8Array])[]>()
     let r = 0
     let at = 0
-    for (const p of parts) {
+    for (const [i, p] of parts.entries()) {
       for (const c of p.chunks) {
-        const key = c.id.toString('latin1')
-        let k = index.get(key)
+        const b = c.blob!
+        let k = index.get(b)
         if (k === undefined) {
           k = table.length
-          index.set(key, k)
-          const b = blobs.get(key)!
+          index.set(b, k)
           table.push(b)
           if (!spanIndex.has(b.span!)) {
             spanIndex.set(b.span!, spans.length)
@@ -425,7 +433,7 @@ export class RestorePool {
       const e = p.job.entry
       names.set(p.job.tmp, at)
       names.set(p.job.path, at + p.job.tmp.length)
-      sections.push({
+      putSection(sections, i, {
         handle: p.handle,
         open: p.open,
         close: p.close,
@@ -441,9 +449,12 @@ export class RestorePool {
         uid: e.uid,
         gid: e.gid,
         mtime: seconds(e.mtimeNs),
-        xattrs:
-          e.xattrs !== undefined && e.xattrs.length > 0 ? e.xattrs.map(([k, v]) => [copy(k), copy(v)]) : null,
       })
+      if (e.xattrs !== undefined && e.xattrs.length > 0)
+        xattrs.set(
+          i,
+          e.xattrs.map(([k, v]) => [copy(k), copy(v)]),
+        )
       at += p.job.tmp.length + p.job.path.length
     }
     const n = table.length
@@ -465,6 +476,7 @@ export class RestorePool {
       kind: 'batch',
       batch,
       sections,
+      xattrs,
       names,
       refs,
       types,
@@ -476,6 +488,7 @@ export class RestorePool {
     }
     slot.worker.postMessage(msg, [
       ...spans,
+      sections.buffer,
       names.buffer,
       refs.buffer,
       types.buffer,

@@ -18,10 +18,12 @@ import {
   FILE_FAILED,
   FILE_SKIPPED,
   type FileSection,
+  getSection,
   RESTORE_PROTOCOL_VERSION,
   type RestoreBatch,
   type RestoreInit,
   type RestoreReply,
+  SECTION_FIELDS,
   SECTION_WRITTEN,
 } from './restore-protocol.js'
 import { writeXattrs } from './xattr.js'
@@ -46,7 +48,7 @@ interface OpenFile {
 const files = new Map<number, OpenFile>()
 
 function run(msg: RestoreBatch): RestoreReply {
-  const n = msg.sections.length
+  const n = msg.sections.length / SECTION_FIELDS
   const status = new Uint8Array(n)
   const written = new Float64Array(n)
   const errors: (string | null)[] = new Array(n).fill(null)
@@ -67,7 +69,7 @@ function run(msg: RestoreBatch): RestoreReply {
   let ref = 0
   let bug: string | null = null
   for (let i = 0; i < n; i++) {
-    const s = msg.sections[i]!
+    const s = getSection(msg, i)
     const refs = msg.refs.subarray(ref, ref + s.count)
     ref += s.count
     // A later section of a file that failed (or that the main thread aborted) finds it gone.
@@ -180,10 +182,10 @@ parentPort!.on('message', (msg: RestoreBatch) => {
     reply = {
       kind: 'done',
       batch: msg.batch,
-      status: new Uint8Array(msg.sections.length).fill(FILE_FAILED),
-      written: new Float64Array(msg.sections.length),
-      errors: msg.sections.map(() => text),
-      warnings: msg.sections.map(() => null),
+      status: new Uint8Array(msg.sections.length / SECTION_FIELDS).fill(FILE_FAILED),
+      written: new Float64Array(msg.sections.length / SECTION_FIELDS),
+      errors: new Array(msg.sections.length / SECTION_FIELDS).fill(text),
+      warnings: new Array(msg.sections.length / SECTION_FIELDS).fill(null),
       bug: text,
     }
   }
