@@ -20,6 +20,12 @@ export interface Codec {
    * a view of it, valid only until the next call on this codec instance (copy it first).
    */
   compressScratch?(data: Uint8Array): Uint8Array
+  /**
+   * Optional, for the hot path: decompress as decompress does, into a scratch buffer the
+   * codec owns, and return a view of it, valid only until the next call on this codec
+   * instance (a restore writes each blob out before it opens the next).
+   */
+  decompressScratch?(data: Uint8Array): Uint8Array
 }
 
 /** Tag of a payload stored uncompressed (the codec did not shrink it, or none is configured). */

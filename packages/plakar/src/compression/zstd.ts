@@ -9,6 +9,8 @@ import type { Codec } from './codec.js'
  * allocation per blob.
  */
 export const ZSTD_LEVEL = 3
+/** Frames larger than this decompress into a buffer of their own, not the scratch buffer. */
+const SCRATCH_MAX = 16 << 20
 
 type ZstdModule = typeof import('zstd-napi')
 
@@ -23,6 +25,8 @@ export function zstdCodec(level = ZSTD_LEVEL): Codec {
   let decompressor: InstanceType<ZstdModule['Decompressor']> | undefined
   let cctx: InstanceType<Binding['CCtx']> | undefined
   let scratch = Buffer.alloc(0)
+  let dctx: InstanceType<Binding['DCtx']> | undefined
+  let dscratch = Buffer.alloc(0)
   return {
     compressScratch(data: Uint8Array): Uint8Array {
       if (!cctx) {
@@ -45,6 +49,20 @@ export function zstdCodec(level = ZSTD_LEVEL): Codec {
     decompress(data: Uint8Array): Uint8Array {
       decompressor ??= new zstdLib.Decompressor()
       return decompressor.decompress(data)
+    },
+    decompressScratch(data: Uint8Array): Uint8Array {
+      // A frame that states its size (every one we write) goes into the reused buffer: no
+      // allocation per blob, so no garbage for the collector and no fresh pages to fault in.
+      const size = binding.getFrameContentSize(data)
+      if (size === null || size > SCRATCH_MAX) {
+        decompressor ??= new zstdLib.Decompressor()
+        return decompressor.decompress(data)
+      }
+      dctx ??= new binding.DCtx()
+      if (dscratch.length < size) dscratch = Buffer.allocUnsafeSlow(Math.max(size, 64 << 10))
+      const n = dctx.decompress(dscratch, data)
+      if (n !== size) throw new Error(`zstd frame decoded to ${n} bytes, it says ${size}`)
+      return dscratch.subarray(0, n)
     },
   }
 }

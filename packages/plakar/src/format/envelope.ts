@@ -78,7 +78,7 @@ export class Envelope {
     return Buffer.concat(this.packParts(payload, aad))
   }
 
-  private unpack(sealed: Uint8Array, aad: Uint8Array | null, what: string): Uint8Array {
+  private unpack(sealed: Uint8Array, aad: Uint8Array | null, what: string, scratch = false): Uint8Array {
     let plain: Uint8Array | null = sealed
     if (this.keys.data && aad) {
       plain = aeadOpen(this.keys.data, aad, sealed)
@@ -92,7 +92,7 @@ export class Envelope {
     const codec = this.keys.codecs.get(tag)
     if (!codec) throw new RepositoryError('REPO_CORRUPT', `${what}: unknown codec tag ${tag}`)
     try {
-      return codec.decompress(body)
+      return scratch && codec.decompressScratch ? codec.decompressScratch(body) : codec.decompress(body)
     } catch (err) {
       throw new RepositoryError('REPO_CORRUPT', `${what}: ${codec.name} payload does not decode`, {
         cause: err,
@@ -109,10 +109,13 @@ export class Envelope {
     return this.packParts(raw, this.keys.data ? blobAad(type, id) : null)
   }
 
-  /** The blob's content, verified against its id. */
-  openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array): Uint8Array {
+  /**
+   * The blob's content, verified against its id. With `scratch`, the content may be a view of
+   * the codec's scratch buffer, valid until the next open with scratch on this envelope.
+   */
+  openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, scratch = false): Uint8Array {
     const what = `blob ${Buffer.from(id).toString('hex')}`
-    const raw = this.unpack(sealed, this.keys.data ? blobAad(type, id) : null, what)
+    const raw = this.unpack(sealed, this.keys.data ? blobAad(type, id) : null, what, scratch)
     const actual = this.keys.blobId(raw)
     if (actual.length !== id.length || !timingSafeEqual(actual, id))
       throw new RepositoryError('REPO_CORRUPT', `${what}: content does not match its id`)

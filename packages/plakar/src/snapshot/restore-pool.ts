@@ -39,7 +39,7 @@ import type { TreeReader } from './tree.js'
  * in place whole with its metadata, or with the message of what failed (the file then is
  * not there, nor its temporary name). Errors that are bugs reject drain().
  */
-const BATCH_BYTES = 4 << 20
+const BATCH_BYTES = 2 << 20
 /** Files per batch at most: bounds the work (and the reply's delay) of a batch of tiny files. */
 const BATCH_FILES = 1024
 /** Chunks per section of a big file at most (a sparse file's zero chunks are tiny sealed). */

@@ -32,7 +32,8 @@ const init = workerData as RestoreInit
 if (init.version !== RESTORE_PROTOCOL_VERSION)
   throw new Error(`restore worker: protocol ${init.version} unsupported`)
 
-const open = blobOpener(init.opener)
+// Each blob is written out before the next is opened: its content can live in a reused buffer.
+const open = blobOpener(init.opener, { reuse: true })
 /** Sparse files: zero blocks of this size (aligned in the file) are left as holes. */
 const HOLE_BLOCK = 64 * 1024
 const zeros = Buffer.alloc(HOLE_BLOCK)

@@ -21,6 +21,20 @@ describe('zstd codec', () => {
     expect(() => codec.decompress(c.subarray(0, c.length - 4))).toThrow()
   })
 
+  it('decompresses into its scratch buffer what decompress gives, and throws on damage', () => {
+    const text = Buffer.from('scratch '.repeat(20_000))
+    for (const data of [text, randomBytes(70_000), Buffer.alloc(0), Buffer.from('x')]) {
+      const out = codec.decompressScratch!(codec.compress(data))
+      expect(Buffer.from(out).equals(data)).toBe(true)
+    }
+    const a = codec.decompressScratch!(codec.compress(Buffer.from('a'.repeat(5000))))
+    const b = codec.decompressScratch!(codec.compress(Buffer.from('b'.repeat(5000))))
+    // One reused buffer: the first view now shows the second content.
+    expect(a.buffer).toBe(b.buffer)
+    const c = Buffer.from(codec.compress(Buffer.from('hello world '.repeat(1000))))
+    expect(() => codec.decompressScratch!(c.subarray(0, c.length - 4))).toThrow()
+  })
+
   it('is found by its persisted name and tag', () => {
     expect(codecByName('zstd').tag).toBe(1)
     expect(codecsByTag().get(1)?.name).toBe('zstd')
