@@ -41,7 +41,7 @@ export class Decoder {
 
   constructor(
     private readonly envelope: Envelope,
-    private readonly init: Omit<WorkerInit, 'credits'>,
+    private readonly init: Omit<WorkerInit, 'credits' | 'slots'>,
     /** 0 = always decode in the calling thread */
     private readonly workers: number,
   ) {}
@@ -123,7 +123,10 @@ export class Decoder {
 
   private start(): Worker {
     if (this.worker) return this.worker
-    const worker = startPipelineWorker({ workerData: { ...this.init, credits: new SharedArrayBuffer(4) } })
+    // Decoding only: no task runs here, so no slots.
+    const worker = startPipelineWorker({
+      workerData: { ...this.init, credits: new SharedArrayBuffer(4), slots: new SharedArrayBuffer(0) },
+    })
     worker.unref()
     worker.on('message', (reply: DecodeReply) => this.onReply(reply))
     worker.on('error', (err) => this.fail(err))

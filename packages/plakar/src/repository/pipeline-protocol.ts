@@ -1,20 +1,23 @@
 /**
- * Messages between a writer (main thread) and its pipeline workers. Version 2; both ends are
+ * Messages between a writer (main thread) and its pipeline workers. Version 3; both ends are
  * always the same build, so the version only guards against a stale dist/ worker file.
  *
  * main -> worker: TaskMessage, a batch of files (one big file, or many small ones).
  * worker -> main: ChunksMessage, the next chunks of the task's files in order, as parallel
- *   arrays over n chunks plus one transferred buffer of the sealed blobs back to back.
- *   `sealed[k]` is the sealed length of chunk k in `data`, or -1 when the worker found the
- *   blob in the repository's index (the cache) and did not seal it. `data` may be longer than
- *   the sealed bytes it holds; the receiver copies what it keeps, so it is freed at once. A file's chunks may
- *   span messages; the section with done=true ends it (with `error` if it failed).
- * Flow control: the worker takes one credit (shared Int32Array slot 0) before each post and
- *   blocks on Atomics.wait while there is none; the main thread gives the credit back once
- *   the message is packed and the packer has room. So memory in flight is bounded by
- *   credits x FLUSH_BYTES per worker, and a slow store slows the workers.
+ *   arrays over n chunks plus `data`, the sealed blobs back to back. `sealed[k]` is the sealed
+ *   length of chunk k in `data`, or -1 when the worker found the blob in the repository's
+ *   index (the cache) and did not seal it. A file's chunks may span messages; the section
+ *   with done=true ends it (with `error` if it failed).
+ * Slots: `data` is a view of one of CREDITS fixed regions of `WorkerInit.slots`, memory
+ *   shared with the main thread, used round robin, one per message: the sealed bytes are
+ *   written once and read (copied into a pack) once, and no buffer is allocated per message.
+ * Flow control: the worker takes one credit (shared Int32Array slot 0) before it starts
+ *   filling the next region and blocks on Atomics.wait while there is none; the main thread
+ *   gives the credit back once the message is packed (its region is free again) and the
+ *   packer has room. So memory in flight is the CREDITS regions per worker, and a slow store
+ *   slows the workers.
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 export interface WorkerInit {
   readonly version: number
@@ -30,6 +33,8 @@ export interface WorkerInit {
   /** The local cache file, opened read-only to skip sealing blobs the repository holds. */
   readonly cacheFile: string | null
   readonly credits: SharedArrayBuffer
+  /** CREDITS regions of slotBytes(chunking.max) bytes each (see Slots above). */
+  readonly slots: SharedArrayBuffer
 }
 
 /** A file to read: through the caller's open fd (read with explicit positions, left open), else by path. */
@@ -72,7 +77,7 @@ export interface ChunksMessage {
   readonly ids: Uint8Array
   readonly raw: Uint32Array
   readonly sealed: Int32Array
-  readonly data: ArrayBuffer
+  readonly data: Uint8Array
 }
 
 /**
@@ -102,3 +107,12 @@ export interface DecodeReply {
 export const FLUSH_BYTES = 2 << 20
 /** Messages a worker may have in flight before it blocks. */
 export const CREDITS = 2
+
+/**
+ * Bytes of one slot: FLUSH_BYTES plus the largest sealed chunk (a chunk is stored compressed
+ * only when that shrinks it, so it seals to at most max + codec tag + AEAD overhead), so a
+ * message never outgrows its slot.
+ */
+export function slotBytes(maxChunk: number): number {
+  return FLUSH_BYTES + maxChunk + 64
+}

@@ -5,8 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import {
+  CREDITS,
   type DecodeRequest,
   PROTOCOL_VERSION,
+  slotBytes,
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
@@ -30,12 +32,18 @@ function takeCredit(): void {
   }
 }
 
+const slot = slotBytes(init.chunking.max)
+let nextSlot = 0
+
 const sealer = new Sealer(
   init,
-  (msg, transfer) => {
+  () => {
+    // The credit frees the slot used CREDITS messages ago: the main thread packs in order.
     takeCredit()
-    parentPort!.postMessage(msg, transfer)
+    const i = nextSlot++ % CREDITS
+    return new Uint8Array(init.slots, i * slot, slot)
   },
+  (msg, transfer) => parentPort!.postMessage(msg, transfer),
   // Test seam: "always" takes the cold-cache path for every small file, so that tests, which
   // run on a warm page cache, cover it too.
   process.env.PLAKAR_READ_AHEAD === 'always',

@@ -5,6 +5,7 @@ import {
   type ChunksMessage,
   CREDITS,
   type FileSource,
+  slotBytes,
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
@@ -81,7 +82,7 @@ export class Pipeline {
 
   constructor(
     workers: number,
-    private readonly init: Omit<WorkerInit, 'credits'>,
+    private readonly init: Omit<WorkerInit, 'credits' | 'slots'>,
     private readonly consume: Consume,
     /** Resolves when the consumer can take more; rejects to fail the pipeline. */
     private readonly ready: () => Promise<void>,
@@ -90,7 +91,8 @@ export class Pipeline {
       const sab = new SharedArrayBuffer(4)
       const credits = new Int32Array(sab)
       credits[0] = CREDITS
-      const worker = startPipelineWorker({ workerData: { ...init, credits: sab } })
+      const slots = new SharedArrayBuffer(CREDITS * slotBytes(init.chunking.max))
+      const worker = startPipelineWorker({ workerData: { ...init, credits: sab, slots } })
       const slot: Slot = { worker, credits, tasks: 0 }
       worker.on('message', (msg: ChunksMessage) => this.onChunks(slot, msg))
       worker.on('error', (err) =>
@@ -173,8 +175,11 @@ export class Pipeline {
     // Later, not here: dispatch runs inside the handlers of the walk and of the workers'
     // messages, and the batch must not hold those up (nor run inside them).
     setImmediate(() => {
+      // One slot, reused: each message is packed as it is sent (onChunks copies it).
+      const slot = Buffer.allocUnsafeSlow(slotBytes(this.init.chunking.max))
       this.sealer ??= new Sealer(
         this.init,
+        () => slot,
         (chunks) => this.onChunks(this.local, chunks),
         process.env.PLAKAR_READ_AHEAD === 'always',
       )
@@ -211,7 +216,7 @@ export class Pipeline {
           const raw = msg.raw[k]!
           let sealed: Uint8Array | null = null
           if (len >= 0) {
-            sealed = new Uint8Array(msg.data, at, len)
+            sealed = msg.data.subarray(at, at + len)
             at += len
           }
           job.stored += this.consume(id, sealed, raw)

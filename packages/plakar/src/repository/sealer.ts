@@ -23,11 +23,15 @@ import {
   type WorkerInit,
 } from './pipeline-protocol.js'
 
-export type SealerInit = Omit<WorkerInit, 'credits' | 'version'>
+export type SealerInit = Omit<WorkerInit, 'credits' | 'version' | 'slots'>
 /** Hands a message out; `transfer` lists the buffers it may move instead of copying. */
 export type Send = (msg: ChunksMessage, transfer: ArrayBuffer[]) => void
-
-const MIN_BUFFER = 64 << 10
+/**
+ * The region the next message fills (slotBytes(max) bytes): in a worker, the next shared
+ * slot once its credit is taken (it may block); on the main thread, which packs each message
+ * as it is sent, always the same buffer.
+ */
+export type NextSlot = () => Uint8Array
 
 /**
  * Reads wait on the disk only on a cold page cache. Synchronous reads are the cheapest once
@@ -141,43 +145,32 @@ function prefetch(source: FileSource): Promise<Prefetched> {
 }
 
 /**
- * Gathers sealed chunks into one buffer, copying each once, and sends the buffer (transferred
- * between threads, not copied) when it holds FLUSH_BYTES or the task ends. The buffer is sized
- * from the task's size hint (uninitialised memory, grown by doubling when the hint was short),
- * so a batch of small files does not allocate, zero and transfer a buffer made for big ones.
+ * Gathers sealed chunks into the message's slot (see pipeline-protocol.ts), copying each
+ * once, and sends the message when it holds FLUSH_BYTES or the task ends. A message takes its
+ * slot when it gets its first content, so every message sent has had exactly one.
  */
 class Outbox {
   private sections: SectionInfo[] = []
   private ids: Buffer[] = []
   private raw: number[] = []
   private sealed: number[] = []
-  private data: Buffer
+  private data: Uint8Array | null = null
   private bytes = 0
   private open: { file: number; count: number } | null = null
 
   constructor(
     private readonly task: number,
-    private expected: number,
-    /** FLUSH_BYTES plus the largest sealed chunk */
-    private readonly capacity: number,
+    private readonly nextSlot: NextSlot,
     private readonly send: Send,
-  ) {
-    this.data = this.allocate(0)
-  }
+  ) {}
 
-  private allocate(need: number): Buffer {
-    const size = Math.min(this.capacity, Math.max(MIN_BUFFER, need, this.expected + 1024))
-    return Buffer.allocUnsafeSlow(Math.max(size, need))
-  }
-
-  private reserve(n: number): void {
-    if (this.bytes + n <= this.data.length) return
-    const grown = this.allocate(Math.max(2 * this.data.length, this.bytes + n))
-    this.data.copy(grown, 0, 0, this.bytes)
-    this.data = grown
+  private slot(): Uint8Array {
+    this.data ??= this.nextSlot()
+    return this.data
   }
 
   push(file: number, id: Buffer, rawLength: number, parts: readonly Uint8Array[] | null): void {
+    const data = this.slot()
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
@@ -189,9 +182,10 @@ class Outbox {
       const start = this.bytes
       let n = 0
       for (const p of parts) n += p.length
-      this.reserve(n)
+      // Cannot happen: the slot holds FLUSH_BYTES plus the largest sealed chunk.
+      if (start + n > data.length) throw new Error(`sealed chunk of ${n} bytes overflows its slot`)
       for (const p of parts) {
-        this.data.set(p, this.bytes)
+        data.set(p, this.bytes)
         this.bytes += p.length
       }
       this.sealed.push(this.bytes - start)
@@ -202,6 +196,7 @@ class Outbox {
   }
 
   end(file: number, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
+    this.slot()
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
@@ -226,17 +221,17 @@ class Outbox {
     for (let k = 0; k < n; k++) ids.set(this.ids[k]!, k * 32)
     const raw = Uint32Array.from(this.raw)
     const sealed = Int32Array.from(this.sealed)
-    this.expected = Math.max(0, this.expected - this.bytes)
-    const data = this.data.buffer as ArrayBuffer
+    const data = this.slot().subarray(0, this.bytes)
     const msg: ChunksMessage = { task: this.task, sections: this.sections, ids, raw, sealed, data }
     this.sections = []
     this.ids = []
     this.raw = []
     this.sealed = []
     this.bytes = 0
-    this.data = this.allocate(0)
+    this.data = null
     if (continuing) this.open = { file: continuing.file, count: 0 }
-    this.send(msg, [ids.buffer, raw.buffer, sealed.buffer, data])
+    // The slot is shared (or reused), not transferred: the receiver copies it before it frees it.
+    this.send(msg, [ids.buffer, raw.buffer, sealed.buffer])
   }
 }
 
@@ -249,9 +244,6 @@ export class Sealer {
   // Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
   // moving the tail down costs at most one extra copy of the data.
   private readonly buffer: Buffer
-  // Room for FLUSH_BYTES plus the largest sealed chunk (a chunk is stored compressed only when
-  // that shrinks it, so it seals to at most max + tag + AEAD overhead).
-  private readonly capacity: number
   private readAheadLeft = 0
   /** One bit per recent synchronous read of a small file, 1 = slow, newest lowest. */
   private slowReads = 0
@@ -260,6 +252,7 @@ export class Sealer {
 
   constructor(
     init: SealerInit,
+    private readonly nextSlot: NextSlot,
     private readonly send: Send,
     /** Test seam: take the cold-cache path (read ahead) for every small file. */
     private readonly alwaysReadAhead = false,
@@ -273,7 +266,6 @@ export class Sealer {
     this.chunker = chunkerFor(init.chunking.algorithm, init.chunking)
     this.max = init.chunking.max
     this.buffer = Buffer.allocUnsafe(2 * this.max)
-    this.capacity = FLUSH_BYTES + this.max + 64
     this.known = openKnown(init.cacheFile)
   }
 
@@ -282,7 +274,7 @@ export class Sealer {
   }
 
   async runTask(task: TaskMessage): Promise<void> {
-    const out = new Outbox(task.task, task.expected, this.capacity, this.send)
+    const out = new Outbox(task.task, this.nextSlot, this.send)
     const files = task.files
     const small = (f: FileSource) => f.size !== undefined && f.size <= SMALL
     const ahead: (Promise<Prefetched> | null)[] = files.map(() => null)
