@@ -51,6 +51,9 @@ class Opened implements OpenedRepository {
   readPack(pack: string, offset: number, length: number): Promise<Uint8Array> {
     return this.repo.readPack(pack, offset, length)
   }
+  warmIndex(): void {
+    this.repo.warmIndex()
+  }
   blobOpenerSpec(): BlobOpenerSpec {
     return this.repo.blobOpenerSpec()
   }

@@ -300,6 +300,15 @@ export class Repository {
     }
   }
 
+  /**
+   * A hint that much of the index is about to be looked up (a restore of many files): the
+   * local cache reads its file in order in the background (LocalCache.warm).
+   */
+  warmIndex(): void {
+    this.check()
+    this.cache.warm()
+  }
+
   /** What a worker thread needs to open this repository's blobs itself (see blob-opener.ts). */
   blobOpenerSpec(): BlobOpenerSpec {
     return {

@@ -62,4 +62,6 @@ export interface RestoreRepository extends SnapshotRepository {
   locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]>
   readPack(pack: string, offset: number, length: number): Promise<Uint8Array>
   blobOpenerSpec(): BlobOpenerSpec
+  /** A hint: much of the index is about to be looked up (the restore of a large tree). */
+  warmIndex(): void
 }
