@@ -169,6 +169,14 @@ export class RestorePool {
     return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }))
   }
 
+  /**
+   * Start the workers now rather than at the first file: their start-up (loading their code)
+   * then overlaps the walk's first reads instead of delaying the first batch.
+   */
+  prepare(): void {
+    if (this.slots.length === 0 && !this.closed) this.start()
+  }
+
   /** Resolves once every job added is reported (jobs added meanwhile included). */
   drain(): Promise<void> {
     if (this.error !== null) return Promise.reject(this.error)

@@ -162,6 +162,7 @@ export class Restorer {
     // Every file below looks its chunks up in the index: on a cold cache, reading the index
     // file in order first is much faster than the lookups faulting it in a page at a time.
     if (entry.kind === 'dir' && (entry.count ?? 0) >= WARM_ENTRIES) this.repository.warmIndex()
+    if (entry.kind === 'file' || (entry.kind === 'dir' && (entry.count ?? 1) > 0)) this.pool.prepare()
     const holder: Dir = { path, entry: null, parent: null, pending: 1, symlinks: [] }
     try {
       if (entry.name.length === 0 && entry.kind === 'dir') {
