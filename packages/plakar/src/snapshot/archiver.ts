@@ -15,7 +15,7 @@ import {
   type SnapshotHeader,
 } from './header.js'
 import { Limiter } from './limiter.js'
-import { lstatMany, readdirSorted } from './metadata.js'
+import { ListingPrefetch, lstatMany } from './metadata.js'
 import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
@@ -180,6 +180,7 @@ class Archiver {
   private readonly limiter = new Limiter(FILES_IN_FLIGHT)
   private readonly links = new Map<string, Promise<FileContent | null>>()
   private readonly progress: ArchiveProgress
+  private readonly listings = new ListingPrefetch()
 
   constructor(
     private readonly repository: SnapshotRepository,
@@ -272,7 +273,7 @@ class Archiver {
   private async walkDir(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<{ done: Promise<Entry> }> {
     let names: Buffer[] = []
     try {
-      names = readdirSorted(path)
+      names = await this.listings.take(path)
     } catch (err) {
       this.error(path, errnoText(err))
     }
@@ -285,7 +286,11 @@ class Archiver {
       childNames.push(child)
     }
     names = []
-    const stats = lstatMany(childPaths)
+    const stats = await lstatMany(childPaths)
+    // Start listing the subdirectories now: their reads overlap this directory's work.
+    stats.forEach((s, i) => {
+      if (!(s instanceof Error) && s.isDirectory()) this.listings.prefetch(childPaths[i]!)
+    })
     const cached = this.opts.cache?.dir(path)
     // The chunks of every unchanged file of the directory, checked in one batch.
     let verified = false
