@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Worker, type WorkerOptions } from 'node:worker_threads'
+import type { Worker, WorkerOptions } from 'node:worker_threads'
 import { blobTypeCode } from '../format/index.js'
+import { startWorker } from '../platform/worker.js'
 import type { BlobLocation } from '../repository/types.js'
 import type { Entry } from './entry.js'
 import { failureText } from './errno.js'
@@ -604,23 +601,7 @@ function owned(bytes: Uint8Array): ArrayBuffer {
   return new Uint8Array(bytes).buffer
 }
 
-/**
- * Starts a restore worker from wherever this module runs (as repository/worker-entry.ts does
- * for the pipeline worker): from dist/, the sibling file tsup emits (restore-worker.js for
- * ESM, .cjs for CJS); from src/ (vitest, tsx), the TypeScript source through tsx's loader
- * registered inside the worker first, since a worker does not inherit the parent's hooks.
- */
+/** Starts a restore worker (restore-worker.ts), from dist/ or from the sources (see startWorker). */
 function startRestoreWorker(options: WorkerOptions): Worker {
-  const here = import.meta.url
-  if (here.endsWith('.ts')) {
-    const entry = new URL('./restore-worker.ts', here).href
-    const tsxDir = dirname(createRequire(here).resolve('tsx/package.json'))
-    const tsx = pathToFileURL(join(tsxDir, 'dist/esm/api/index.mjs')).href
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
-    return new Worker(code, { ...options, eval: true })
-  }
-  const ext = here.endsWith('.cjs') ? '.cjs' : '.js'
-  const file = join(dirname(fileURLToPath(here)), `restore-worker${ext}`)
-  if (!existsSync(file)) throw new Error(`plakar: restore worker not found at ${file} (incomplete build?)`)
-  return new Worker(file, options)
+  return startWorker('restore-worker', new URL('./restore-worker.ts', import.meta.url), options)
 }
