@@ -17,17 +17,22 @@ export interface BlobOpenerSpec {
 
 export type BlobOpener = (type: BlobType, id: Uint8Array, sealed: Uint8Array) => Uint8Array
 
-/**
- * With `reuse`, a content may be a view of a buffer the opener reuses: valid only until the
- * next call (for a caller that writes each blob out before it opens the next).
- */
-export function blobOpener(spec: BlobOpenerSpec, opts: { reuse?: boolean } = {}): BlobOpener {
-  const envelope = new Envelope({
+/** The envelope (keys, id function, codecs) that seals and opens blobs of a repository with `spec`. */
+export function envelopeFor(spec: BlobOpenerSpec): Envelope {
+  return new Envelope({
     data: spec.dataKey,
     blobId: blobIdFunction(spec.idKey),
     codec: spec.compression ? codecByName(spec.compression) : null,
     codecs: codecsByTag(),
   })
+}
+
+/**
+ * With `reuse`, a content may be a view of a buffer the opener reuses: valid only until the
+ * next call (for a caller that writes each blob out before it opens the next).
+ */
+export function blobOpener(spec: BlobOpenerSpec, opts: { reuse?: boolean } = {}): BlobOpener {
+  const envelope = envelopeFor(spec)
   const reuse = opts.reuse === true
   return (type, id, sealed) => envelope.openBlob(type, id, sealed, reuse)
 }

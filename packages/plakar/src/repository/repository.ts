@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { codecByName, codecsByTag } from '../compression/index.js'
 import {
-  blobIdFunction,
   deriveMasterKeys,
   type KdfOptions,
   type MasterKeys,
@@ -11,9 +9,9 @@ import {
   wrapMasterKey,
 } from '../crypto/index.js'
 import { isPlakarError, RepositoryError } from '../errors.js'
-import { decodeIndex, Envelope } from '../format/index.js'
+import { decodeIndex, type Envelope } from '../format/index.js'
 import type { Store } from '../storage/store.js'
-import type { BlobOpenerSpec } from './blob-opener.js'
+import { type BlobOpenerSpec, envelopeFor } from './blob-opener.js'
 import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
@@ -179,11 +177,10 @@ export class Repository {
     decoders = 1,
   ): Promise<Repository> {
     const keys = master ? deriveMasterKeys(master, config.id) : null
-    const envelope = new Envelope({
-      data: keys?.data ?? null,
-      blobId: blobIdFunction(keys?.id ?? null),
-      codec: config.compression ? codecByName(config.compression) : null,
-      codecs: codecsByTag(),
+    const envelope = envelopeFor({
+      dataKey: keys?.data ?? null,
+      idKey: keys?.id ?? null,
+      compression: config.compression,
     })
     const cache = LocalCache.open(config.id, cacheDir === undefined ? defaultCacheDir() : cacheDir)
     const repo = new Repository(store, config, keys, envelope, cache, Math.max(0, Math.floor(decoders)))
@@ -294,9 +291,7 @@ export class Repository {
     try {
       return await this.store.get('pack', pack, offset, length)
     } catch (err) {
-      if (isPlakarError(err, 'STORAGE_NOT_FOUND') || isPlakarError(err, 'STORAGE_SHORT_READ'))
-        throw new RepositoryError('REPO_CORRUPT', `pack ${pack} is missing or truncated`, { cause: err })
-      throw err
+      throw packFailure(err, pack)
     }
   }
 
@@ -355,13 +350,7 @@ export class Repository {
     try {
       sealed = await this.packs.read(loc)
     } catch (err) {
-      if (isPlakarError(err, 'STORAGE_NOT_FOUND') || isPlakarError(err, 'STORAGE_SHORT_READ'))
-        throw new RepositoryError(
-          'REPO_CORRUPT',
-          `blob ${Buffer.from(id).toString('hex')}: pack ${loc.pack} is missing or truncated`,
-          { cause: err },
-        )
-      throw err
+      throw packFailure(err, loc.pack, `blob ${Buffer.from(id).toString('hex')}: `)
     }
     return this.decoder.decode(loc.type, id, sealed)
   }
@@ -450,4 +439,13 @@ export class Repository {
   private check(): void {
     if (this.closed) throw new RepositoryError('REPO_USAGE', 'repository is closed')
   }
+}
+
+/** A pack read's failure as callers see it: a missing or short pack is REPO_CORRUPT, the rest as is. */
+function packFailure(err: unknown, pack: string, prefix = ''): unknown {
+  if (isPlakarError(err, 'STORAGE_NOT_FOUND') || isPlakarError(err, 'STORAGE_SHORT_READ'))
+    return new RepositoryError('REPO_CORRUPT', `${prefix}pack ${pack} is missing or truncated`, {
+      cause: err,
+    })
+  return err
 }

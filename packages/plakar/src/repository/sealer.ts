@@ -8,10 +8,9 @@
 import { closeSync, constants, open as fsOpen, read as fsRead, fstatSync, openSync, readSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { chunkerFor } from '../chunking/index.js'
-import { codecByName, codecsByTag } from '../compression/index.js'
-import { blobIdFunction } from '../crypto/index.js'
-import { blobTypeFromCode, Envelope } from '../format/index.js'
+import { blobTypeFromCode, type Envelope } from '../format/index.js'
 import { readXattrs } from '../platform/xattr.js'
+import { envelopeFor } from './blob-opener.js'
 import {
   type ChunksMessage,
   type DecodeReply,
@@ -257,12 +256,7 @@ export class Sealer {
     /** Test seam: take the cold-cache path (read ahead) for every small file. */
     private readonly alwaysReadAhead = false,
   ) {
-    this.envelope = new Envelope({
-      data: init.dataKey,
-      blobId: blobIdFunction(init.idKey),
-      codec: init.compression ? codecByName(init.compression) : null,
-      codecs: codecsByTag(),
-    })
+    this.envelope = envelopeFor(init)
     this.chunker = chunkerFor(init.chunking.algorithm, init.chunking)
     this.max = init.chunking.max
     this.buffer = Buffer.allocUnsafe(2 * this.max)

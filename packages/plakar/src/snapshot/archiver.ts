@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { isPlakarError, SnapshotError } from '../errors.js'
+import { readXattrs } from '../platform/xattr.js'
 import type { Entry, EntryKind } from './entry.js'
 import { errnoText, isErrno, isSystemError } from './errno.js'
 import { Excludes } from './exclude.js'
@@ -19,7 +20,6 @@ import { ListingPrefetch, lstatMany } from './metadata.js'
 import type { SnapshotBlobWriter, SnapshotRepository } from './repository-view.js'
 import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
-import { readXattrs } from './xattr.js'
 
 /**
  * The archiver walks the paths given to push and writes a snapshot: file contents through

@@ -11,6 +11,7 @@ import * as fs from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SnapshotError } from '../errors.js'
 import { blobTypeFromCode } from '../format/index.js'
+import { writeXattrs } from '../platform/xattr.js'
 import { blobOpener } from '../repository/blob-opener.js'
 import { failureText } from './errno.js'
 import {
@@ -26,7 +27,6 @@ import {
   SECTION_FIELDS,
   SECTION_WRITTEN,
 } from './restore-protocol.js'
-import { writeXattrs } from './xattr.js'
 
 const init = workerData as RestoreInit
 if (init.version !== RESTORE_PROTOCOL_VERSION)

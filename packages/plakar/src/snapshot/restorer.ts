@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { SnapshotError } from '../errors.js'
+import { writeXattrs } from '../platform/xattr.js'
 import { type Entry, isSafeName } from './entry.js'
 import { errnoText, failureText, isErrno } from './errno.js'
 import type { RestoreRepository } from './repository-view.js'
 import { type RestoreJob, RestorePool } from './restore-pool.js'
 import type { TreeReader } from './tree.js'
-import { writeXattrs } from './xattr.js'
 
 /**
  * The restorer writes entries of a snapshot below a target directory, safely whatever the
