@@ -1,0 +1,297 @@
+/**
+ * The floor: what the work of a backup and of a restore costs on this machine when nothing
+ * else is done, set beside restic's and plakar's own times on the same tree, warm, in the same
+ * run. It answers "can the issue's targets be met here at all?" with figures, not opinions.
+ *
+ * Each unavoidable operation is timed alone, on one thread, over the whole tree, and counted
+ * in CPU seconds (user + system, so the kernel's share of reading and creating files counts):
+ *   backup:  walk + lstat, open/read/close, FastCDC, HMAC-SHA256 ids, zstd (the level plakar
+ *            writes), AES-256-GCM; plus Node's start-up and the passphrase KDF.
+ *   restore: AES-256-GCM open, zstd decompress, HMAC check, creating the files in a tmpfs.
+ * The floor's wall time is that CPU spread perfectly over every core, with no hand-off,
+ * no copy, no GC, no index, no tree, no pack: no real program gets there, so a target the
+ * floor misses cannot be met by any design that does the same work.
+ *
+ *   pnpm bench:floor [--scale 1] [--seed 1] [--work DIR] [--runs 3] [--cores N]
+ *
+ * Needs restic (apt-get install -y restic) for the side-by-side figures, a built plakar, and
+ * /dev/shm. The corpus is corpus.ts's (tree/ only).
+ */
+import { spawnSync } from 'node:child_process'
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { chunkerFor } from '../src/chunking/index.js'
+import { ZSTD_LEVEL, zstdCodec } from '../src/compression/zstd.js'
+import { DEFAULT_KDF } from '../src/crypto/kdf.js'
+import { DEFAULT_CHUNKING } from '../src/repository/config.js'
+import { parseOrExit } from './args.js'
+import { ensureCorpus } from './corpus.js'
+import { measure, warmTree } from './measure.js'
+import { plakar, plakarCli } from './tools/plakar.js'
+import { restic } from './tools/restic.js'
+import type { Tool } from './tools/tool.js'
+
+const { values } = parseOrExit('bench:floor', () =>
+  parseArgs({
+    options: {
+      scale: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '3' },
+      cores: { type: 'string', default: String(os.availableParallelism()) },
+      work: {
+        type: 'string',
+        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
+      },
+    },
+  }),
+)
+const fail = (m: string): never => {
+  console.error(`bench:floor: ${m}`)
+  process.exit(2)
+}
+const scale = Number(values.scale)
+const seed = Number(values.seed)
+const runs = Number(values.runs)
+const cores = Number(values.cores)
+if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
+if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
+if (!Number.isInteger(cores) || cores < 1) fail('--cores must be a positive integer')
+if (!fs.existsSync('/dev/shm')) fail('/dev/shm is missing: the restore floor creates its files there')
+
+const work = path.resolve(values.work)
+const corpus = ensureCorpus(path.join(work, `corpus-seed${seed}-scale${scale}`), seed, scale)
+corpus.setVariant('original')
+const tree = path.join(corpus.root, 'tree')
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+/** CPU seconds (user + system) of `fn` on this thread, median of `runs`. */
+function cpu(label: string, fn: () => void): number {
+  const xs: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const u = process.cpuUsage()
+    fn()
+    const d = process.cpuUsage(u)
+    xs.push((d.user + d.system) / 1e6)
+  }
+  const m = median(xs)
+  console.error(`  ${label}: ${m.toFixed(3)} s`)
+  return m
+}
+
+// ---- The tree, in memory (what the operations below work on) ----
+interface File {
+  readonly rel: string
+  readonly data: Buffer
+}
+const files: File[] = []
+const dirs: string[] = []
+;(function load(dir: string, rel: string) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`
+    if (e.isDirectory()) {
+      dirs.push(r)
+      load(path.join(dir, e.name), r)
+    } else if (e.isFile()) files.push({ rel: r, data: fs.readFileSync(path.join(dir, e.name)) })
+  }
+})(tree, '')
+const bytes = files.reduce((n, f) => n + f.data.length, 0)
+console.error(
+  `floor: ${files.length} files, ${dirs.length} dirs, ${(bytes / 1e6).toFixed(1)} MB, ${runs} runs, ${cores} cores`,
+)
+
+const chunker = chunkerFor(DEFAULT_CHUNKING.algorithm, DEFAULT_CHUNKING)
+const chunks: Buffer[] = []
+for (const f of files) for (const c of cut(f.data)) chunks.push(c)
+function cut(data: Buffer): Buffer[] {
+  const out: Buffer[] = []
+  for (let at = 0; at < data.length; ) {
+    const n = chunker.cut(data, at, data.length, true)
+    out.push(data.subarray(at, at + n))
+    at += n
+  }
+  return out
+}
+const idKey = randomBytes(32)
+const dataKey = randomBytes(32)
+const codec = zstdCodec(ZSTD_LEVEL)
+const compressed = chunks.map((c) => Buffer.from(codec.compressScratch!(c)))
+const sealed = compressed.map((c) => {
+  const iv = randomBytes(12)
+  const e = createCipheriv('aes-256-gcm', dataKey, iv)
+  return { iv, body: Buffer.concat([e.update(c), e.final()]), tag: e.getAuthTag() }
+})
+const stored = sealed.reduce((n, s) => n + s.body.length + 28, 0)
+
+// ---- Backup ----
+console.error('backup, one thread, CPU seconds:')
+const walk = cpu('walk + lstat', () => {
+  ;(function w(dir: string) {
+    for (const name of fs.readdirSync(dir)) {
+      const p = `${dir}/${name}`
+      if (fs.lstatSync(p, { bigint: true }).isDirectory()) w(p)
+    }
+  })(tree)
+})
+const readBuf = Buffer.allocUnsafe(1 << 20)
+const read = cpu('open + read + close', () => {
+  for (const f of files) {
+    const fd = fs.openSync(path.join(tree, f.rel), 'r')
+    while (fs.readSync(fd, readBuf) > 0) {}
+    fs.closeSync(fd)
+  }
+})
+const chunking = cpu(
+  `FastCDC (${DEFAULT_CHUNKING.min >> 10}/${DEFAULT_CHUNKING.avg >> 10}/${DEFAULT_CHUNKING.max >> 10} KiB)`,
+  () => {
+    for (const f of files) cut(f.data)
+  },
+)
+const hmac = cpu('HMAC-SHA256 ids', () => {
+  for (const c of chunks) createHmac('sha256', idKey).update(c).digest()
+})
+const zstd = cpu(`zstd level ${ZSTD_LEVEL}`, () => {
+  for (const c of chunks) codec.compressScratch!(c)
+})
+const seal = cpu('AES-256-GCM seal', () => {
+  for (const c of compressed) {
+    const e = createCipheriv('aes-256-gcm', dataKey, randomBytes(12))
+    e.update(c)
+    e.final()
+    e.getAuthTag()
+  }
+})
+const startup = median(
+  Array.from({ length: 5 }, () => {
+    const t = performance.now()
+    spawnSync(process.execPath, ['-e', '0'])
+    return (performance.now() - t) / 1000
+  }),
+)
+const kdf = cpu(`scrypt N=2^${Math.log2(DEFAULT_KDF.N)} (the passphrase)`, () => {
+  scryptSync('passphrase', randomBytes(16), 32, {
+    N: DEFAULT_KDF.N,
+    r: DEFAULT_KDF.r,
+    p: DEFAULT_KDF.p,
+    maxmem: 256 * DEFAULT_KDF.N * DEFAULT_KDF.r + (1 << 20),
+  })
+})
+console.error(`  node start-up (wall): ${startup.toFixed(3)} s`)
+
+// ---- Restore ----
+console.error('restore, one thread, CPU seconds:')
+const open = cpu('AES-256-GCM open', () => {
+  for (const s of sealed) {
+    const d = createDecipheriv('aes-256-gcm', dataKey, s.iv)
+    d.setAuthTag(s.tag)
+    d.update(s.body)
+    d.final()
+  }
+})
+const unzstd = cpu('zstd decompress', () => {
+  for (const c of compressed) codec.decompressScratch!(c)
+})
+const target = fs.mkdtempSync('/dev/shm/plakar-floor-')
+let round = 0
+const create = cpu('create the files in a tmpfs (mkdir, open, write, close)', () => {
+  const root = path.join(target, String(round++))
+  fs.mkdirSync(root)
+  for (const d of dirs) fs.mkdirSync(path.join(root, d))
+  for (const f of files) {
+    const fd = fs.openSync(path.join(root, f.rel), 'wx', 0o600)
+    fs.writeSync(fd, f.data)
+    fs.closeSync(fd)
+  }
+})
+fs.rmSync(target, { recursive: true, force: true })
+
+// ---- The tools, warm, side by side ----
+interface Times {
+  first: number
+  nochange: number
+  restore: number
+}
+async function timeTool(tool: Tool): Promise<Times | undefined> {
+  if (!tool.version()) {
+    console.error(`${tool.name}: not available (${tool.installHint}), left out`)
+    return undefined
+  }
+  const xs: Times[] = []
+  for (let i = 0; i < runs; i++) {
+    const base = fs.mkdtempSync(`/dev/shm/plakar-floor-${tool.name}-`)
+    const ctx = {
+      repo: path.join(base, 'repo'),
+      home: path.join(base, 'home'),
+      passphrase: 'bench-passphrase',
+    }
+    const logs = path.join(base, 'logs')
+    for (const d of [ctx.repo, ctx.home, logs]) fs.mkdirSync(d, { recursive: true })
+    try {
+      await measure(tool.init(ctx), path.join(logs, 'init'))
+      warmTree(tree)
+      const first = await measure(tool.backup(ctx, tree, 1), path.join(logs, 'first'))
+      const nochange = await measure(tool.backup(ctx, tree, 2), path.join(logs, 'nochange'))
+      const out = path.join(base, 'out')
+      fs.mkdirSync(out)
+      const restore = await measure(tool.restore(ctx, out, 2), path.join(logs, 'restore'))
+      xs.push({ first: first.seconds, nochange: nochange.seconds, restore: restore.seconds })
+      console.error(
+        `${tool.name} run ${i + 1}: first ${first.seconds.toFixed(2)} s, no-change ${nochange.seconds.toFixed(2)} s, restore ${restore.seconds.toFixed(2)} s`,
+      )
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true })
+    }
+  }
+  return {
+    first: median(xs.map((x) => x.first)),
+    nochange: median(xs.map((x) => x.nochange)),
+    restore: median(xs.map((x) => x.restore)),
+  }
+}
+const r = await timeTool(restic)
+const p = plakarCli() ? await timeTool(plakar({ backend: 'fs' })) : undefined
+
+// ---- The report ----
+const backupCpu = walk + read + chunking + hmac + zstd + seal + kdf
+const restoreCpu = open + unzstd + hmac + create + kdf
+const floor = {
+  first: startup + backupCpu / cores,
+  nochange: startup + (walk + kdf) / cores,
+  restore: startup + restoreCpu / cores,
+}
+const mb = (s: number) => (bytes / 1e6 / s).toFixed(0)
+const rows: [string, string][] = [
+  ['walk + lstat', walk.toFixed(2)],
+  ['open + read + close', read.toFixed(2)],
+  ['FastCDC', chunking.toFixed(2)],
+  ['HMAC-SHA256 (backup ids, restore checks)', hmac.toFixed(2)],
+  [`zstd ${ZSTD_LEVEL} (${((stored / bytes) * 100).toFixed(1)}% of the tree)`, zstd.toFixed(2)],
+  ['AES-256-GCM seal', seal.toFixed(2)],
+  ['AES-256-GCM open', open.toFixed(2)],
+  ['zstd decompress', unzstd.toFixed(2)],
+  ['create the files (tmpfs)', create.toFixed(2)],
+  ['scrypt (the passphrase)', kdf.toFixed(2)],
+  ['node start-up (wall)', startup.toFixed(2)],
+]
+console.log(
+  `\n## Floor on this machine (${files.length} files, ${(bytes / 1e6).toFixed(0)} MB, warm, ${cores} cores)\n`,
+)
+console.log('| operation, over the whole tree | CPU s |\n|---|---:|')
+for (const [k, v] of rows) console.log(`| ${k} | ${v} |`)
+console.log(`\nfloor = start-up + (sum of the step's operations) / ${cores} cores.\n`)
+console.log('| step | floor s | restic s | plakar s | target | target s | floor within target |')
+console.log('|---|---:|---:|---:|---|---:|---|')
+const line = (step: string, f: number, key: keyof Times, target: string, t: number | undefined) =>
+  console.log(
+    `| ${step} | ${f.toFixed(2)} | ${r ? r[key].toFixed(2) : '-'} | ${p ? p[key].toFixed(2) : '-'} | ${target} | ${t === undefined ? '-' : t.toFixed(2)} | ${t === undefined ? '-' : f <= t ? 'yes' : 'NO'} |`,
+  )
+line('first backup', floor.first, 'first', '≥ 3× restic MB/s', r && r.first / 3)
+line('no-change backup', floor.nochange, 'nochange', '≤ 0.25× restic time', r && r.nochange / 4)
+line('restore', floor.restore, 'restore', '≥ 2× restic MB/s', r && r.restore / 2)
+console.log(`\nfloor throughput: first backup ${mb(floor.first)} MB/s, restore ${mb(floor.restore)} MB/s`)
