@@ -182,16 +182,25 @@ export class Pipeline {
     // Later, not here: dispatch runs inside the handlers of the walk and of the workers'
     // messages, and the batch must not hold those up (nor run inside them).
     setImmediate(() => {
-      // One slot, reused: each message is packed as it is sent (onChunks copies it).
+      this.localSealer()
+        .runTask(msg)
+        .catch((err) => this.fail(err))
+    })
+  }
+
+  /** The main thread's sealer, made on first use with the one slot it reuses for every batch. */
+  private localSealer(): Sealer {
+    if (this.sealer === null) {
+      // Each message is packed as it is sent and onChunks copies it out, so one slot serves.
       const slot = Buffer.allocUnsafeSlow(slotBytes(this.init.chunking.max))
-      this.sealer ??= new Sealer(
+      this.sealer = new Sealer(
         this.init,
         () => slot,
         (chunks) => this.onChunks(this.local, chunks),
         process.env.PLAKAR_READ_AHEAD === 'always',
       )
-      this.sealer.runTask(msg).catch((err) => this.fail(err))
-    })
+    }
+    return this.sealer
   }
 
   private takeBatch(maxBytes = BATCH_BYTES): Job[] {
