@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PLAKAR_PASSPHRASE="${PLAKAR_PASSPHRASE:-plakar demo passphrase}"
 plakar() {
   echo "\$ plakar $*" | sed "s|$work|\$WORK|g"
-  node dist/plakar.js "$@"
+  ./dist/plakar.js "$@"   # as an installed plakar runs: through its #! line
 }
 
 work=$(mktemp -d /tmp/plakar-demo.XXXXXX)
