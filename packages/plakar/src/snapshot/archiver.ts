@@ -73,7 +73,12 @@ interface FileContent {
   readonly content: Entry['content']
   readonly size: number
   readonly xattrs: [Buffer, Buffer][]
+  /** What the file cache keeps of it, when it may be trusted next time. */
+  readonly record?: CachedFile
 }
+
+/** Takes a file's cache record, for the directory being archived. */
+type RecordSink = (name: Buffer, record: CachedFile) => void
 
 export async function archive(repository: SnapshotRepository, opts: ArchiveOptions): Promise<SnapshotHeader> {
   const started = Date.now()
@@ -205,6 +210,9 @@ class Archiver {
     let size = 0
     let count = 0
     const names = [...node.children.keys()].map((c) => Buffer.from(c)).sort(Buffer.compare)
+    // Only some of the directory's files: their records join the directory's others.
+    const records: [Buffer, CachedFile][] = []
+    const sink: RecordSink = (n, r) => records.push([n, r])
     for (const child of names) {
       const childPath = path.length === 1 ? Buffer.concat([ROOT, child]) : Buffer.concat([path, ROOT, child])
       const childSt = fs.lstatSync(childPath, { bigint: true, throwIfNoEntry: false })
@@ -219,7 +227,7 @@ class Archiver {
             child,
             childSt,
             this.opts.cache?.dir(path).get(child.toString('latin1')),
-            path,
+            sink,
           )
         : childNode.full || !childSt.isDirectory()
           ? await this.entry(childPath, child, childSt)
@@ -229,6 +237,7 @@ class Archiver {
       size += e.size
       count += 1 + (e.count ?? 0)
     }
+    if (records.length > 0) this.opts.cache?.putDir(path, records, true)
     this.counts.dirs++
     return { ...this.meta(name, 'dir', st), size, tree: await dir.finish(), count }
   }
@@ -236,7 +245,7 @@ class Archiver {
   /** The entry for one filesystem object, or null when it was excluded or failed (recorded). */
   private async entry(path: Buffer, name: Buffer, st: fs.BigIntStats): Promise<Entry | null> {
     if (st.isDirectory()) return this.directory(path, name, st)
-    if (st.isFile()) return this.file(path, name, st, undefined, parentOf(path))
+    if (st.isFile()) return this.file(path, name, st, undefined)
     if (st.isSymbolicLink()) {
       let target: Buffer
       try {
@@ -304,6 +313,8 @@ class Archiver {
       verified = ids.length > 0 && this.repository.hasBlobsSync(ids)
     }
     const dir = new DirWriter(this.writer)
+    const records: [Buffer, CachedFile][] = []
+    const sink: RecordSink = (n, r) => records.push([n, r])
     const pending: Promise<Entry | null>[] = []
     let size = 0
     let count = 0
@@ -333,7 +344,7 @@ class Archiver {
       else if (childSt.isFile()) {
         await this.limiter.acquire()
         const row = cached?.get(child.toString('latin1'))
-        push(this.file(childPath, child, childSt, row, path, verified).finally(() => this.limiter.release()))
+        push(this.file(childPath, child, childSt, row, sink, verified).finally(() => this.limiter.release()))
       } else push(this.entry(childPath, child, childSt))
       await drain(ENTRIES_IN_FLIGHT)
     }
@@ -342,6 +353,8 @@ class Archiver {
     const meta = this.meta(name, 'dir', st, path)
     const done = (async (): Promise<Entry> => {
       await drain(0)
+      // The directory's records as of this backup: files gone, failed or too recent drop out.
+      this.opts.cache?.putDir(path, records)
       return { ...meta, size, tree: await dir.finish(), count }
     })()
     done.catch(() => {})
@@ -354,7 +367,7 @@ class Archiver {
     name: Buffer,
     st: fs.BigIntStats,
     cached: CachedFile | undefined,
-    dir: Buffer,
+    sink?: RecordSink,
     verified = false,
   ): Promise<Entry | null> {
     const linked = st.nlink > 1n
@@ -363,12 +376,13 @@ class Archiver {
       const key = `${st.dev}:${st.ino}`
       let p = this.links.get(key)
       if (p === undefined) {
-        p = this.content(path, name, st, cached, dir, verified)
+        p = this.content(path, st, cached, verified)
         this.links.set(key, p)
       }
       got = await p
-    } else got = await this.content(path, name, st, cached, dir, verified)
+    } else got = await this.content(path, st, cached, verified)
     if (got === null) return null
+    if (got.record !== undefined) sink?.(name, got.record)
     this.counts.files++
     this.size += got.size
     const e: Entry = {
@@ -391,10 +405,8 @@ class Archiver {
    */
   private async content(
     path: Buffer,
-    name: Buffer,
     st: fs.BigIntStats,
     hit: CachedFile | undefined,
-    dir: Buffer,
     /** Every chunk of `hit` is known to be in the repository (checked for the directory). */
     verified: boolean,
   ): Promise<FileContent | null> {
@@ -405,7 +417,12 @@ class Archiver {
       this.progress.bytes += Number(st.size)
       const xattrs: [Buffer, Buffer][] = []
       for (let i = 0; i + 1 < hit.xattrs.length; i += 2) xattrs.push([hit.xattrs[i]!, hit.xattrs[i + 1]!])
-      return { content: await makeContent(this.writer, hit.chunks), size: Number(st.size), xattrs }
+      return {
+        content: await makeContent(this.writer, hit.chunks),
+        size: Number(st.size),
+        xattrs,
+        record: hit,
+      }
     }
     const readAt = BigInt(Date.now()) * 1_000_000n
     try {
@@ -423,14 +440,15 @@ class Archiver {
       this.progress.bytes += r.size
       const content = await makeContent(this.writer, r.chunks)
       const racy = st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS
-      if (cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy) {
-        cache.put(dir, name, {
-          stamp: stamp(st),
-          chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
-          xattrs: xattrs.flat(),
-        })
-      }
-      return { content, size: r.size, xattrs }
+      const record =
+        cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy
+          ? {
+              stamp: stamp(st),
+              chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
+              xattrs: xattrs.flat(),
+            }
+          : undefined
+      return { content, size: r.size, xattrs, ...(record ? { record } : {}) }
     } catch (err) {
       // The writer reports a file it could not open or read as REPO_SOURCE_UNREADABLE, with
       // the system error as its cause; the backup goes on.
@@ -471,12 +489,6 @@ class Archiver {
     if (this.errors.length < MAX_RECORDED_ERRORS) this.errors.push({ path, message })
     this.opts.onError?.(path, message)
   }
-}
-
-/** The parent directory of an absolute path, as bytes. */
-function parentOf(path: Buffer): Buffer {
-  const i = path.lastIndexOf(0x2f)
-  return i <= 0 ? ROOT : path.subarray(0, i)
 }
 
 /** What went wrong reading a file, in the words of the errors list. */

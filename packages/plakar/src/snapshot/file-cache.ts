@@ -7,8 +7,8 @@ import Database from 'better-sqlite3'
  * metadata it had (device, inode, size, mtime, ctime), its chunk ids and its extended
  * attributes, so that an unchanged file is neither read nor asked for its attributes
  * again. It lives in the repository's local cache database (one SQLite file per
- * repository, WAL mode), in its own table; the archiver loads one directory's rows with
- * one query when it enters the directory.
+ * repository, WAL mode), in its own table, one row per directory: the archiver loads a
+ * directory's records when it enters it and stores them back when it is done with it.
  *
  * CONTRACT: the cache is a hint, never the truth. A hit is used only when every metadata
  * field matches and every chunk is in the repository's index; a deleted, stale or foreign
@@ -33,31 +33,39 @@ export function stamp(st: {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 }
 
-const BATCH = 512
-const TABLE = 'snapshot_files_v1'
-const COLUMNS = 'dir,name,stamp,chunks,xattrs'
+/** Directories written per transaction. */
+const BATCH = 64
+const TABLE = 'snapshot_dirs_v1'
+const COLUMNS = 'dir,files'
+/** Tables of earlier layouts, dropped on sight (the cache is disposable). */
+const OLD_TABLES = ['snapshot_files', 'snapshot_files_v1']
 
+/**
+ * One row per directory, its files' records in one blob (the layout is in
+ * docs/plakar-snapshot-format.md): a no-change backup of 50k files in 2k directories reads
+ * 2k rows instead of 50k, and a directory whose records did not change is not written again.
+ */
 export class FileCache {
   private readonly db: Database.Database
   private readonly dirStmt: Database.Statement
   private readonly putStmt: Database.Statement
-  private pending: unknown[][] = []
+  private pending: [Buffer, Buffer][] = []
+  /** The blob each directory had when dir() read it, until putDir() compares against it. */
+  private readonly loaded = new Map<string, Buffer>()
 
   private constructor(
     db: Database.Database,
     private readonly owned: boolean,
   ) {
     this.db = db
-    // The cache is disposable: a table of another layout (an older plakar) is dropped, not used.
     const columns = (db.prepare(`PRAGMA table_info(${TABLE})`).all() as { name: string }[]).map((c) => c.name)
     if (columns.length > 0 && columns.join(',') !== COLUMNS) db.exec(`DROP TABLE ${TABLE}`)
-    db.exec('DROP TABLE IF EXISTS snapshot_files')
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
-      dir BLOB NOT NULL, name BLOB NOT NULL, stamp TEXT NOT NULL, chunks BLOB NOT NULL, xattrs BLOB,
-      PRIMARY KEY (dir, name)) WITHOUT ROWID`)
-    // Rows as arrays (raw), all at once: about twice as fast as iterating row objects.
-    this.dirStmt = this.db.prepare(`SELECT name, stamp, chunks, xattrs FROM ${TABLE} WHERE dir = ?`).raw(true)
-    this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?, ?, ?, ?)`)
+    for (const t of OLD_TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`)
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS ${TABLE} (dir BLOB PRIMARY KEY, files BLOB NOT NULL) WITHOUT ROWID`,
+    )
+    this.dirStmt = this.db.prepare(`SELECT files FROM ${TABLE} WHERE dir = ?`).pluck(true)
+    this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?)`)
   }
 
   /** Open (creating) a cache of its own for repository `repositoryId` in directory `dir`. */
@@ -74,28 +82,40 @@ export class FileCache {
     return new FileCache(db, false)
   }
 
-  /** The rows of one directory, by name (latin1 of the name's bytes). */
+  /**
+   * The records of one directory's files, by name (latin1 of the name's bytes). A damaged
+   * record ends the list where it is damaged: what comes after is read again, never trusted.
+   */
   dir(dir: Buffer): Map<string, CachedFile> {
-    const rows = new Map<string, CachedFile>()
-    for (const [name, stamp, chunks, xattrs] of this.dirStmt.all(dir) as [
-      Buffer,
-      string,
-      Buffer,
-      Buffer | null,
-    ][]) {
-      if (chunks.length % 32 !== 0) continue
-      rows.set(name.toString('latin1'), {
-        stamp,
-        chunks: split(chunks, 32),
-        xattrs: xattrs === null ? [] : unframe(xattrs),
-      })
-    }
-    return rows
+    const blob = this.dirStmt.get(dir) as Buffer | undefined
+    if (blob === undefined) return new Map()
+    this.loaded.set(dir.toString('latin1'), blob)
+    return decodeRecords(blob)
   }
 
-  put(dir: Buffer, name: Buffer, f: CachedFile): void {
-    const x = f.xattrs.length > 0 ? frame(f.xattrs) : null
-    this.pending.push([dir, name, f.stamp, Buffer.concat(f.chunks), x])
+  /**
+   * Replace the records of directory `dir` by `files` (with `merge`, add them to the
+   * directory's other records instead: a backup of some files of a directory). Not written
+   * when the records are what dir() read.
+   */
+  putDir(dir: Buffer, files: readonly (readonly [Buffer, CachedFile])[], merge = false): void {
+    const key = dir.toString('latin1')
+    const before = this.loaded.get(key)
+    this.loaded.delete(key)
+    let all = files
+    if (merge) {
+      if (before === undefined) this.flush() // a write of this directory may be pending
+      const old = before ?? (this.dirStmt.get(dir) as Buffer | undefined)
+      if (old !== undefined) {
+        const byName = new Map<string, readonly [Buffer, CachedFile]>()
+        for (const [name, f] of decodeRecords(old)) byName.set(name, [Buffer.from(name, 'latin1'), f])
+        for (const r of files) byName.set(r[0].toString('latin1'), r)
+        all = [...byName.values()]
+      }
+    }
+    const blob = encodeRecords([...all].sort((x, y) => Buffer.compare(x[0], y[0])))
+    if (before?.equals(blob)) return
+    this.pending.push([dir, blob])
     if (this.pending.length >= BATCH) this.flush()
   }
 
@@ -104,7 +124,7 @@ export class FileCache {
     const rows = this.pending
     this.pending = []
     this.db.transaction(() => {
-      for (const r of rows) this.putStmt.run(...r)
+      for (const [dir, blob] of rows) this.putStmt.run(dir, blob)
     })()
   }
 
@@ -114,29 +134,68 @@ export class FileCache {
   }
 }
 
-function split(b: Buffer, n: number): Buffer[] {
-  const out: Buffer[] = []
-  for (let i = 0; i < b.length; i += n) out.push(b.subarray(i, i + n))
+/**
+ * A directory's records, back to back: u16 name length, name, u8 stamp length, stamp
+ * (ASCII), u32 chunk count, the 32-byte chunk ids, u32 attribute count, then for each
+ * attribute u32 name length, name, u32 value length, value. Big-endian.
+ */
+function encodeRecords(files: readonly (readonly [Buffer, CachedFile])[]): Buffer {
+  let size = 0
+  for (const [name, f] of files) {
+    size += 2 + name.length + 1 + f.stamp.length + 4 + 32 * f.chunks.length + 4
+    for (const x of f.xattrs) size += 4 + x.length
+  }
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const [name, f] of files) {
+    at = out.writeUInt16BE(name.length, at)
+    at += name.copy(out, at)
+    at = out.writeUInt8(f.stamp.length, at)
+    at += out.write(f.stamp, at, 'latin1')
+    at = out.writeUInt32BE(f.chunks.length, at)
+    for (const c of f.chunks) at += c.copy(out, at)
+    at = out.writeUInt32BE(f.xattrs.length / 2, at)
+    for (const x of f.xattrs) {
+      at = out.writeUInt32BE(x.length, at)
+      at += x.copy(out, at)
+    }
+  }
   return out
 }
 
-/** Length-prefixed (u32 BE) buffers back to back. */
-function frame(parts: readonly Buffer[]): Buffer {
-  const out: Buffer[] = []
-  for (const p of parts) {
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(p.length)
-    out.push(len, p)
-  }
-  return Buffer.concat(out)
-}
-
-function unframe(b: Buffer): Buffer[] {
-  const out: Buffer[] = []
-  for (let i = 0; i + 4 <= b.length; ) {
-    const n = b.readUInt32BE(i)
-    out.push(b.subarray(i + 4, i + 4 + n))
-    i += 4 + n
+function decodeRecords(b: Buffer): Map<string, CachedFile> {
+  const out = new Map<string, CachedFile>()
+  let at = 0
+  const need = (n: number) => at + n <= b.length
+  while (need(2)) {
+    const nameLength = b.readUInt16BE(at)
+    if (!need(2 + nameLength + 1)) break
+    const name = b.toString('latin1', at + 2, at + 2 + nameLength)
+    at += 2 + nameLength
+    const stampLength = b[at]!
+    if (!need(1 + stampLength + 4)) break
+    const stamp = b.toString('latin1', at + 1, at + 1 + stampLength)
+    at += 1 + stampLength
+    const count = b.readUInt32BE(at)
+    at += 4
+    if (!need(32 * count + 4)) break
+    const chunks: Buffer[] = new Array(count)
+    for (let i = 0; i < count; i++, at += 32) chunks[i] = b.subarray(at, at + 32)
+    const pairs = b.readUInt32BE(at)
+    at += 4
+    const xattrs: Buffer[] = []
+    let ok = true
+    for (let i = 0; i < 2 * pairs; i++) {
+      if (!need(4) || !need(4 + b.readUInt32BE(at))) {
+        ok = false
+        break
+      }
+      const n = b.readUInt32BE(at)
+      xattrs.push(b.subarray(at + 4, at + 4 + n))
+      at += 4 + n
+    }
+    if (!ok) break
+    out.set(name, { stamp, chunks, xattrs })
   }
   return out
 }

@@ -112,8 +112,9 @@ describe('a cache table from an older plakar', () => {
     fs.mkdirSync(dir)
     const Database = (await import('better-sqlite3')).default
     const db = new Database(join(dir, 'old.db'))
-    db.exec('CREATE TABLE snapshot_files_v1 (path BLOB PRIMARY KEY, dev INTEGER, chunks BLOB)')
-    db.exec('CREATE TABLE snapshot_files (path BLOB PRIMARY KEY)')
+    // The per-file layout of 0.0.x, and an unknown layout under the current name.
+    db.exec('CREATE TABLE snapshot_files_v1 (dir BLOB, name BLOB, stamp TEXT, chunks BLOB, xattrs BLOB)')
+    db.exec('CREATE TABLE snapshot_dirs_v1 (path BLOB PRIMARY KEY, dev INTEGER)')
     db.close()
     const cache = FileCache.open(dir, 'old')
     expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(0)
@@ -122,5 +123,76 @@ describe('a cache table from an older plakar', () => {
     cache.flush()
     expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(20)
     cache.close()
+    const after = new Database(join(dir, 'old.db'))
+    const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
+    after.close()
+    expect(tables).toEqual(['snapshot_dirs_v1'])
+  })
+})
+
+describe('directory records', () => {
+  const name = (s: string) => Buffer.from(s, 'latin1')
+  const id = (n: number) => Buffer.alloc(32, n)
+  const rec = (n: number, xattrs: Buffer[] = []) => ({
+    stamp: `1:${n}:10:20:30`,
+    chunks: [id(n), id(n + 1)],
+    xattrs,
+  })
+
+  it('round-trip byte-exact names, chunks and attributes', () => {
+    const cache = FileCache.open(join(work, 'cache-rec'), 'rec')
+    const dir = Buffer.from('/d')
+    const odd = Buffer.from([0x66, 0xe9, 0xff, 0x0a])
+    cache.putDir(dir, [
+      [name('b'), rec(1, [Buffer.from('user.k'), Buffer.from([0, 1, 2])])],
+      [odd, rec(5)],
+      [name('a'), { stamp: 's', chunks: [], xattrs: [] }],
+    ])
+    cache.flush()
+    const got = cache.dir(dir)
+    expect([...got.keys()].sort()).toEqual(['a', 'b', odd.toString('latin1')].sort())
+    expect(got.get('b')!.chunks).toEqual([id(1), id(2)])
+    expect(got.get('b')!.xattrs).toEqual([Buffer.from('user.k'), Buffer.from([0, 1, 2])])
+    expect(got.get(odd.toString('latin1'))!.stamp).toBe('1:5:10:20:30')
+    expect(got.get('a')!.chunks).toEqual([])
+    cache.close()
+  })
+
+  it('replace the directory, or merge into it', () => {
+    const cache = FileCache.open(join(work, 'cache-merge'), 'merge')
+    const dir = Buffer.from('/m')
+    cache.putDir(dir, [
+      [name('x'), rec(1)],
+      [name('y'), rec(2)],
+    ])
+    cache.putDir(dir, [[name('z'), rec(3)]], true)
+    cache.flush()
+    expect([...cache.dir(dir).keys()].sort()).toEqual(['x', 'y', 'z'])
+    cache.putDir(dir, [[name('y'), rec(4)]])
+    cache.flush()
+    const got = cache.dir(dir)
+    expect([...got.keys()]).toEqual(['y'])
+    expect(got.get('y')!.stamp).toBe('1:4:10:20:30')
+    cache.close()
+  })
+
+  it('a damaged record is where the list ends: nothing after it is trusted', async () => {
+    const dirPath = join(work, 'cache-damaged')
+    const cache = FileCache.open(dirPath, 'damaged')
+    const dir = Buffer.from('/t')
+    cache.putDir(dir, [
+      [name('a'), rec(1)],
+      [name('b'), rec(2)],
+    ])
+    cache.close()
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(join(dirPath, 'damaged.db'))
+    const blob = db.prepare('SELECT files FROM snapshot_dirs_v1').pluck().get() as Buffer
+    // Cut inside b's chunks: a's record is whole, b's is not.
+    db.prepare('UPDATE snapshot_dirs_v1 SET files = ?').run(blob.subarray(0, blob.length - 40))
+    db.close()
+    const again = FileCache.open(dirPath, 'damaged')
+    expect([...again.dir(dir).keys()]).toEqual(['a'])
+    again.close()
   })
 })
