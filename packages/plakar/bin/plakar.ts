@@ -1,7 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The flag caps V8's young generation of the main thread (16 MiB semi-spaces by default): a
-// backup allocates many short-lived objects, and the cap took 20-30 MB off the peak RSS of a
-// 50k-file backup at no measurable cost in time. Workers get theirs by resourceLimits.
+#!/usr/bin/env node
 // First: sizes libuv's thread pool before anything starts it.
 import '../src/commands/threadpool.js'
 import { main } from '../src/commands/cli.js'

@@ -38,6 +38,12 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
       })
       await repo.putSnapshot(header.uuid, encodeHeader(header))
       line.stop()
+      // Every blob of the snapshot is in the index now: the cache rows written can be trusted.
+      cache?.commit()
+      if (cache?.failure !== undefined)
+        ctx.err(
+          `plakar: push: the local cache failed (${cache.failure}): the next push reads every file again`,
+        )
       const c = header.counts
       const errors = c.errors > 0 ? `, ${c.errors} errors (partial)` : ''
       ctx.out(

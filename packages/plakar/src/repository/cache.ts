@@ -17,12 +17,34 @@ import type { BlobLocation, BlobType } from './types.js'
  * cache can lag (a missing row: sync again) but never claim a blob no index names. A
  * listed index that disappeared from the repository (a later prune) resets the tables.
  * Every blob read is verified anyway, so even a damaged cache cannot yield wrong data.
+ *
+ * The index epoch (`repo_meta` key `epoch`) counts the times rows left `repo_blobs` (a reset,
+ * a schema change): while it stays the same, a blob once found in the index is still there.
+ * The file cache relies on it (see indexEpoch and snapshot/file-cache.ts).
  */
 const SCHEMA_VERSION = 2
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
   return join(base, 'plakar')
+}
+
+/**
+ * Reads the index epoch of a local cache database (see above), which changes whenever a blob
+ * may have left the index; 0 for a database that never had one.
+ */
+export function indexEpoch(db: Database.Database): () => number {
+  const stmt = db.prepare("SELECT value FROM repo_meta WHERE key = 'epoch'").pluck()
+  return () => {
+    const v = stmt.get()
+    return v === undefined ? 0 : Number(v)
+  }
+}
+
+function bumpEpoch(db: Database.Database): void {
+  db.prepare("INSERT OR REPLACE INTO repo_meta (key, value) VALUES ('epoch', ?)").run(
+    String(indexEpoch(db)() + 1),
+  )
 }
 
 export interface BlobRow {
@@ -57,6 +79,7 @@ export class LocalCache {
           this.db.exec(
             'DROP TABLE IF EXISTS repo_blobs; DROP TABLE IF EXISTS repo_indexes; DROP TABLE IF EXISTS repo_packs;',
           )
+          bumpEpoch(this.db)
           this.db
             .prepare("INSERT OR REPLACE INTO repo_meta (key, value) VALUES ('schema', ?)")
             .run(String(SCHEMA_VERSION))
@@ -196,7 +219,10 @@ export class LocalCache {
   }
 
   reset(): void {
-    this.db.exec('DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs;')
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs;')
+      bumpEpoch(this.db)
+    })()
     this.packNames.clear()
   }
 

@@ -10,7 +10,7 @@
  */
 export { type BlobOpener, type BlobOpenerSpec, blobOpener } from './blob-opener.js'
 export type { BlobWriter, ReadableFile, WriterOptions } from './blob-writer.js'
-export { defaultCacheDir, LocalCache } from './cache.js'
+export { defaultCacheDir, indexEpoch, LocalCache } from './cache.js'
 export { DEFAULT_CHUNKING, DEFAULT_PACK_SIZE, FORMAT_VERSION } from './config.js'
 export type { PackerStats } from './packer.js'
 export { defaultCpus, type FileResult } from './pipeline.js'

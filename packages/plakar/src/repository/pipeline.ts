@@ -174,7 +174,7 @@ export class Pipeline {
       this.local.tasks > 0 ||
       head === undefined ||
       head.sizeHint === undefined ||
-      head.sizeHint > SMALL_FILE
+      head.sizeHint > LOCAL_BATCH_BYTES
     )
       return
     this.local.tasks++
@@ -182,6 +182,7 @@ export class Pipeline {
     // Later, not here: dispatch runs inside the handlers of the walk and of the workers'
     // messages, and the batch must not hold those up (nor run inside them).
     setImmediate(() => {
+      if (this.failure !== undefined) return // closed or failed meanwhile: its jobs were rejected
       this.localSealer()
         .runTask(msg)
         .catch((err) => this.fail(err))

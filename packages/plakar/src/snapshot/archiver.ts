@@ -211,6 +211,7 @@ class Archiver {
     let count = 0
     const names = [...node.children.keys()].map((c) => Buffer.from(c)).sort(Buffer.compare)
     // Only some of the directory's files: their records join the directory's others.
+    const cached = this.opts.cache?.dir(path)
     const records: [Buffer, CachedFile][] = []
     const sink: RecordSink = (n, r) => records.push([n, r])
     for (const child of names) {
@@ -222,13 +223,7 @@ class Archiver {
       }
       const childNode = node.children.get(child.toString())!
       const e = childSt.isFile()
-        ? await this.file(
-            childPath,
-            child,
-            childSt,
-            this.opts.cache?.dir(path).get(child.toString('latin1')),
-            sink,
-          )
+        ? await this.file(childPath, child, childSt, cached?.files.get(child.toString('latin1')), sink)
         : childNode.full || !childSt.isDirectory()
           ? await this.entry(childPath, child, childSt)
           : await this.partial(childPath, child, childSt, childNode)
@@ -237,7 +232,7 @@ class Archiver {
       size += e.size
       count += 1 + (e.count ?? 0)
     }
-    if (records.length > 0) this.opts.cache?.putDir(path, records, true)
+    if (cached !== undefined) this.opts.cache?.putDir(path, records, true)
     this.counts.dirs++
     return { ...this.meta(name, 'dir', st), size, tree: await dir.finish(), count }
   }
@@ -300,10 +295,12 @@ class Archiver {
     stats.forEach((s, i) => {
       if (!(s instanceof Error) && s.isDirectory()) this.listings.prefetch(childPaths[i]!)
     })
-    const cached = this.opts.cache?.dir(path)
-    // The chunks of every unchanged file of the directory, checked in one batch.
-    let verified = false
-    if (cached !== undefined && cached.size > 0 && this.repository.hasBlobsSync !== undefined) {
+    const dirRecords = this.opts.cache?.dir(path)
+    const cached = dirRecords?.files
+    // The chunks of every unchanged file of the directory: known to be in the index when the
+    // row is trusted (file-cache.ts), else checked in one batch.
+    let verified = dirRecords?.trusted === true
+    if (!verified && cached !== undefined && cached.size > 0 && this.repository.hasBlobsSync !== undefined) {
       const ids: Buffer[] = []
       stats.forEach((s, i) => {
         const row =
@@ -415,13 +412,16 @@ class Archiver {
       this.progress.files++
       this.progress.cached++
       this.progress.bytes += Number(st.size)
+      // The record's buffers are views of its directory's whole row: a hard-linked file's
+      // content is kept for the whole backup (this.links), so it takes copies of its own.
+      const own = st.nlink > 1n ? copyRecord(hit) : hit
       const xattrs: [Buffer, Buffer][] = []
-      for (let i = 0; i + 1 < hit.xattrs.length; i += 2) xattrs.push([hit.xattrs[i]!, hit.xattrs[i + 1]!])
+      for (let i = 0; i + 1 < own.xattrs.length; i += 2) xattrs.push([own.xattrs[i]!, own.xattrs[i + 1]!])
       return {
-        content: await makeContent(this.writer, hit.chunks),
+        content: await makeContent(this.writer, own.chunks),
         size: Number(st.size),
         xattrs,
-        record: hit,
+        record: own,
       }
     }
     const readAt = BigInt(Date.now()) * 1_000_000n
@@ -488,6 +488,14 @@ class Archiver {
     this.progress.errors++
     if (this.errors.length < MAX_RECORDED_ERRORS) this.errors.push({ path, message })
     this.opts.onError?.(path, message)
+  }
+}
+
+function copyRecord(r: CachedFile): CachedFile {
+  return {
+    stamp: r.stamp,
+    chunks: r.chunks.map((c) => Buffer.from(c)),
+    xattrs: r.xattrs.map((x) => Buffer.from(x)),
   }
 }
 

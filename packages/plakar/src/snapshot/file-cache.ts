@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { indexEpoch } from '../repository/index.js'
 
 /**
  * The file-metadata cache: for each file backed up before, by directory and name, the
@@ -36,36 +38,60 @@ export function stamp(st: {
 /** Directories written per transaction. */
 const BATCH = 64
 const TABLE = 'snapshot_dirs_v1'
-const COLUMNS = 'dir,files'
+const COLUMNS = 'dir,files,token,epoch'
 /** Tables of earlier layouts, dropped on sight (the cache is disposable). */
 const OLD_TABLES = ['snapshot_files', 'snapshot_files_v1']
+
+/** A directory's records, and whether their chunks are known to be in the index. */
+export interface DirRecords {
+  readonly files: Map<string, CachedFile>
+  /**
+   * Every chunk of every record was in the repository's index when the push that wrote the
+   * row finished, and no blob has left the index since (its epoch is the same): the chunks
+   * need not be looked up again.
+   */
+  readonly trusted: boolean
+}
 
 /**
  * One row per directory, its files' records in one blob (the layout is in
  * docs/plakar-snapshot-format.md): a no-change backup of 50k files in 2k directories reads
  * 2k rows instead of 50k, and a directory whose records did not change is not written again.
+ *
+ * Trust: a row is written with this push's random token; commit(), called once the push's
+ * blobs are all in the index, swaps the token for the index epoch. A row still holding a
+ * token (its push died, or is still running) or an older epoch is checked against the
+ * index, chunk by chunk, as any record is when the cache cannot tell.
  */
 export class FileCache {
   private readonly db: Database.Database
   private readonly dirStmt: Database.Statement
   private readonly putStmt: Database.Statement
+  private readonly token = randomBytes(16)
   private pending: [Buffer, Buffer][] = []
-  /** The blob each directory had when dir() read it, until putDir() compares against it. */
-  private readonly loaded = new Map<string, Buffer>()
+  /** What each directory's row held when dir() read it, until putDir() compares against it. */
+  private readonly loaded = new Map<string, { readonly blob: Buffer; readonly trusted: boolean }>()
+  /**
+   * The first error of the database (busy, full, read-only, damaged), after which the cache
+   * does nothing: it is a hint, and a backup does not fail for it (push reports it).
+   */
+  failure: string | undefined = undefined
 
   private constructor(
     db: Database.Database,
     private readonly owned: boolean,
+    /** The index epoch of the repository's local cache; null: rows are never trusted. */
+    private readonly epoch: (() => number) | null,
   ) {
     this.db = db
     const columns = (db.prepare(`PRAGMA table_info(${TABLE})`).all() as { name: string }[]).map((c) => c.name)
     if (columns.length > 0 && columns.join(',') !== COLUMNS) db.exec(`DROP TABLE ${TABLE}`)
     for (const t of OLD_TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`)
     this.db.exec(
-      `CREATE TABLE IF NOT EXISTS ${TABLE} (dir BLOB PRIMARY KEY, files BLOB NOT NULL) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS ${TABLE} (dir BLOB PRIMARY KEY, files BLOB NOT NULL, token BLOB, epoch INTEGER) WITHOUT ROWID`,
     )
-    this.dirStmt = this.db.prepare(`SELECT files FROM ${TABLE} WHERE dir = ?`).pluck(true)
-    this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?)`)
+    this.dirStmt = this.db.prepare(`SELECT files, token, epoch FROM ${TABLE} WHERE dir = ?`).raw(true)
+    this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?, ?, NULL)`)
   }
 
   /** Open (creating) a cache of its own for repository `repositoryId` in directory `dir`. */
@@ -74,23 +100,45 @@ export class FileCache {
     const db = new Database(join(dir, `${repositoryId}.db`))
     db.pragma('journal_mode = WAL')
     db.pragma('busy_timeout = 10000')
-    return new FileCache(db, true)
+    return new FileCache(db, true, null)
   }
 
-  /** Keep the table in a database someone else owns (the repository's local cache). */
+  /**
+   * Keep the table in a database someone else owns: the repository's local cache, whose
+   * index epoch (repository/cache.ts) tells when committed rows can be trusted.
+   */
   static in(db: Database.Database): FileCache {
-    return new FileCache(db, false)
+    return new FileCache(db, false, indexEpoch(db))
   }
 
   /**
    * The records of one directory's files, by name (latin1 of the name's bytes). A damaged
    * record ends the list where it is damaged: what comes after is read again, never trusted.
    */
-  dir(dir: Buffer): Map<string, CachedFile> {
-    const blob = this.dirStmt.get(dir) as Buffer | undefined
-    if (blob === undefined) return new Map()
-    this.loaded.set(dir.toString('latin1'), blob)
-    return decodeRecords(blob)
+  dir(dir: Buffer): DirRecords {
+    const row = this.read(dir)
+    if (row === undefined) return { files: new Map(), trusted: false }
+    this.loaded.set(dir.toString('latin1'), row)
+    return { files: decodeRecords(row.blob), trusted: row.trusted }
+  }
+
+  /** Mark the rows this push wrote as trusted: call once all its blobs are in the index. */
+  commit(): void {
+    this.flush()
+    const epoch = this.epoch
+    if (epoch === null) return
+    this.guard(() =>
+      this.db.prepare(`UPDATE ${TABLE} SET token = NULL, epoch = ? WHERE token = ?`).run(epoch(), this.token),
+    )
+  }
+
+  private read(dir: Buffer): { blob: Buffer; trusted: boolean } | undefined {
+    const row = this.guard(() => this.dirStmt.get(dir) as [Buffer, Buffer | null, number | null] | undefined)
+    if (row === undefined) return undefined
+    const [blob, token, epoch] = row
+    const trusted =
+      token === null && epoch !== null && this.epoch !== null && epoch === this.guard(this.epoch)
+    return { blob, trusted }
   }
 
   /**
@@ -103,18 +151,23 @@ export class FileCache {
     const before = this.loaded.get(key)
     this.loaded.delete(key)
     let all = files
+    if (this.failure !== undefined) return
     if (merge) {
       if (before === undefined) this.flush() // a write of this directory may be pending
-      const old = before ?? (this.dirStmt.get(dir) as Buffer | undefined)
-      if (old !== undefined) {
+      const old = before ?? this.read(dir)
+      // The other records join only if trusted: the row is about to be trusted as a whole.
+      if (old?.trusted) {
         const byName = new Map<string, readonly [Buffer, CachedFile]>()
-        for (const [name, f] of decodeRecords(old)) byName.set(name, [Buffer.from(name, 'latin1'), f])
+        for (const [name, f] of decodeRecords(old.blob)) byName.set(name, [Buffer.from(name, 'latin1'), f])
         for (const r of files) byName.set(r[0].toString('latin1'), r)
         all = [...byName.values()]
       }
     }
+    if (before === undefined && all.length === 0) return
     const blob = encodeRecords([...all].sort((x, y) => Buffer.compare(x[0], y[0])))
-    if (before?.equals(blob)) return
+    // Unchanged and trusted: nothing to write. (Unchanged but untrusted: written with this
+    // push's token, so that its commit makes it trusted.)
+    if (before?.trusted && before.blob.equals(blob)) return
     this.pending.push([dir, blob])
     if (this.pending.length >= BATCH) this.flush()
   }
@@ -123,14 +176,28 @@ export class FileCache {
     if (this.pending.length === 0) return
     const rows = this.pending
     this.pending = []
-    this.db.transaction(() => {
-      for (const [dir, blob] of rows) this.putStmt.run(dir, blob)
-    })()
+    this.guard(() =>
+      this.db.transaction(() => {
+        for (const [dir, blob] of rows) this.putStmt.run(dir, blob, this.token)
+      })(),
+    )
   }
 
   close(): void {
     this.flush()
     if (this.owned) this.db.close()
+  }
+
+  /** `f()`, or undefined once the database has failed (the first failure is kept). */
+  private guard<T>(f: () => T): T | undefined {
+    if (this.failure !== undefined) return undefined
+    try {
+      return f()
+    } catch (err) {
+      this.failure = err instanceof Error ? err.message : String(err)
+      this.pending = []
+      return undefined
+    }
   }
 }
 

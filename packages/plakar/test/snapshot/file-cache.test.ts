@@ -68,6 +68,36 @@ describe('the file-metadata cache', () => {
     cache.close()
   })
 
+  it('after a committed push, does not look the chunks up again (until the index changes)', async () => {
+    const r = await repo()
+    const cache = FileCache.in(r.cache.db)
+    await archive(r, { paths: [join(work, 'src')], cache })
+    cache.commit()
+    let lookups = 0
+    const counted = Object.assign(Object.create(r), {
+      hasBlobsSync: (ids: Iterable<Uint8Array>) => {
+        lookups++
+        return r.cache.hasAll(ids)
+      },
+      hasBlobSync: (id: Uint8Array) => {
+        lookups++
+        return r.cache.hasBlob(id)
+      },
+    })
+    const progress = { files: 0, dirs: 0, bytes: 0, errors: 0, cached: 0 }
+    const h = await archive(counted, { paths: [join(work, 'src')], cache, progress })
+    expect(progress.cached).toBe(20)
+    expect(lookups).toBe(0)
+    await restoredMatches(r, h, join(work, 'out-trusted'))
+    // The local index is reset (an index object vanished): every chunk is looked up again.
+    r.cache.reset()
+    const again = { files: 0, dirs: 0, bytes: 0, errors: 0, cached: 0 }
+    await archive(counted, { paths: [join(work, 'src')], cache, progress: again })
+    expect(again.cached).toBe(0)
+    expect(lookups).toBeGreaterThan(0)
+    cache.close()
+  })
+
   it('never trusts chunks the repository does not hold (a cache from another repository)', async () => {
     const a = await repo()
     const cache = FileCache.open(join(work, 'cache2'), 'shared')
@@ -117,11 +147,11 @@ describe('a cache table from an older plakar', () => {
     db.exec('CREATE TABLE snapshot_dirs_v1 (path BLOB PRIMARY KEY, dev INTEGER)')
     db.close()
     const cache = FileCache.open(dir, 'old')
-    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(0)
+    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).files.size).toBe(0)
     const r = await repo()
     await archive(r, { paths: [join(work, 'src')], cache })
     cache.flush()
-    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).size).toBe(20)
+    expect(cache.dir(Buffer.from(join(work, 'src/sub'))).files.size).toBe(20)
     cache.close()
     const after = new Database(join(dir, 'old.db'))
     const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
@@ -149,7 +179,7 @@ describe('directory records', () => {
       [name('a'), { stamp: 's', chunks: [], xattrs: [] }],
     ])
     cache.flush()
-    const got = cache.dir(dir)
+    const got = cache.dir(dir).files
     expect([...got.keys()].sort()).toEqual(['a', 'b', odd.toString('latin1')].sort())
     expect(got.get('b')!.chunks).toEqual([id(1), id(2)])
     expect(got.get('b')!.xattrs).toEqual([Buffer.from('user.k'), Buffer.from([0, 1, 2])])
@@ -158,22 +188,67 @@ describe('directory records', () => {
     cache.close()
   })
 
-  it('replace the directory, or merge into it', () => {
-    const cache = FileCache.open(join(work, 'cache-merge'), 'merge')
+  /** A file cache in a database with an index epoch, as push uses it (in the local cache). */
+  async function withEpoch(file: string) {
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(join(work, file))
+    db.exec('CREATE TABLE IF NOT EXISTS repo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+    return { db, cache: FileCache.in(db) }
+  }
+
+  it('replace the directory, or merge into it', async () => {
+    const { db, cache } = await withEpoch('merge.db')
     const dir = Buffer.from('/m')
     cache.putDir(dir, [
       [name('x'), rec(1)],
       [name('y'), rec(2)],
     ])
+    cache.commit()
     cache.putDir(dir, [[name('z'), rec(3)]], true)
     cache.flush()
-    expect([...cache.dir(dir).keys()].sort()).toEqual(['x', 'y', 'z'])
+    expect([...cache.dir(dir).files.keys()].sort()).toEqual(['x', 'y', 'z'])
     cache.putDir(dir, [[name('y'), rec(4)]])
     cache.flush()
-    const got = cache.dir(dir)
+    const got = cache.dir(dir).files
     expect([...got.keys()]).toEqual(['y'])
     expect(got.get('y')!.stamp).toBe('1:4:10:20:30')
+    // Records of a push that did not commit (it died) are not merged into a trusted row.
+    const later = FileCache.in(db)
+    later.putDir(dir, [[name('w'), rec(5)]], true)
+    later.flush()
+    expect([...later.dir(dir).files.keys()]).toEqual(['w'])
     cache.close()
+    later.close()
+    db.close()
+  })
+
+  it('are trusted once their push commits, until the index epoch changes', async () => {
+    const { db, cache } = await withEpoch('trust.db')
+    const dir = Buffer.from('/t')
+    cache.putDir(dir, [[name('a'), rec(1)]])
+    cache.flush()
+    expect(cache.dir(dir).trusted).toBe(false)
+    // Another push's commit does not make this one's rows trusted.
+    FileCache.in(db).commit()
+    expect(cache.dir(dir).trusted).toBe(false)
+    cache.commit()
+    expect(cache.dir(dir).trusted).toBe(true)
+    // A blob may have left the index (a reset of the local cache): trusted no more.
+    db.prepare("INSERT OR REPLACE INTO repo_meta VALUES ('epoch', '99')").run()
+    expect(cache.dir(dir).trusted).toBe(false)
+    // Unchanged but untrusted: written again, so that the next commit trusts it.
+    cache.dir(dir)
+    cache.putDir(dir, [[name('a'), rec(1)]])
+    cache.commit()
+    expect(cache.dir(dir).trusted).toBe(true)
+    // A cache of its own (no index next to it) never trusts a row.
+    const own = FileCache.open(join(work, 'cache-own'), 'own')
+    own.putDir(dir, [[name('a'), rec(1)]])
+    own.commit()
+    expect(own.dir(dir).trusted).toBe(false)
+    own.close()
+    cache.close()
+    db.close()
   })
 
   it('a damaged record is where the list ends: nothing after it is trusted', async () => {
@@ -192,7 +267,7 @@ describe('directory records', () => {
     db.prepare('UPDATE snapshot_dirs_v1 SET files = ?').run(blob.subarray(0, blob.length - 40))
     db.close()
     const again = FileCache.open(dirPath, 'damaged')
-    expect([...again.dir(dir).keys()]).toEqual(['a'])
+    expect([...again.dir(dir).files.keys()]).toEqual(['a'])
     again.close()
   })
 })
