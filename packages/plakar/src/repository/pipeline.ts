@@ -16,10 +16,11 @@ import { startPipelineWorker } from './worker-entry.js'
  * The main-thread side of the pipeline: a queue of files, batched into tasks for a bounded
  * set of workers (each holds at most TASKS_PER_WORKER tasks so it never idles between them),
  * and the chunks coming back, handed in file order to `consume`.
- * When every worker has its fill and a batch of small files is waiting, the main thread
- * seals that batch itself: the walk and the packing leave it idle about half of a backup,
- * and with the default of CPUs minus one workers that is the last core's share. Only small
- * files, in batches of at most LOCAL_BATCH_BYTES, so its event loop is never held for long.
+ * When every worker has its fill and files are waiting, the main thread seals the next
+ * batch itself: the walk and the packing leave it idle about half of a backup, and with the
+ * default of CPUs minus one workers that is the last core's share. Its batches are small
+ * (LOCAL_BATCH_BYTES), or one big file sealed in steps with the event loop running between
+ * them (Sealer's pause), so its event loop is never held for long.
  */
 const TASKS_PER_WORKER = 2
 /** Files up to this size (by the caller's hint) are batched; bigger ones go alone. */
@@ -170,13 +171,7 @@ export class Pipeline {
   /** The next batch of small files, sealed on the main thread when it is idle (see above). */
   private dispatchLocal(): void {
     const head = this.queue[0]
-    if (
-      this.local.tasks > 0 ||
-      head === undefined ||
-      head.sizeHint === undefined ||
-      head.sizeHint > LOCAL_BATCH_BYTES
-    )
-      return
+    if (this.local.tasks > 0 || head === undefined || head.sizeHint === undefined) return
     this.local.tasks++
     const msg = this.task(this.local, this.takeBatch(LOCAL_BATCH_BYTES))
     // Later, not here: dispatch runs inside the handlers of the walk and of the workers'
@@ -199,6 +194,9 @@ export class Pipeline {
         () => slot,
         (chunks) => this.onChunks(this.local, chunks),
         process.env.PLAKAR_READ_AHEAD === 'always',
+        // Between two messages of a big file: the event loop runs (workers' messages, the
+        // walk), and the packer gets room first, as a worker's credit waits for it.
+        () => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.ready()),
       )
     }
     return this.sealer

@@ -156,6 +156,8 @@ class Outbox {
   private data: Uint8Array | null = null
   private bytes = 0
   private open: { file: number; count: number } | null = null
+  /** A message went since the last look (see Sealer's pause). */
+  posted = false
 
   constructor(
     private readonly task: number,
@@ -229,6 +231,7 @@ class Outbox {
     this.bytes = 0
     this.data = null
     if (continuing) this.open = { file: continuing.file, count: 0 }
+    this.posted = true
     // The slot is shared (or reused), not transferred: the receiver copies it before it frees it.
     this.send(msg, [ids.buffer, raw.buffer, sealed.buffer])
   }
@@ -255,6 +258,12 @@ export class Sealer {
     private readonly send: Send,
     /** Test seam: take the cold-cache path (read ahead) for every small file. */
     private readonly alwaysReadAhead = false,
+    /**
+     * Awaited after each message sent while a file is being sealed: the main thread's sealer
+     * lets its event loop run there (the workers' messages, the walk), so a big file does not
+     * hold it for long. A worker has none and runs each file through in one go.
+     */
+    private readonly pause: (() => Promise<void>) | null = null,
   ) {
     this.envelope = envelopeFor(init)
     this.chunker = chunkerFor(init.chunking.algorithm, init.chunking)
@@ -295,7 +304,7 @@ export class Sealer {
         inFlight -= source.size!
         this.readAheadLeft--
         try {
-          this.chunkPrefetched(out, file, await pending)
+          await this.drive(out, this.chunkPrefetched(out, file, await pending))
           this.done(out, file, source)
         } catch (err) {
           fail(out, file, err)
@@ -304,7 +313,7 @@ export class Sealer {
       }
       this.readWaitMs = 0
       try {
-        this.chunkFile(out, file, source)
+        await this.drive(out, this.chunkFile(out, file, source))
         this.done(out, file, source)
       } catch (err) {
         fail(out, file, err)
@@ -362,6 +371,23 @@ export class Sealer {
     return { reply, transfer: [lengths.buffer, reply.data] }
   }
 
+  /** Runs a file's steps (each ends where a message went): straight through, or pausing. */
+  private async drive(out: Outbox, steps: Generator<void>): Promise<void> {
+    out.posted = false
+    const pause = this.pause
+    if (pause === null) {
+      for (const _ of steps) {
+        // no pause in a worker
+      }
+      return
+    }
+    // A pause that throws ends the loop, and for-of then closes the file (the steps' finally).
+    for (const _ of steps) {
+      out.posted = false
+      await pause()
+    }
+  }
+
   private sealChunk(out: Outbox, file: number, chunk: Buffer): void {
     const id = this.envelope.blobId(chunk)
     // The pieces may alias the read buffer: push copies them before it is reused.
@@ -373,7 +399,7 @@ export class Sealer {
    * Streams a file from `position` through the reused buffer with synchronous reads (the
    * fastest way here once data is in the page cache), to end of file.
    */
-  private chunkStream(out: Outbox, file: number, fd: number, position: number): void {
+  private *chunkStream(out: Outbox, file: number, fd: number, position: number): Generator<void> {
     const { buffer, max, chunker } = this
     let start = 0
     let end = 0
@@ -400,15 +426,17 @@ export class Sealer {
       const len = chunker.cut(buffer, start, end, eof)
       this.sealChunk(out, file, buffer.subarray(start, start + len))
       start += len
+      // The buffer holds nothing the message needs (it was copied into the slot).
+      if (out.posted) yield
     }
   }
 
-  private chunkPrefetched(out: Outbox, file: number, p: Prefetched): void {
+  private *chunkPrefetched(out: Outbox, file: number, p: Prefetched): Generator<void> {
     try {
       const { data } = p
       if (!p.complete) {
         // It grew: stream it all, as a big file (its first bytes are in the page cache now).
-        this.chunkStream(out, file, p.fd, 0)
+        yield* this.chunkStream(out, file, p.fd, 0)
         return
       }
       for (let s = 0; s < data.length; ) {
@@ -421,13 +449,13 @@ export class Sealer {
     }
   }
 
-  private chunkFile(out: Outbox, file: number, source: FileSource): void {
+  private *chunkFile(out: Outbox, file: number, source: FileSource): Generator<void> {
     const own = source.fd === null
     const t = performance.now()
     const fd = own ? openSource(source) : source.fd!
     this.readWaitMs += performance.now() - t
     try {
-      this.chunkStream(out, file, fd, 0)
+      yield* this.chunkStream(out, file, fd, 0)
     } finally {
       if (own) closeSync(fd)
     }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
@@ -95,6 +95,38 @@ describe.each([1, 2])('worker pipeline (%i workers)', (cpus) => {
     await w2.close()
     expect(stored).toBe(0)
     expect(w2.stats.packs).toBe(0)
+    await reopened.close()
+    await repo.close()
+  })
+})
+
+describe('the main thread', () => {
+  it('seals big files too, in steps, when the worker has its fill (byte for byte)', async () => {
+    const store = memoryStore()
+    const repo = await createRepo(store, join(dir.path, 'cache-main'), {
+      chunking: { min: 16 << 10, avg: 64 << 10, max: 256 << 10 },
+      packSize: 1 << 20,
+    })
+    // One worker holds two tasks: of four big files sent at once, the main thread takes the
+    // third (and maybe more), each sent in many messages of its own.
+    const files = [0, 1, 2, 3].map((i) => {
+      const path = join(dir.path, `main-big-${i}`)
+      writeFileSync(
+        path,
+        Buffer.concat([randomBytes(1 << 20), Buffer.alloc(2 << 20, i), randomBytes(1 << 20)]),
+      )
+      return path
+    })
+    const w = repo.writer({ cpus: 1 })
+    const results = await Promise.all(files.map((path) => w.putFile({ path, size: 4 << 20 })))
+    await w.close()
+    const reopened = await openRepo(store, null)
+    for (const [i, path] of files.entries()) {
+      expect(results[i]!.size).toBe(4 << 20)
+      const parts: Uint8Array[] = []
+      for await (const part of reopened.readBlobs(results[i]!.chunks)) parts.push(part)
+      expect(sha(Buffer.concat(parts))).toBe(sha(readFileSync(path)))
+    }
     await reopened.close()
     await repo.close()
   })
