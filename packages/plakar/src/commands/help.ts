@@ -23,7 +23,7 @@ export function overview(): string {
     'GLOBAL FLAGS',
     '  -cpu N          worker threads for chunking, hashing, compression, encryption',
     '                  (default: CPUs minus one, at least one; the main thread also seals',
-    '                  small files while it would wait); at pull, for opening blobs and',
+    '                  files while it would wait); at pull, for opening blobs and',
     '                  writing files (default: one per CPU)',
     '  -no-cache       do not use the local cache (~/.cache/plakar): every file is read',
     '  -keyfile FILE   read the passphrase from the first line of FILE',
