@@ -267,45 +267,55 @@ interface Times {
   nochange: number
   restore: number
 }
-async function timeTool(tool: Tool): Promise<Times | undefined> {
-  if (!tool.version()) {
-    console.error(`${tool.name}: not available (${tool.installHint}), left out`)
-    return undefined
+/** One run of a tool: first backup, no-change backup, restore, in a fresh repository. */
+async function runTool(tool: Tool, i: number): Promise<Times> {
+  const base = fs.mkdtempSync(`/dev/shm/plakar-floor-${tool.name}-`)
+  const ctx = {
+    repo: path.join(base, 'repo'),
+    home: path.join(base, 'home'),
+    passphrase: 'bench-passphrase',
   }
-  const xs: Times[] = []
-  for (let i = 0; i < runs; i++) {
-    const base = fs.mkdtempSync(`/dev/shm/plakar-floor-${tool.name}-`)
-    const ctx = {
-      repo: path.join(base, 'repo'),
-      home: path.join(base, 'home'),
-      passphrase: 'bench-passphrase',
-    }
-    const logs = path.join(base, 'logs')
-    for (const d of [ctx.repo, ctx.home, logs]) fs.mkdirSync(d, { recursive: true })
-    try {
-      await measure(tool.init(ctx), path.join(logs, 'init'))
-      warmTree(tree)
-      const first = await measure(tool.backup(ctx, tree, 1), path.join(logs, 'first'))
-      const nochange = await measure(tool.backup(ctx, tree, 2), path.join(logs, 'nochange'))
-      const out = path.join(base, 'out')
-      fs.mkdirSync(out)
-      const restore = await measure(tool.restore(ctx, out, 2), path.join(logs, 'restore'))
-      xs.push({ first: first.seconds, nochange: nochange.seconds, restore: restore.seconds })
-      console.error(
-        `${tool.name} run ${i + 1}: first ${first.seconds.toFixed(2)} s, no-change ${nochange.seconds.toFixed(2)} s, restore ${restore.seconds.toFixed(2)} s`,
-      )
-    } finally {
-      fs.rmSync(base, { recursive: true, force: true })
-    }
+  const logs = path.join(base, 'logs')
+  for (const d of [ctx.repo, ctx.home, logs]) fs.mkdirSync(d, { recursive: true })
+  try {
+    await measure(tool.init(ctx), path.join(logs, 'init'))
+    warmTree(tree)
+    const first = await measure(tool.backup(ctx, tree, 1), path.join(logs, 'first'))
+    const nochange = await measure(tool.backup(ctx, tree, 2), path.join(logs, 'nochange'))
+    const out = path.join(base, 'out')
+    fs.mkdirSync(out)
+    const restore = await measure(tool.restore(ctx, out, 2), path.join(logs, 'restore'))
+    console.error(
+      `${tool.name} run ${i + 1}: first ${first.seconds.toFixed(2)} s, no-change ${nochange.seconds.toFixed(2)} s, restore ${restore.seconds.toFixed(2)} s`,
+    )
+    return { first: first.seconds, nochange: nochange.seconds, restore: restore.seconds }
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true })
   }
+}
+
+const tools = [restic, ...(plakarCli() ? [plakar({ backend: 'fs' })] : [])].filter((t) => {
+  if (t.version()) return true
+  console.error(`${t.name}: not available (${t.installHint}), left out`)
+  return false
+})
+// The tools alternate, run by run, first one then the other: this machine's speed drifts.
+const times = new Map<Tool, Times[]>(tools.map((t) => [t, []]))
+for (let i = 0; i < runs; i++) {
+  const order = i % 2 === 0 ? tools : [...tools].reverse()
+  for (const t of order) times.get(t)!.push(await runTool(t, i))
+}
+const medians = (t: Tool | undefined): Times | undefined => {
+  const xs = t === undefined ? undefined : times.get(t)
+  if (xs === undefined) return undefined
   return {
     first: median(xs.map((x) => x.first)),
     nochange: median(xs.map((x) => x.nochange)),
     restore: median(xs.map((x) => x.restore)),
   }
 }
-const r = await timeTool(restic)
-const p = plakarCli() ? await timeTool(plakar({ backend: 'fs' })) : undefined
+const r = medians(tools.find((t) => t.name === 'restic'))
+const p = medians(tools.find((t) => t.name === 'plakar'))
 
 // ---- The report ----
 const backupCpu = walk + read + chunking + hmac + zstd + seal + writePacks + kdf
