@@ -12,17 +12,6 @@ export function plakarCli(): string | undefined {
   return fs.existsSync(cli) ? cli : undefined
 }
 
-/**
- * The node options the CLI's `#!/usr/bin/env -S node ...` line gives it, so that the bench,
- * which starts it with its own node (and profiling flags), runs it as users' shells do.
- */
-export function shebangFlags(cli: string): string[] {
-  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0]!
-  const words = first.startsWith('#!') ? first.slice(2).trim().split(/\s+/) : []
-  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'))
-  return node < 0 ? [] : words.slice(node + 1)
-}
-
 export type PlakarBackend = 'fs' | 'sqlite'
 
 function location(ctx: ToolContext, backend: PlakarBackend): string {
@@ -53,15 +42,7 @@ export function plakar({ backend, cpus, cpuProfileDir, cli: cliPath }: PlakarOpt
     cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(cpuProfileDir, step)] : []
   const command = (ctx: ToolContext, ...args: string[]) => ({
     cmd: process.execPath,
-    args: [
-      ...(cli() ? shebangFlags(cli()!) : []),
-      ...prof(args[0]!),
-      cli() ?? 'plakar-cli-not-built',
-      ...cpu,
-      'on',
-      location(ctx, backend),
-      ...args,
-    ],
+    args: [...prof(args[0]!), cli() ?? 'plakar-cli-not-built', ...cpu, 'on', location(ctx, backend), ...args],
     env: env(ctx),
   })
   return {

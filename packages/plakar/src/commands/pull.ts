@@ -72,9 +72,9 @@ export async function runPull(ctx: Context, opts: PullOptions): Promise<number> 
       } finally {
         line.stop()
       }
-      // getBlob serves only the tree here (small blobs, opened on this thread): file contents
-      // are opened by the restore workers, so no decode worker is started besides.
     },
+    // getBlob serves only the tree here (small blobs, opened on this thread): file contents
+    // are opened by the restore workers, so no decode worker is started besides.
     { decoders: 0 },
   )
 }

@@ -373,7 +373,7 @@ export class Sealer {
 
   /** Runs a file's steps (each ends where a message went): straight through, or pausing. */
   private async drive(out: Outbox, steps: Generator<void>): Promise<void> {
-    out.posted = false
+    out.posted = false // a message of an earlier file is not a step of this one
     const pause = this.pause
     if (pause === null) {
       for (const _ of steps) {
@@ -382,10 +382,7 @@ export class Sealer {
       return
     }
     // A pause that throws ends the loop, and for-of then closes the file (the steps' finally).
-    for (const _ of steps) {
-      out.posted = false
-      await pause()
-    }
+    for (const _ of steps) await pause()
   }
 
   private sealChunk(out: Outbox, file: number, chunk: Buffer): void {
@@ -427,7 +424,10 @@ export class Sealer {
       this.sealChunk(out, file, buffer.subarray(start, start + len))
       start += len
       // The buffer holds nothing the message needs (it was copied into the slot).
-      if (out.posted) yield
+      if (out.posted) {
+        out.posted = false
+        yield
+      }
     }
   }
 

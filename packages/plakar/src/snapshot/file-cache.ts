@@ -150,8 +150,8 @@ export class FileCache {
     const key = dir.toString('latin1')
     const before = this.loaded.get(key)
     this.loaded.delete(key)
-    let all = files
     if (this.failure !== undefined) return
+    let all = files
     if (merge) {
       if (before === undefined) this.flush() // a write of this directory may be pending
       const old = before ?? this.read(dir)
