@@ -1,6 +1,14 @@
 import type Database from 'better-sqlite3'
-import { type BlobOpenerSpec, Repository } from '../repository/index.js'
-import type { BlobId, BlobLocation, RepositoryConfig } from '../repository/types.js'
+import {
+  type BlobId,
+  type BlobLocation,
+  type BlobPool,
+  type BlobPoolOptions,
+  type LocatedBlob,
+  Repository,
+  type RepositoryConfig,
+  type SealedBatch,
+} from '../repository/index.js'
 import type { SnapshotBlobWriter } from '../snapshot/index.js'
 import { openStore, type Store } from '../storage/index.js'
 import type { OpenedRepository, RepositoryProvider } from './context.js'
@@ -48,14 +56,14 @@ class Opened implements OpenedRepository {
   locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]> {
     return this.repo.locateBlobs(ids)
   }
-  readPack(pack: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.repo.readPack(pack, offset, length)
+  fetchBlobs(blobs: readonly LocatedBlob[]): Promise<SealedBatch> {
+    return this.repo.fetchBlobs(blobs)
+  }
+  blobPool<P, R>(opts: BlobPoolOptions<unknown>): BlobPool<P, R> {
+    return this.repo.blobPool<P, R>(opts)
   }
   warmIndex(): void {
     this.repo.warmIndex()
-  }
-  blobOpenerSpec(): BlobOpenerSpec {
-    return this.repo.blobOpenerSpec()
   }
   putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
     return this.repo.putSnapshot(uuid, data)

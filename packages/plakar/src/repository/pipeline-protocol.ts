@@ -80,29 +80,6 @@ export interface ChunksMessage {
   readonly data: Uint8Array
 }
 
-/**
- * Restore side: main -> worker DecodeRequest, a batch of sealed blobs back to back in `data`
- * (`lengths[k]` bytes each, type code `types[k]`, id k at ids[32k..]); worker -> main
- * DecodeReply with each blob's content back to back (`lengths[k]`, or -1 with `errors[k]`
- * when it failed verification). Batches are answered in order of arrival.
- */
-export interface DecodeRequest {
-  readonly kind: 'decode'
-  readonly batch: number
-  readonly types: Uint8Array
-  readonly ids: Uint8Array
-  readonly lengths: Uint32Array
-  readonly data: ArrayBuffer
-}
-
-export interface DecodeReply {
-  readonly kind: 'decoded'
-  readonly batch: number
-  readonly lengths: Int32Array
-  readonly errors: readonly (string | null)[]
-  readonly data: ArrayBuffer
-}
-
 /** Bytes of sealed blobs after which a worker posts what it has. */
 export const FLUSH_BYTES = 2 << 20
 /** Messages a worker may have in flight before it blocks. */

@@ -6,7 +6,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import {
   CREDITS,
-  type DecodeRequest,
   PROTOCOL_VERSION,
   slotBytes,
   type TaskMessage,
@@ -52,13 +51,6 @@ const sealer = new Sealer(
 // Tasks run one after the other, in arrival order (the main thread relies on it).
 let queue: Promise<void> = Promise.resolve()
 
-parentPort!.on('message', (msg: TaskMessage | DecodeRequest) => {
-  if (msg.kind === 'decode') {
-    queue = queue.then(() => {
-      const { reply, transfer } = sealer.decode(msg)
-      parentPort!.postMessage(reply, transfer)
-    })
-    return
-  }
+parentPort!.on('message', (msg: TaskMessage) => {
   queue = queue.then(() => sealer.runTask(msg))
 })

@@ -11,14 +11,15 @@ import {
 import { isPlakarError, RepositoryError } from '../errors.js'
 import { decodeIndex, type Envelope } from '../format/index.js'
 import type { Store } from '../storage/store.js'
-import { type BlobOpenerSpec, envelopeFor } from './blob-opener.js'
+import { envelopeFor } from './blob-opener.js'
+import { BlobPool, type BlobPoolOptions } from './blob-pool.js'
 import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { Decoder } from './decoder.js'
 import { PackReader } from './pack-reader.js'
-import { PROTOCOL_VERSION } from './pipeline-protocol.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
+import { fetchSealed, type LocatedBlob, type OpenBlob, type SealedBatch } from './sealed-batch.js'
 import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
 
 export interface CreateOptions {
@@ -81,19 +82,12 @@ export class Repository {
     decoders: number,
   ) {
     this.packs = new PackReader(store, (pack) => cache.packDataEnd(pack))
-    this.decoder = new Decoder(
-      envelope,
-      {
-        version: PROTOCOL_VERSION,
-        dataKey: keys?.data ?? null,
-        idKey: keys?.id ?? null,
-        compression: config.compression,
-        chunking: config.chunking,
-        cacheFile: null,
-      },
-      decoders,
-    )
+    this.open = (type, id, sealed) => envelope.openBlob(type, id, sealed)
+    this.decoder = new Decoder(this.open, this.openerSpec(), decoders)
   }
+
+  /** The repository's blob opener; it stays in this layer (batches and pools carry it). */
+  private readonly open: OpenBlob
 
   get id(): string {
     return this.config.id
@@ -282,17 +276,53 @@ export class Repository {
   }
 
   /**
-   * `length` sealed bytes at `offset` of a pack (a run of blobs located by locateBlobs), as
-   * the store has them: not verified, the caller opens each blob (blobOpener). A missing or
-   * short pack fails with REPO_CORRUPT, as getBlob does.
+   * The blobs, already located (locateBlobs), read as a SealedBatch: each distinct blob once,
+   * neighbours in a pack in one range read. Open them here (batch.open) or hand the batch to
+   * a worker of a blobPool. A missing or short pack is each of its blobs' error (REPO_CORRUPT).
    */
-  async readPack(pack: string, offset: number, length: number): Promise<Uint8Array> {
+  async fetchBlobs(blobs: readonly LocatedBlob[]): Promise<SealedBatch> {
     this.check()
-    try {
-      return await this.store.get('pack', pack, offset, length)
-    } catch (err) {
-      throw packFailure(err, pack)
-    }
+    return fetchSealed(blobs, (pack, offset, length) => this.readPack(pack, offset, length), this.open)
+  }
+
+  /**
+   * The contents of `ids`, verified, in order: each blob's content or the RepositoryError it
+   * failed with (not in the index, damaged, its pack lost). One index query, one read per run
+   * of neighbouring blobs: the batched read, as restic's LoadBlobsFromPack. The contents are
+   * opened on this thread; for work off it, fetchBlobs and a blobPool.
+   */
+  async loadBlobs(ids: readonly BlobId[]): Promise<(Uint8Array | RepositoryError)[]> {
+    const locs = await this.locateBlobs(ids)
+    const located: LocatedBlob[] = []
+    const at: number[] = []
+    locs.forEach((loc, i) => {
+      if (loc instanceof RepositoryError) return
+      at[i] = located.length
+      located.push({ id: ids[i]!, loc })
+    })
+    const batch = await this.fetchBlobs(located)
+    return locs.map((loc, i) => {
+      if (loc instanceof RepositoryError) return loc
+      const k = batch.slot(at[i]!)
+      const error = batch.error(k)
+      if (error !== null) return new RepositoryError('REPO_CORRUPT', `blob ${hex(ids[i]!)}: ${error}`)
+      try {
+        return batch.open(k)
+      } catch (err) {
+        if (isPlakarError(err)) return err as RepositoryError
+        throw err
+      }
+    })
+  }
+
+  /**
+   * Worker threads of this repository that open the sealed batches posted to them and hand
+   * each, opened, to the consumer that `entry` serves (blob-pool-worker.ts). The keys go to
+   * the workers' repository code, never to the consumer.
+   */
+  blobPool<P, R>(opts: BlobPoolOptions<unknown>): BlobPool<P, R> {
+    this.check()
+    return new BlobPool<P, R>(this.openerSpec(), opts)
   }
 
   /**
@@ -304,8 +334,13 @@ export class Repository {
     this.cache.warm()
   }
 
-  /** What a worker thread needs to open this repository's blobs itself (see blob-opener.ts). */
-  blobOpenerSpec(): BlobOpenerSpec {
+  private readPack(pack: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.store.get('pack', pack, offset, length).catch((err) => {
+      throw packFailure(err, pack)
+    })
+  }
+
+  private openerSpec() {
     return {
       dataKey: this.keys?.data ?? null,
       idKey: this.keys?.id ?? null,
@@ -439,6 +474,10 @@ export class Repository {
   private check(): void {
     if (this.closed) throw new RepositoryError('REPO_USAGE', 'repository is closed')
   }
+}
+
+function hex(id: Uint8Array): string {
+  return Buffer.from(id).toString('hex')
 }
 
 /** A pack read's failure as callers see it: a missing or short pack is REPO_CORRUPT, the rest as is. */

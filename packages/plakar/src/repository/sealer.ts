@@ -1,20 +1,18 @@
 /**
  * The pipeline's work on one thread: reads files, cuts them with the repository's chunker,
  * names each chunk, and compresses+encrypts the chunks the repository does not already hold,
- * handing the results out as ChunksMessages (pipeline-protocol.ts); and opens sealed blobs
- * for readers (decode). A pipeline worker runs one (pipeline-worker.ts); the main thread runs
- * one too, for batches of small files while it would otherwise wait (pipeline.ts).
+ * handing the results out as ChunksMessages (pipeline-protocol.ts). A pipeline worker runs
+ * one (pipeline-worker.ts); the main thread runs one too, for batches of small files while it
+ * would otherwise wait (pipeline.ts).
  */
 import { closeSync, constants, open as fsOpen, read as fsRead, fstatSync, openSync, readSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { chunkerFor } from '../chunking/index.js'
-import { blobTypeFromCode, type Envelope } from '../format/index.js'
+import type { Envelope } from '../format/index.js'
 import { readXattrs } from '../platform/xattr.js'
 import { envelopeFor } from './blob-opener.js'
 import {
   type ChunksMessage,
-  type DecodeReply,
-  type DecodeRequest,
   type FileSource,
   FLUSH_BYTES,
   type SectionInfo,
@@ -327,48 +325,6 @@ export class Sealer {
       }
     }
     out.post()
-  }
-
-  /** Opens a batch of sealed blobs (see DecodeRequest); the reply and what it may transfer. */
-  decode(req: DecodeRequest): { reply: DecodeReply; transfer: ArrayBuffer[] } {
-    const n = req.lengths.length
-    const out: Uint8Array[] = []
-    const lengths = new Int32Array(n)
-    const errors: (string | null)[] = []
-    let at = 0
-    let total = 0
-    for (let k = 0; k < n; k++) {
-      const sealed = new Uint8Array(req.data, at, req.lengths[k]!)
-      at += req.lengths[k]!
-      try {
-        const raw = this.envelope.openBlob(
-          blobTypeFromCode(req.types[k]!) ?? 'data',
-          req.ids.subarray(32 * k, 32 * k + 32),
-          sealed,
-        )
-        out.push(raw)
-        lengths[k] = raw.length
-        total += raw.length
-        errors.push(null)
-      } catch (err) {
-        lengths[k] = -1
-        errors.push(err instanceof Error ? err.message : String(err))
-      }
-    }
-    const data = Buffer.allocUnsafeSlow(total)
-    let off = 0
-    for (const raw of out) {
-      data.set(raw, off)
-      off += raw.length
-    }
-    const reply: DecodeReply = {
-      kind: 'decoded',
-      batch: req.batch,
-      lengths,
-      errors,
-      data: data.buffer as ArrayBuffer,
-    }
-    return { reply, transfer: [lengths.buffer, reply.data] }
   }
 
   /** Runs a file's steps (each ends where a message went): straight through, or pausing. */

@@ -1,10 +1,17 @@
-import type { BlobOpenerSpec } from '../repository/blob-opener.js'
-import type { BlobId, BlobLocation, BlobType, PutResult } from '../repository/types.js'
+import type {
+  BlobId,
+  BlobLocation,
+  BlobPool,
+  BlobPoolOptions,
+  BlobType,
+  LocatedBlob,
+  PutResult,
+  SealedBatch,
+} from '../repository/index.js'
 
 /**
- * What the snapshot layer needs from a repository, as a structural interface so that the
- * snapshot code depends on the shape agreed in PLAKAR.md and not on one class.
- * `Repository` (repository/index.ts) satisfies it.
+ * What the snapshot layer needs from a repository, as a structural interface: the snapshot
+ * code depends on this shape, not on one class. `Repository` (repository/) satisfies it.
  */
 
 /**
@@ -54,14 +61,14 @@ export interface SnapshotRepository {
 
 /**
  * What the restorer needs besides: batched reads. Where each blob is (or the error getBlob
- * would throw for it), in one call for many blobs; then runs of them read raw with readPack
- * and opened (decrypted, decompressed, verified) on worker threads with
- * blobOpener(blobOpenerSpec()) (repository/blob-opener.ts).
+ * would throw for it), in one call for many blobs; then the repository's read path: a sealed
+ * batch of them (fetchBlobs) opened on a worker of the repository's blob pool, where the
+ * restore's own code writes the files (restore-worker.ts).
  */
 export interface RestoreRepository extends SnapshotRepository {
   locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]>
-  readPack(pack: string, offset: number, length: number): Promise<Uint8Array>
-  blobOpenerSpec(): BlobOpenerSpec
+  fetchBlobs(blobs: readonly LocatedBlob[]): Promise<SealedBatch>
+  blobPool<P, R>(opts: BlobPoolOptions<unknown>): BlobPool<P, R>
   /** A hint: much of the index is about to be looked up (the restore of a large tree). */
   warmIndex(): void
 }

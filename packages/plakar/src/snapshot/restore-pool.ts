@@ -1,7 +1,4 @@
-import type { Worker, WorkerOptions } from 'node:worker_threads'
-import { blobTypeCode } from '../format/index.js'
-import { startWorker } from '../platform/worker.js'
-import type { BlobLocation } from '../repository/types.js'
+import type { BlobPool, LocatedBlob, SealedBatch } from '../repository/index.js'
 import type { Entry } from './entry.js'
 import { failureText } from './errno.js'
 import type { RestoreRepository } from './repository-view.js'
@@ -10,6 +7,7 @@ import {
   FILE_FAILED,
   putSection,
   RESTORE_PROTOCOL_VERSION,
+  RESTORE_WORKER,
   type RestoreBatch,
   type RestoreInit,
   type RestoreReply,
@@ -19,10 +17,11 @@ import type { TreeReader } from './tree.js'
 
 /**
  * Writes the files of a restore on worker threads, in batches (see restore-protocol.ts).
- * The main thread locates the blobs of a batch of files in one index query, reads them in
- * a few large range reads (neighbouring blobs of a pack coalesced: a restore reads in the
- * order the backup wrote), and hands the sealed bytes to a worker in one transferred buffer;
- * the worker opens (verifies) each blob and writes the files with synchronous calls. A thread
+ * The main thread locates the blobs of a batch of files in one index query, has the repository
+ * read them as one sealed batch (Repository.fetchBlobs: neighbouring blobs of a pack in one
+ * range read), and posts it to a worker of the repository's blob pool (Repository.blobPool),
+ * where the repository opens (verifies) each blob and the restore writes the files with
+ * synchronous calls (restore-worker.ts). A thread
  * hand-off per file, per blob or per system call costs more than the work on a small machine;
  * one per batch of a few MiB does not.
  *
@@ -44,8 +43,6 @@ const SECTION_CHUNKS = 4096
 const BATCHES_PER_WORKER = 2
 /** Ids of a big file located per index query. */
 const LOCATE_GROUP = 512
-/** Blobs of one pack this close together are read in one span (the gap read and dropped). */
-const SPAN_GAP = 64 << 10
 /**
  * Files queued before the walk waits: as many as a batch takes. A longer queue only keeps more
  * objects alive through the main thread's collections (a fifth of its GC time at 2048).
@@ -78,12 +75,7 @@ export interface RestorePoolOptions {
   readonly youngGenerationMb?: number
 }
 
-interface Chunk {
-  readonly id: Buffer
-  readonly loc: BlobLocation
-  /** Its blob in the batch being sent (several chunks may share one). */
-  blob: Blob | null
-}
+type Chunk = LocatedBlob
 
 /** A big file sent in sections, pinned to one worker. */
 interface Active {
@@ -110,27 +102,14 @@ interface Part {
   readonly active: Active | null
 }
 
-/** A range of a pack read for a batch. */
-interface Span {
-  bytes: Uint8Array | null
-  error: string | null
-}
-
-/** A blob of a batch: in `span`, at `at`. */
-interface Blob {
-  readonly chunk: Chunk
-  span: Span | null
-  at: number
-}
-
 interface Slot {
-  readonly worker: Worker
+  /** Its worker in the pool. */
+  readonly worker: number
   /** Batches taken for this worker and not answered yet (being read, or posted). */
   inflight: number
   pinned: Active | null
   /** Batches are built and posted in order per worker: a big file's sections go in order. */
   chain: Promise<void>
-  readonly posted: Map<number, Part[]>
 }
 
 type Take = { readonly files: RestoreJob[] } | { readonly active: Active }
@@ -140,7 +119,7 @@ export class RestorePool {
   private queue: RestoreJob[] = []
   private head = 0
   private nextHandle = 1
-  private nextBatch = 1
+  private pool: BlobPool<RestoreBatch, RestoreReply> | null = null
   /** Jobs given and not reported yet, by handle once they have one. */
   private pending = 0
   private readonly live = new Map<number, RestoreJob>()
@@ -183,9 +162,8 @@ export class RestorePool {
 
   async close(): Promise<void> {
     this.closed = true
-    const workers = this.slots.map((s) => s.worker)
     this.slots.length = 0
-    await Promise.all(workers.map((w) => w.terminate()))
+    await this.pool?.close()
   }
 
   private pump(): void {
@@ -196,7 +174,6 @@ export class RestorePool {
         const take = this.take(slot)
         if (take === null) break
         slot.inflight++
-        if (slot.inflight === 1) slot.worker.ref()
         slot.chain = slot.chain
           .then(() => ('files' in take ? this.files(slot, take.files) : this.section(slot, take.active)))
           .catch((err) => this.fatal(err))
@@ -258,7 +235,7 @@ export class RestorePool {
       for (let k = at; k < at + n; k++) {
         const loc = locs[k]!
         if (loc instanceof Error) error ??= loc
-        else chunks.push({ id: ids[k]!, loc, blob: null })
+        else chunks.push({ id: ids[k]!, loc })
       }
       at += n
       if (error !== null) this.report(handle, error.message)
@@ -315,7 +292,7 @@ export class RestorePool {
     const locs = await this.repository.locateBlobs(ids)
     locs.forEach((loc, k) => {
       if (loc instanceof Error) throw loc
-      a.located.push({ id: ids[k]!, loc, blob: null })
+      a.located.push({ id: ids[k]!, loc })
     })
   }
 
@@ -332,113 +309,48 @@ export class RestorePool {
   }
 
   /**
-   * Read the parts' blobs (each once, neighbours of a pack in one span) and post the batch.
-   * A part whose blob cannot be read fails (a big file already open: aborted on the worker).
+   * Read the parts' blobs (one sealed batch) and post the batch. A part whose blob cannot be
+   * read fails (a big file already open: aborted on the worker).
    */
   private async send(slot: Slot, parts: Part[]): Promise<void> {
-    const blobs = new Map<string, Blob>()
-    for (const p of parts)
-      for (const c of p.chunks) {
-        const key = c.id.toString('latin1')
-        let b = blobs.get(key)
-        if (b === undefined) {
-          b = { chunk: c, span: null, at: 0 }
-          blobs.set(key, b)
-        }
-        c.blob = b
-      }
-    const order = [...blobs.values()].sort(
-      (x, y) =>
-        (x.chunk.loc.pack < y.chunk.loc.pack ? -1 : x.chunk.loc.pack > y.chunk.loc.pack ? 1 : 0) ||
-        x.chunk.loc.offset - y.chunk.loc.offset,
-    )
-    const reads: Promise<void>[] = []
-    for (let i = 0; i < order.length; ) {
-      const first = order[i]!.chunk.loc
-      let end = first.offset + first.length
-      let j = i + 1
-      while (j < order.length) {
-        const l = order[j]!.chunk.loc
-        if (
-          l.pack !== first.pack ||
-          l.offset > end + SPAN_GAP ||
-          l.offset + l.length - first.offset > BATCH_BYTES
-        )
-          break
-        end = Math.max(end, l.offset + l.length)
-        j++
-      }
-      const span: Span = { bytes: null, error: null }
-      for (const b of order.slice(i, j)) {
-        b.span = span
-        b.at = b.chunk.loc.offset - first.offset
-      }
-      reads.push(
-        this.repository.readPack(first.pack, first.offset, end - first.offset).then(
-          (bytes) => {
-            span.bytes = bytes
-          },
-          (err) => {
-            const text = failureText(err)
-            if (text === undefined) throw err
-            span.error = text
-          },
-        ),
-      )
-      i = j
-    }
-    await Promise.all(reads)
-    const kept: Part[] = []
+    const located: Chunk[] = []
+    for (const p of parts) for (const c of p.chunks) located.push(c)
+    const batch = await this.repository.fetchBlobs(located)
+    const kept: { part: Part; first: number }[] = []
+    let first = 0
     for (const p of parts) {
-      const bad = p.chunks.find((c) => c.blob!.span!.error !== null)
-      if (bad === undefined) kept.push(p)
-      else {
-        const message = `blob ${bad.id.toString('hex')}: ${bad.blob!.span!.error}`
-        if (p.active === null) this.report(p.handle, message)
-        else {
-          this.abort(slot, p.active, message)
-          if (!p.open) kept.push(this.abortPart(p.active))
-        }
+      let bad: string | null = null
+      for (let i = first; i < first + p.chunks.length && bad === null; i++) {
+        const error = batch.error(batch.slot(i))
+        if (error !== null) bad = `blob ${Buffer.from(p.chunks[i - first]!.id).toString('hex')}: ${error}`
       }
+      if (bad === null) kept.push({ part: p, first })
+      else if (p.active === null) this.report(p.handle, bad)
+      else {
+        this.abort(slot, p.active, bad)
+        if (!p.open) kept.push({ part: this.abortPart(p.active), first })
+      }
+      first += p.chunks.length
     }
     if (kept.length === 0 || this.closed) return this.answered(slot)
-    this.post(slot, kept)
+    this.post(slot, kept, batch)
   }
 
-  private post(slot: Slot, parts: Part[]): void {
-    // The batch's own blob table: only blobs of the parts kept, in first-use order, each a
-    // range of one of the spans read, which go to the worker as they are (transferred).
-    const index = new Map<Blob, number>()
-    const table: Blob[] = []
-    const spanIndex = new Map<Span, number>()
-    const spans: ArrayBuffer[] = []
+  private post(slot: Slot, kept: readonly { part: Part; first: number }[], batch: SealedBatch): void {
     let refCount = 0
     let nameBytes = 0
-    for (const p of parts) {
+    for (const { part: p } of kept) {
       refCount += p.chunks.length
       nameBytes += p.job.tmp.length + p.job.path.length
     }
     const refs = new Uint32Array(refCount)
     const names = new Uint8Array(nameBytes)
-    const sections = new Float64Array(parts.length * SECTION_FIELDS)
+    const sections = new Float64Array(kept.length * SECTION_FIELDS)
     const xattrs = new Map<number, (readonly [Uint8Array, Uint8Array])[]>()
     let r = 0
     let at = 0
-    for (const [i, p] of parts.entries()) {
-      for (const c of p.chunks) {
-        const b = c.blob!
-        let k = index.get(b)
-        if (k === undefined) {
-          k = table.length
-          index.set(b, k)
-          table.push(b)
-          if (!spanIndex.has(b.span!)) {
-            spanIndex.set(b.span!, spans.length)
-            spans.push(owned(b.span!.bytes!))
-          }
-        }
-        refs[r++] = k
-      }
+    for (const [i, { part: p, first }] of kept.entries()) {
+      for (let c = 0; c < p.chunks.length; c++) refs[r++] = batch.slot(first + c)
       const e = p.job.entry
       names.set(p.job.tmp, at)
       names.set(p.job.path, at + p.job.tmp.length)
@@ -466,52 +378,15 @@ export class RestorePool {
         )
       at += p.job.tmp.length + p.job.path.length
     }
-    const n = table.length
-    const types = new Uint8Array(n)
-    const ids = new Uint8Array(32 * n)
-    const blobSpans = new Uint32Array(n)
-    const offsets = new Uint32Array(n)
-    const lengths = new Uint32Array(n)
-    table.forEach((b, k) => {
-      types[k] = blobTypeCode(b.chunk.loc.type)
-      ids.set(b.chunk.id, 32 * k)
-      blobSpans[k] = spanIndex.get(b.span!)!
-      offsets[k] = b.at
-      lengths[k] = b.chunk.loc.length
-    })
-    const batch = this.nextBatch++
-    slot.posted.set(batch, parts)
-    const msg: RestoreBatch = {
-      kind: 'batch',
-      batch,
-      sections,
-      xattrs,
-      names,
-      refs,
-      types,
-      ids,
-      spans: blobSpans,
-      offsets,
-      lengths,
-      data: spans,
-    }
-    slot.worker.postMessage(msg, [
-      ...spans,
-      sections.buffer,
-      names.buffer,
-      refs.buffer,
-      types.buffer,
-      ids.buffer,
-      blobSpans.buffer,
-      offsets.buffer,
-      lengths.buffer,
-    ])
+    const msg: RestoreBatch = { sections, xattrs, names, refs }
+    const parts = kept.map((k) => k.part)
+    this.pool!.post(slot.worker, batch, msg, [sections.buffer, names.buffer, refs.buffer]).then(
+      (reply) => this.onReply(slot, parts, reply),
+      (err) => this.fatal(err),
+    )
   }
 
-  private onReply(slot: Slot, reply: RestoreReply): void {
-    const parts = slot.posted.get(reply.batch)
-    if (parts === undefined) return
-    slot.posted.delete(reply.batch)
+  private onReply(slot: Slot, parts: readonly Part[], reply: RestoreReply): void {
     let bytes = 0
     parts.forEach((p, i) => {
       bytes += reply.written[i]!
@@ -533,7 +408,6 @@ export class RestorePool {
   /** A batch of the slot is over (answered, or nothing was left to post). */
   private answered(slot: Slot): void {
     slot.inflight--
-    if (slot.inflight === 0) slot.worker.unref()
     this.pump()
   }
 
@@ -554,26 +428,21 @@ export class RestorePool {
   }
 
   private start(): void {
-    const init: RestoreInit = {
-      version: RESTORE_PROTOCOL_VERSION,
-      opener: this.repository.blobOpenerSpec(),
-      owners: this.opts.owners,
-    }
-    const young = this.opts.youngGenerationMb
-    for (let i = 0; i < Math.max(1, this.opts.workers); i++) {
-      const worker = startRestoreWorker({
-        workerData: init,
-        ...(young !== undefined ? { resourceLimits: { maxYoungGenerationSizeMb: young } } : {}),
-      })
-      worker.unref()
-      const slot: Slot = { worker, inflight: 0, pinned: null, chain: Promise.resolve(), posted: new Map() }
-      worker.on('message', (reply: RestoreReply) => this.onReply(slot, reply))
-      worker.on('error', (err) => this.fatal(err))
-      worker.on('exit', () => {
-        if (!this.closed) this.fatal(new Error('restore worker exited'))
-      })
-      this.slots.push(slot)
-    }
+    const init: RestoreInit = { version: RESTORE_PROTOCOL_VERSION, owners: this.opts.owners }
+    const workers = Math.max(1, this.opts.workers)
+    this.pool = this.repository.blobPool<RestoreBatch, RestoreReply>({
+      entry: RESTORE_WORKER,
+      workers,
+      init,
+      ...(this.opts.youngGenerationMb !== undefined
+        ? { youngGenerationMb: this.opts.youngGenerationMb }
+        : {}),
+      onFailure: (err) => {
+        if (!this.closed) this.fatal(err)
+      },
+    })
+    for (let w = 0; w < workers; w++)
+      this.slots.push({ worker: w, inflight: 0, pinned: null, chain: Promise.resolve() })
   }
 }
 
@@ -584,24 +453,4 @@ function seconds(ns: bigint): number {
 /** A copy with its own small ArrayBuffer: a view of a pooled Buffer would clone the whole pool. */
 function copy(b: Uint8Array): Uint8Array {
   return new Uint8Array(b)
-}
-
-/**
- * The bytes as an ArrayBuffer of their own, to transfer: the store's buffer itself when the
- * bytes fill it (a read's fresh buffer, which the store gives to the caller), else a copy (a
- * small read from Node's shared pool must not be detached).
- */
-function owned(bytes: Uint8Array): ArrayBuffer {
-  if (
-    bytes.byteOffset === 0 &&
-    bytes.byteLength === bytes.buffer.byteLength &&
-    bytes.buffer instanceof ArrayBuffer
-  )
-    return bytes.buffer
-  return new Uint8Array(bytes).buffer
-}
-
-/** Starts a restore worker (restore-worker.ts), from dist/ or from the sources (see startWorker). */
-function startRestoreWorker(options: WorkerOptions): Worker {
-  return startWorker('restore-worker', new URL('./restore-worker.ts', import.meta.url), options)
 }

@@ -1,24 +1,29 @@
-import type { BlobOpenerSpec } from '../repository/blob-opener.js'
+import type { WorkerEntry } from '../repository/index.js'
 
 /**
- * Messages between a restore (main thread, restore-pool.ts) and its file-writing workers
- * (restore-worker.ts). Both ends are always the same build; the version only guards against
- * a stale dist/ worker file.
+ * Payloads between a restore (main thread, restore-pool.ts) and its file-writing workers
+ * (restore-worker.ts), which are workers of the repository's blob pool: each RestoreBatch
+ * travels with the sealed batch of its blobs (repository/sealed-batch.ts), which the
+ * repository's side of the worker opens. Both ends are always the same build; the version
+ * only guards against a stale dist/ worker file.
  *
- * main -> worker: RestoreBatch, sections of files with the sealed blobs they need. A file is
- *   one section (most files) or several, in several batches to the same worker, which keeps
- *   the file open in between. The sealed blobs are in the pack ranges read for the batch,
- *   transferred as they are (`data`): blob k is `lengths[k]` bytes at `offsets[k]` of
- *   data[spans[k]], type code `types[k]`, id at ids[32k..]; each blob is there once per
- *   batch, and `refs` lists, section after section, the blob index of each chunk in order.
+ * main -> worker: RestoreBatch, sections of files. A file is one section (most files) or
+ *   several, in several batches to the same worker, which keeps the file open in between.
+ *   `refs` lists, section after section, the blob (index in the sealed batch) of each chunk
+ *   in order.
  * worker -> main: RestoreReply, the outcome of each section in order (`status`), the content
  *   bytes it wrote, and messages. Batches are answered in order of arrival.
  */
-export const RESTORE_PROTOCOL_VERSION = 1
+export const RESTORE_PROTOCOL_VERSION = 2
+
+/** The restore worker, as a blob pool starts it. */
+export const RESTORE_WORKER: WorkerEntry = {
+  name: 'restore-worker',
+  source: new URL('./restore-worker.ts', import.meta.url),
+}
 
 export interface RestoreInit {
   readonly version: number
-  readonly opener: BlobOpenerSpec
   /** Restore owners (fchown); the main thread decides (root, or the caller's option). */
   readonly owners: boolean
 }
@@ -101,20 +106,12 @@ export function getSection(msg: RestoreBatch, i: number): FileSection {
 }
 
 export interface RestoreBatch {
-  readonly kind: 'batch'
-  readonly batch: number
   /** The sections, SECTION_FIELDS numbers each (putSection, getSection). */
   readonly sections: Float64Array
   /** Extended attributes of the sections that have some, by section index. */
   readonly xattrs: ReadonlyMap<number, readonly (readonly [Uint8Array, Uint8Array])[]>
   readonly names: Uint8Array
   readonly refs: Uint32Array
-  readonly types: Uint8Array
-  readonly ids: Uint8Array
-  readonly spans: Uint32Array
-  readonly offsets: Uint32Array
-  readonly lengths: Uint32Array
-  readonly data: readonly ArrayBuffer[]
 }
 
 /** The section was written; its file stays open for the next one. */
@@ -127,8 +124,6 @@ export const FILE_FAILED = 2
 export const FILE_SKIPPED = 3
 
 export interface RestoreReply {
-  readonly kind: 'done'
-  readonly batch: number
   readonly status: Uint8Array
   /** Content bytes written per section. */
   readonly written: Float64Array

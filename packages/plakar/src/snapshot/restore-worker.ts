@@ -1,18 +1,17 @@
 /**
- * A restore worker (worker_threads entry; tsup emits it as dist/restore-worker.{js,cjs}).
- * Opens the sealed blobs of each batch (decrypt, decompress, verify against the id) and writes
- * the files with synchronous system calls: on this kind of machine a thread hand-off per file
+ * A restore worker (worker_threads entry; tsup emits it as dist/restore-worker.{js,cjs}), a
+ * worker of the repository's blob pool: the repository's side opens the sealed blobs of each
+ * batch (decrypt, decompress, verify against the id) and this writes the files with
+ * synchronous system calls: on this kind of machine a thread hand-off per file
  * or per call costs more than the call, so each batch of files is one message each way.
  * The safety rules are the restorer's (restorer.ts): a file is written under a fresh temporary
  * name (O_CREAT|O_EXCL|O_NOFOLLOW, 0600) and renamed into place once complete with its
  * metadata; damaged blobs fail their file with REPO_CORRUPT and are never written.
  */
 import * as fs from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
 import { SnapshotError } from '../errors.js'
-import { blobTypeFromCode } from '../format/index.js'
 import { writeXattrs } from '../platform/xattr.js'
-import { blobOpener } from '../repository/blob-opener.js'
+import { type OpenedBatch, serveBlobPool } from '../repository/blob-pool-worker.js'
 import { failureText } from './errno.js'
 import {
   FILE_DONE,
@@ -28,12 +27,7 @@ import {
   SECTION_WRITTEN,
 } from './restore-protocol.js'
 
-const init = workerData as RestoreInit
-if (init.version !== RESTORE_PROTOCOL_VERSION)
-  throw new Error(`restore worker: protocol ${init.version} unsupported`)
-
-// Each blob is written out before the next is opened: its content can live in a reused buffer.
-const open = blobOpener(init.opener, { reuse: true })
+let owners = false
 /** Sparse files: zero blocks of this size (aligned in the file) are left as holes. */
 const HOLE_BLOCK = 64 * 1024
 const zeros = Buffer.alloc(HOLE_BLOCK)
@@ -48,24 +42,13 @@ interface OpenFile {
 /** Files open across batches (a big file arrives in several). */
 const files = new Map<number, OpenFile>()
 
-function run(msg: RestoreBatch): RestoreReply {
+// Each blob is written out before the next is opened: its content may live in a reused buffer.
+function run(blobs: OpenedBatch, msg: RestoreBatch): RestoreReply {
   const n = msg.sections.length / SECTION_FIELDS
   const status = new Uint8Array(n)
   const written = new Float64Array(n)
   const errors: (string | null)[] = new Array(n).fill(null)
   const warnings: (string | null)[] = new Array(n).fill(null)
-  // Identical chunks in a row (zero blocks of a sparse file) are opened once.
-  let lastBlob = -1
-  let lastRaw: Uint8Array = new Uint8Array(0)
-  const blob = (k: number): Uint8Array => {
-    if (k !== lastBlob) {
-      const type = blobTypeFromCode(msg.types[k]!) ?? 'data'
-      const id = msg.ids.subarray(32 * k, 32 * k + 32)
-      lastRaw = open(type, id, new Uint8Array(msg.data[msg.spans[k]!]!, msg.offsets[k], msg.lengths[k]))
-      lastBlob = k
-    }
-    return lastRaw
-  }
   const names = Buffer.from(msg.names.buffer, msg.names.byteOffset, msg.names.byteLength)
   let ref = 0
   let bug: string | null = null
@@ -87,7 +70,7 @@ function run(msg: RestoreBatch): RestoreReply {
         files.set(s.handle, f)
       }
       for (const k of refs) {
-        const data = blob(k)
+        const data = blobs.open(k)
         if (s.sparse) writeSparse(f.fd, data, f.pos)
         else writeAll(f.fd, data, f.pos)
         f.pos += data.length
@@ -105,7 +88,7 @@ function run(msg: RestoreBatch): RestoreReply {
       if (text === undefined) bug ??= err instanceof Error ? (err.stack ?? err.message) : String(err)
     }
   }
-  return { kind: 'done', batch: msg.batch, status, written, errors, warnings, bug }
+  return { status, written, errors, warnings, bug }
 }
 
 /** Size check, metadata (owner before mode: chown clears setuid), then the rename. */
@@ -117,7 +100,7 @@ function finish(f: OpenFile, s: FileSection, path: Buffer): string | null {
       throw new SnapshotError('SNAPSHOT_CORRUPT', `chunks hold ${f.pos} bytes, the entry says ${s.size}`)
     // A new file written from 0 without gaps has its size already; holes at the end do not.
     if (s.sparse) fs.ftruncateSync(f.fd, f.pos)
-    if (init.owners) fs.fchownSync(f.fd, s.uid, s.gid)
+    if (owners) fs.fchownSync(f.fd, s.uid, s.gid)
     fs.fchmodSync(f.fd, s.mode)
     if (s.xattrs !== null) {
       const failedNames = writeXattrs(
@@ -173,22 +156,12 @@ function writeSparse(fd: number, data: Uint8Array, pos: number): void {
   }
 }
 
-parentPort!.on('message', (msg: RestoreBatch) => {
-  let reply: RestoreReply
-  try {
-    reply = run(msg)
-  } catch (err) {
-    // Only a bug gets here (run catches per file): say so rather than die silently.
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err)
-    reply = {
-      kind: 'done',
-      batch: msg.batch,
-      status: new Uint8Array(msg.sections.length / SECTION_FIELDS).fill(FILE_FAILED),
-      written: new Float64Array(msg.sections.length / SECTION_FIELDS),
-      errors: new Array(msg.sections.length / SECTION_FIELDS).fill(text),
-      warnings: new Array(msg.sections.length / SECTION_FIELDS).fill(null),
-      bug: text,
-    }
+serveBlobPool<RestoreInit, RestoreBatch, RestoreReply>((init) => {
+  if (init.version !== RESTORE_PROTOCOL_VERSION)
+    throw new Error(`restore worker: protocol ${init.version} unsupported`)
+  owners = init.owners
+  return (blobs, msg) => {
+    const reply = run(blobs, msg)
+    return { reply, transfer: [reply.status.buffer as ArrayBuffer, reply.written.buffer as ArrayBuffer] }
   }
-  parentPort!.postMessage(reply, [reply.status.buffer as ArrayBuffer, reply.written.buffer as ArrayBuffer])
 })
