@@ -17,6 +17,7 @@ import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blo
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { Decoder } from './decoder.js'
+import { maintenanceAccess, type RepositoryMaintenance } from './maintenance.js'
 import { PackReader } from './pack-reader.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
 import { fetchSealed, type LocatedBlob, type OpenBlob, type SealedBatch } from './sealed-batch.js'
@@ -447,6 +448,12 @@ export class Repository {
   async deleteSnapshot(uuid: string): Promise<void> {
     this.check()
     await this.store.delete('snapshot', snapshotName(uuid))
+  }
+
+  /** What maintenance may do to this repository (see maintenance.ts). */
+  maintenance(): RepositoryMaintenance {
+    this.check()
+    return maintenanceAccess(this.store, this.envelope, this.cache)
   }
 
   /**

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openStore } from '../../src/storage/index.js'
+import { createRepo, openRepo, tempDir } from './helpers.js'
+
+let dir: ReturnType<typeof tempDir>
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => dir.remove())
+
+async function names(it: AsyncIterable<{ name: string }>): Promise<string[]> {
+  const out: string[] = []
+  for await (const x of it) out.push(x.name)
+  return out.sort()
+}
+
+/** Two writers, two flushes each: four index objects over a real fs store. */
+async function filled() {
+  const store = openStore(`${dir.path}/repo`)
+  const repo = await createRepo(store, `${dir.path}/cache`, { packSize: 64 << 10 })
+  const blobs: Buffer[] = []
+  const ids: Uint8Array[] = []
+  for (let w = 0; w < 2; w++) {
+    const writer = repo.writer({ cpus: 1 })
+    for (let f = 0; f < 2; f++) {
+      for (let i = 0; i < 20; i++) {
+        const b = randomBytes(3000 + i)
+        blobs.push(b)
+        ids.push((await writer.putBlob('data', b)).id)
+      }
+      await writer.flush()
+    }
+    await writer.close()
+  }
+  return { store, repo, blobs, ids }
+}
+
+describe('the repository read path', () => {
+  it('loadBlobs gives each blob verified, in order, and each failure as its own error', async () => {
+    const { repo, blobs, ids } = await filled()
+    const missing = randomBytes(32)
+    const got = await repo.loadBlobs([ids[3]!, missing, ids[0]!, ids[3]!, ids[79]!])
+    expect(Buffer.from(got[0] as Uint8Array).equals(blobs[3]!)).toBe(true)
+    expect(isPlakarError(got[1], 'REPO_BLOB_NOT_FOUND')).toBe(true)
+    expect(Buffer.from(got[2] as Uint8Array).equals(blobs[0]!)).toBe(true)
+    expect(Buffer.from(got[3] as Uint8Array).equals(blobs[3]!)).toBe(true)
+    expect(Buffer.from(got[4] as Uint8Array).equals(blobs[79]!)).toBe(true)
+    // A lost pack fails its blobs, and only those.
+    const loc = await repo.locate(ids[0]!)
+    await repo.maintenance().deletePack(loc.pack)
+    const after = await repo.loadBlobs([ids[0]!, ids[79]!])
+    expect(isPlakarError(after[0], 'REPO_CORRUPT')).toBe(true)
+    expect((after[0] as Error).message).toContain(loc.pack)
+    expect(Buffer.from(after[1] as Uint8Array).equals(blobs[79]!)).toBe(true)
+    await repo.close()
+  })
+})
+
+describe('maintenance access', () => {
+  it('reads index objects and pack headers, verified, and they agree', async () => {
+    const { repo } = await filled()
+    const m = repo.maintenance()
+    const indexes = await names(m.listIndexes())
+    expect(indexes.length).toBe(4)
+    const packs = await names(m.listPacks())
+    const named = new Map<string, number>()
+    for (const name of indexes) for (const p of await m.readIndex(name)) named.set(p.pack, p.entries.length)
+    expect([...named.keys()].sort()).toEqual(packs)
+    for (const pack of packs) expect((await m.readPackHeader(pack)).entries.length).toBe(named.get(pack))
+    await repo.close()
+  })
+
+  it('supersedes index objects with one that names the same packs; every blob stays readable', async () => {
+    const { store, repo, blobs, ids } = await filled()
+    const m = repo.maintenance()
+    const old = await names(m.listIndexes())
+    const union = []
+    for (const name of old) union.push(...(await m.readIndex(name)))
+    const fresh = await m.supersede(union, old)
+    expect(await names(m.listIndexes())).toEqual([fresh])
+    await repo.close()
+    const again = await openRepo(openStore(store.location), `${dir.path}/cache`)
+    const got = await again.loadBlobs(ids)
+    for (const [k, g] of got.entries()) expect(Buffer.from(g as Uint8Array).equals(blobs[k]!)).toBe(true)
+    await again.close()
+  })
+
+  it('reports a damaged index object as REPO_CORRUPT naming it', async () => {
+    const { store, repo } = await filled()
+    const m = repo.maintenance()
+    const [name] = await names(m.listIndexes())
+    const bytes = Buffer.from(await store.get('index', name!))
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1
+    await store.delete('index', name!)
+    await store.put('index', name!, bytes)
+    await expect(m.readIndex(name!)).rejects.toThrow(name!)
+    await m.readIndex(name!).catch((err) => expect(isPlakarError(err, 'REPO_CORRUPT')).toBe(true))
+    await repo.close()
+  })
+})
