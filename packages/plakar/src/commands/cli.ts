@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os'
 import { CliError, isPlakarError } from '../errors.js'
+import { defaultCpus } from '../repository/index.js'
 import { errnoText, isErrno, isSystemError } from '../snapshot/errno.js'
+import { defaultLocation } from '../storage/index.js'
 import { type AnyCommand, EXIT, parseFlags, renderHelp } from './command.js'
-import { Context, defaultCpus, defaultRepository, type Io, type RepositoryProvider } from './context.js'
+import { Context, type Io, type RepositoryProvider } from './context.js'
 import { help, overview } from './help.js'
 import { findCommand } from './registry.js'
 
@@ -64,7 +66,7 @@ export async function main(
     const options = command.parse(parsed)
     const ctx = new Context(
       {
-        repository: repository ?? defaultRepository(io.env),
+        repository: repository ?? defaultLocation(io.env),
         cpus,
         cpusGiven,
         noCache,

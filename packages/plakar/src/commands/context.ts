@@ -1,7 +1,5 @@
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import type Database from 'better-sqlite3'
-import type { RepositoryConfig } from '../repository/types.js'
+import { defaultCacheDir, type RepositoryConfig } from '../repository/index.js'
 import type { RestoreRepository } from '../snapshot/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
 
@@ -61,14 +59,6 @@ export interface RepositoryProvider {
   ): Promise<OpenedRepository>
 }
 
-export function defaultRepository(env: Readonly<Record<string, string | undefined>>): string {
-  return join(env.HOME || homedir(), '.plakar')
-}
-
-export function defaultCpus(available: number): number {
-  return Math.max(1, available - 1)
-}
-
 export class Context {
   constructor(
     readonly global: GlobalOptions,
@@ -79,8 +69,7 @@ export class Context {
   /** `${XDG_CACHE_HOME:-~/.cache}/plakar`, or null under -no-cache. */
   cacheDir(): string | null {
     if (this.global.noCache) return null
-    const env = this.io.env
-    return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'plakar')
+    return defaultCacheDir(this.io.env)
   }
 
   passphrase(confirm: boolean): Promise<Uint8Array> {

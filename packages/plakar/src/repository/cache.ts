@@ -24,9 +24,9 @@ import type { BlobLocation, BlobType } from './types.js'
  */
 const SCHEMA_VERSION = 2
 
-export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
-  return join(base, 'plakar')
+/** `${XDG_CACHE_HOME:-~/.cache}/plakar` in the environment `env` (the CLI's). */
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'plakar')
 }
 
 /**

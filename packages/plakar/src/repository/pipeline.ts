@@ -72,8 +72,9 @@ interface Task {
   remaining: number
 }
 
-export function defaultCpus(): number {
-  return Math.max(1, availableParallelism() - 1)
+/** Workers a writer starts by default: one core is left to the main thread. */
+export function defaultCpus(available: number = availableParallelism()): number {
+  return Math.max(1, available - 1)
 }
 
 export class Pipeline {

@@ -4,39 +4,19 @@ import type {
   BlobPool,
   BlobPoolOptions,
   BlobType,
+  FileResult,
   LocatedBlob,
   PutResult,
+  ReadableFile,
   SealedBatch,
 } from '../repository/index.js'
+
+export type { FileResult, ReadableFile }
 
 /**
  * What the snapshot layer needs from a repository, as a structural interface: the snapshot
  * code depends on this shape, not on one class. `Repository` (repository/) satisfies it.
  */
-
-/**
- * A regular file for BlobWriter.putFile, named by path and read by the writer (off the main
- * thread) from offset 0 to end of file, which may differ from `size` if the file changes
- * during the backup; the result says how much was read. The writer opens it without
- * following symlinks and rejects with REPO_SOURCE_UNREADABLE when it cannot: the cause's
- * `code` is the errno code (ENOENT: it vanished) or EREPLACED when the file opened is not
- * the regular file `expect` names (it was replaced since the caller's lstat).
- */
-export interface ReadableFile {
-  /** Bytes: names need not be UTF-8. */
-  readonly path: Buffer
-  readonly size: number
-  readonly expect: { readonly dev: number; readonly ino: number }
-  /** Read the extended attributes too (FileResult.xattrs). */
-  readonly xattrs?: boolean
-}
-
-export interface FileResult {
-  readonly chunks: BlobId[]
-  readonly size: number
-  readonly stored: number
-  readonly xattrs?: readonly [Buffer, Buffer][]
-}
 
 export interface SnapshotBlobWriter {
   putFile(source: ReadableFile): Promise<FileResult>

@@ -15,7 +15,7 @@ registerStore(fsStoreFactory)
 registerStore(sqliteStoreFactory)
 registerStore(memoryStoreFactory)
 
-export { DEFAULT_LOCATION, parseLocation } from './location.js'
+export { DEFAULT_LOCATION, defaultLocation, parseLocation } from './location.js'
 export { openStore, registerStore, storeSchemes } from './registry.js'
 export { OBJECT_KINDS, type ObjectInfo, type ObjectKind, type Store, type StoreFactory } from './store.js'
 export { type Fault, FaultyStore } from './store-faulty.js'

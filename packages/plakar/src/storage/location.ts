@@ -16,8 +16,13 @@ import { StorageError } from '../errors.js'
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
 
-/** The default repository when the user names none. */
+/** The default repository when the user names none, as shown to users. */
 export const DEFAULT_LOCATION = '~/.plakar'
+
+/** DEFAULT_LOCATION in the home directory of `env` (the CLI's environment). */
+export function defaultLocation(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return (env.HOME || homedir()) + DEFAULT_LOCATION.slice(1)
+}
 
 export function parseLocation(location: string, cwd: string = process.cwd()): URL {
   if (typeof location !== 'string' || location.trim() === '') {
