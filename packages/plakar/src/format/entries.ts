@@ -1,6 +1,5 @@
 import { RepositoryError } from '../errors.js'
-import type { BlobType } from '../repository/types.js'
-import { blobTypeCode, blobTypeFromCode } from './envelope.js'
+import { type BlobType, blobTypeCode, blobTypeFromCode } from './envelope.js'
 
 /**
  * A blob's place in a pack, as pack headers and index objects both record it. Fixed-size

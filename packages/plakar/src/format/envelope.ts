@@ -3,7 +3,6 @@ import { type Codec, TAG_NONE } from '../compression/index.js'
 import { aeadOpen, aeadSealParts } from '../crypto/aead.js'
 import type { BlobIdFunction } from '../crypto/blob-id.js'
 import { RepositoryError } from '../errors.js'
-import type { BlobType } from '../repository/types.js'
 
 /**
  * How one payload is stored: a one-byte codec tag and the (maybe compressed) bytes, then,
@@ -17,6 +16,9 @@ import type { BlobType } from '../repository/types.js'
  * Opening checks everything it can (GCM tag, hash, codec, the blob id of the result) and
  * throws REPO_CORRUPT naming the thing, so damaged bytes never come back as data.
  */
+/** A blob is file content (`data`) or an encoded directory / metadata object (`tree`). */
+export type BlobType = 'data' | 'tree'
+
 export const BLOB_TYPES: readonly BlobType[] = ['data', 'tree']
 
 export function blobTypeCode(type: BlobType): number {

@@ -3,7 +3,14 @@
  * index objects). Specified in docs/plakar-format.md; every layout carries a version.
  */
 export { ENTRY_SIZE, type PackEntry } from './entries.js'
-export { BLOB_TYPES, blobTypeCode, blobTypeFromCode, Envelope, type EnvelopeKeys } from './envelope.js'
+export {
+  BLOB_TYPES,
+  type BlobType,
+  blobTypeCode,
+  blobTypeFromCode,
+  Envelope,
+  type EnvelopeKeys,
+} from './envelope.js'
 export { decodeIndex, encodeIndex, INDEX_VERSION, type IndexedPack } from './index-object.js'
 export {
   type BuiltPack,

@@ -1,3 +1,5 @@
+import type { BlobType } from '../format/index.js'
+
 /**
  * The repository layer: blobs over a Store.
  *
@@ -18,7 +20,7 @@
  * - getBlob verifies the MAC/id of what it returns; damaged data fails with a RepositoryError
  *   (code REPO_CORRUPT) naming the blob, never returns garbage.
  */
-export type BlobType = 'data' | 'tree'
+export type { BlobType }
 
 /** 32-byte blob id. Hex form (64 chars) is used in indexes and messages. */
 export type BlobId = Uint8Array
