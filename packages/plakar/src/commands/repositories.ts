@@ -46,12 +46,11 @@ class Opened implements OpenedRepository {
   hasBlob(id: BlobId): Promise<boolean> {
     return this.repo.hasBlob(id)
   }
-  /** What hasBlob answers (the repository's index in its local cache), without a promise. */
   hasBlobSync(id: BlobId): boolean {
-    return this.repo.cache.hasBlob(id)
+    return this.repo.hasBlobSync(id)
   }
   hasBlobsSync(ids: Iterable<BlobId>): boolean {
-    return this.repo.cache.hasAll(ids)
+    return this.repo.hasBlobsSync(ids)
   }
   locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]> {
     return this.repo.locateBlobs(ids)

@@ -379,6 +379,18 @@ export class Repository {
     return this.cache.hasBlob(id)
   }
 
+  /** hasBlob's answer without a promise (the index is in the local cache). */
+  hasBlobSync(id: BlobId): boolean {
+    this.check()
+    return this.cache.hasBlob(id)
+  }
+
+  /** hasBlobs's answer without a promise. */
+  hasBlobsSync(ids: Iterable<BlobId>): boolean {
+    this.check()
+    return this.cache.hasAll(ids)
+  }
+
   /** The blob's content, verified against its id; REPO_CORRUPT when damaged. */
   async getBlob(id: BlobId): Promise<Uint8Array> {
     const loc = await this.locate(id)
