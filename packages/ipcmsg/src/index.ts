@@ -21,6 +21,8 @@ export {
   ChannelClosedError,
   ChannelError,
   IpcmsgError,
+  type IpcmsgErrorCode,
+  isIpcmsgError,
   MessageTooLargeError,
   PayloadError,
   PeerClosedError,

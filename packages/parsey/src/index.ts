@@ -20,7 +20,7 @@ export {
   type ParseStringOptions,
 } from './configuration.js'
 export { Diagnostic, type DiagnosticCode, formatDiagnostics, type Severity } from './diagnostic.js'
-export { ConfigurationError, ParseyError, UsageError } from './errors.js'
+export { ConfigurationError, isParseyError, ParseyError, type ParseyErrorCode, UsageError } from './errors.js'
 export { type ExprValue, expr } from './expr.js'
 export { type Builder, Grammar, type GrammarOptions, type RuleContext } from './grammar.js'
 export { Lexer, type LexerOptions, type TokenPredicate } from './lexer.js'

@@ -1,18 +1,26 @@
 /**
  * Errors of @poolp/plakar.
  *
- * Every error the package raises on purpose is a PlakarError with a stable `code`
- * (persisted in logs and branched on by callers and tests; never rename one). A layer adds
- * its own subclass below, with its own code prefix (STORAGE_, REPO_, SNAPSHOT_, CLI_).
- * The message is one line meant for a user; anything without a code is a bug and shows
- * its stack. This file is shared by the layers: append, never rewrite another's section.
+ * Every error plakar raises on purpose is a PlakarError. Its `code` (a PlakarErrorCode) is
+ * stable across releases: it is persisted in logs and callers, scripts and tests branch on it,
+ * so a code is never renamed. Its `name` is its class, the failure underneath (if any) is its
+ * `cause`, and its message is one line meant for a user. Each layer has its own subclass and
+ * code prefix (STORAGE_, REPO_, SNAPSHOT_, CLI_); callers branch on the code.
+ * `isPlakarError(err, code?)` also recognizes an error raised by another copy of the package
+ * (src and dist loaded in one process), where `instanceof` fails. Anything else escaping
+ * plakar, but a system error (errno), is a bug and shows its stack.
+ *
+ * The command line prints a PlakarError as its one line and exits 1 (2 for CLI_USAGE).
  */
 const BRAND = Symbol.for('@poolp/plakar:PlakarError')
 
-export class PlakarError extends Error {
-  readonly code: string
+/** Every code plakar raises, layer by layer (documented with each layer's union below). */
+export type PlakarErrorCode = StorageErrorCode | RepositoryErrorCode | SnapshotErrorCode | CliErrorCode
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export class PlakarError extends Error {
+  readonly code: PlakarErrorCode
+
+  constructor(code: PlakarErrorCode, message: string, options?: ErrorOptions) {
     super(message, options)
     this.code = code
     this.name = new.target.name
@@ -23,16 +31,22 @@ export class PlakarError extends Error {
   }
 }
 
-/**
- * True when `err` is a PlakarError (with `code`, when given). Unlike `instanceof`, also true
- * for one raised by another copy of the package (src and dist loaded in one process).
- */
-export function isPlakarError(err: unknown, code?: string): err is PlakarError {
+/** True for a PlakarError (of `code`, when given), also one from another copy of the package. */
+export function isPlakarError<C extends PlakarErrorCode>(
+  err: unknown,
+  code?: C,
+): err is PlakarError & { readonly code: C }
+/** A code known only at run time (from a script, a table of cases); a literal must be a known code. */
+export function isPlakarError<S extends string>(
+  err: unknown,
+  code: string extends S ? S : never,
+): err is PlakarError
+export function isPlakarError(err: unknown, code?: string): boolean {
   if (typeof err !== 'object' || err === null || !(BRAND in err)) return false
   return code === undefined || (err as PlakarError).code === code
 }
 
-// ---- storage (owner: STORAGE) ----
+// ---- storage ----
 
 /** Codes a Store raises; see the contract in storage/store.ts. */
 export type StorageErrorCode =
@@ -62,12 +76,12 @@ export type StorageErrorCode =
 export class StorageError extends PlakarError {
   declare readonly code: StorageErrorCode
 
-  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: StorageErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }
 
-// ---- snapshot (owner: SNAPSHOT+CLI) ----
+// ---- snapshot ----
 
 /** Codes the snapshot layer raises. */
 export type SnapshotErrorCode =
@@ -89,12 +103,12 @@ export type SnapshotErrorCode =
 export class SnapshotError extends PlakarError {
   declare readonly code: SnapshotErrorCode
 
-  constructor(code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: SnapshotErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }
 
-// ---- command line (owner: SNAPSHOT+CLI) ----
+// ---- command line ----
 
 /** Codes the command line raises; each maps to an exit status (see commands/cli.ts). */
 export type CliErrorCode =
@@ -108,12 +122,12 @@ export type CliErrorCode =
 export class CliError extends PlakarError {
   declare readonly code: CliErrorCode
 
-  constructor(code: CliErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: CliErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }
 
-// ---- repository (owner: REPOSITORY) ----
+// ---- repository ----
 
 /** Codes the repository layer raises (src/repository, and the leaves it uses). */
 export type RepositoryErrorCode =
@@ -139,7 +153,7 @@ export type RepositoryErrorCode =
 export class RepositoryError extends PlakarError {
   declare readonly code: RepositoryErrorCode
 
-  constructor(code: RepositoryErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: RepositoryErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }

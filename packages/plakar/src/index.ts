@@ -1,5 +1,4 @@
 // The package's public surface, one line per layer (biome keeps these sorted):
-// commands (SNAPSHOT+CLI), errors, repository (REPOSITORY), snapshot (SNAPSHOT+CLI), storage (STORAGE).
 export * from './commands/index.js'
 export { isPlakarError, PlakarError, RepositoryError, StorageError, type StorageErrorCode } from './errors.js'
 export * from './repository/index.js'

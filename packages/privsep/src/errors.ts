@@ -1,9 +1,15 @@
 /**
  * Errors of @poolp/privsep.
  *
- * Every error raised on purpose is a PrivsepError with a stable `code` (tests and callers
- * branch on it; never rename one). Its message is one line meant for whoever runs the
- * daemon; anything without a code is a bug and shows its stack.
+ * Every error privsep raises on purpose is a PrivsepError. Its `code` (a PrivsepErrorCode) is
+ * stable across releases: callers, scripts and tests branch on it, so a code is never renamed.
+ * Its `name` is its class, the failure underneath (if any) is its `cause`, and its message is
+ * meant for whoever runs the daemon. Each condition a caller branches on has its own subclass.
+ * `isPrivsepError(err, code?)` also recognizes an error raised by another copy of the package
+ * (src and dist loaded in one process), where `instanceof` fails. Anything else escaping
+ * privsep is a bug and shows its stack.
+ *
+ * A DeclarationError's message has one line per problem, as its `problems` do.
  */
 const BRAND = Symbol.for('@poolp/privsep:PrivsepError')
 
@@ -26,7 +32,7 @@ export type PrivsepErrorCode =
 export class PrivsepError extends Error {
   readonly code: PrivsepErrorCode
 
-  constructor(code: PrivsepErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: PrivsepErrorCode, message: string, options?: ErrorOptions) {
     super(message, options)
     this.code = code
     this.name = new.target.name
@@ -37,8 +43,17 @@ export class PrivsepError extends Error {
   }
 }
 
-/** True for a PrivsepError, also one raised by another copy of the package (src and dist). */
-export function isPrivsepError(err: unknown, code?: PrivsepErrorCode): err is PrivsepError {
+/** True for a PrivsepError (of `code`, when given), also one from another copy of the package. */
+export function isPrivsepError<C extends PrivsepErrorCode>(
+  err: unknown,
+  code?: C,
+): err is PrivsepError & { readonly code: C }
+/** A code known only at run time (from a script, a table of cases); a literal must be a known code. */
+export function isPrivsepError<S extends string>(
+  err: unknown,
+  code: string extends S ? S : never,
+): err is PrivsepError
+export function isPrivsepError(err: unknown, code?: string): boolean {
   if (typeof err !== 'object' || err === null || !(BRAND in err)) return false
   return code === undefined || (err as PrivsepError).code === code
 }
@@ -85,7 +100,7 @@ export class StateError extends PrivsepError {
 export class PrivdropError extends PrivsepError {
   declare readonly code: 'PRIVSEP_PRIVDROP'
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super('PRIVSEP_PRIVDROP', message, options)
   }
 }
@@ -93,7 +108,7 @@ export class PrivdropError extends PrivsepError {
 export class StartupError extends PrivsepError {
   declare readonly code: 'PRIVSEP_STARTUP'
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super('PRIVSEP_STARTUP', message, options)
   }
 }
