@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { promises as fsp, read } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 
 export type Errno = NodeJS.ErrnoException
@@ -59,6 +60,16 @@ export async function writeNewFile(path: string, data: Uint8Array): Promise<void
   } finally {
     await fh.close()
   }
+}
+
+/**
+ * Move an open file's mtime to now, never backwards, and fsync it: an idempotent re-put
+ * counts as a put for the age a collector sees (store.ts), even after a crash.
+ */
+export async function touch(fh: FileHandle): Promise<void> {
+  const { atime, mtimeMs } = await fh.stat()
+  await fh.utimes(atime, Math.max(Date.now(), mtimeMs) / 1000)
+  await fh.sync()
 }
 
 /** fsync a directory so that the names created or removed in it are durable. */

@@ -62,6 +62,10 @@ export class FaultyStore implements Store {
     return this.inner.location
   }
 
+  get concurrency(): number {
+    return this.inner.concurrency
+  }
+
   inject(fault: Fault): void {
     if (fault.action === 'truncate' && fault.method !== 'put')
       throw new TypeError('a truncate fault needs method: put')

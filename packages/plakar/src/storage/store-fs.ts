@@ -8,9 +8,11 @@
  * put writes a temp file beside the target, fsyncs it, link(2)s it to the target (which
  * fails rather than replaces when the target exists), removes the temp name and fsyncs
  * the directory. A writer killed at any step leaves at most a `.tmp-*` file, which list
- * skips and clean() removes.
+ * skips and clean() removes. The file's mtime is the object's; a re-put of identical bytes
+ * sets it to now (futimes, fsync).
  */
 import { promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { StorageError } from '../errors.js'
 import { checkName, checkRange, closedError, exists, notFound, rangeEnd, sameBytes } from './checks.js'
@@ -25,6 +27,7 @@ import {
   TEMP_PREFIX,
   tempName,
   tempWriterDead,
+  touch,
   writeNewFile,
 } from './fs-io.js'
 import { pathLocation, urlPath } from './location.js'
@@ -46,6 +49,12 @@ const OWN_ENTRIES = new Set([LAYOUT_FILE, ...Object.values(KIND_DIRS).map((k) =>
 
 export class FsStore implements Store {
   readonly location: string
+  /**
+   * Each request is a few calls on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE
+   * says otherwise): twice that keeps the pool busy while some wait on fsync; beyond, they
+   * only queue there, ahead of the zlib, crypto and dns work that shares the pool.
+   */
+  readonly concurrency = 8
   readonly root: string
   readonly #dirsMade = new Set<string>()
   /** Objects never change once named, so their fds can be kept (see fd-cache.ts). */
@@ -237,7 +246,8 @@ export class FsStore implements Store {
         if (errno(err) === 'ENOENT') return undefined
         throw this.#io(`list ${dir}`, err)
       })
-      if (info?.isFile()) yield { name, size: info.size }
+      // Rounded: the ns timestamp comes back through doubles, a hair off the ms it was set to.
+      if (info?.isFile()) yield { name, size: info.size, mtime: Math.round(info.mtimeMs) }
     }
   }
 
@@ -271,17 +281,25 @@ export class FsStore implements Store {
     this.#dirsMade.add(dir)
   }
 
-  /** true: `target` holds exactly `data`; false: absent; STORAGE_EXISTS: different bytes. */
+  /**
+   * true: `target` holds exactly `data`, and its mtime is now that of this put; false: absent;
+   * STORAGE_EXISTS: different bytes.
+   */
   async #matchesExisting(kind: ObjectKind, name: string, target: string, data: Uint8Array): Promise<boolean> {
-    let old: Buffer
+    let fh: FileHandle
     try {
-      old = await fsp.readFile(target)
+      fh = await fsp.open(target, 'r')
     } catch (err) {
       if (errno(err) === 'ENOENT') return false
       throw err
     }
-    if (!sameBytes(old, data)) throw exists(this.location, kind, name)
-    return true
+    try {
+      if (!sameBytes(await fh.readFile(), data)) throw exists(this.location, kind, name)
+      await touch(fh)
+      return true
+    } finally {
+      await fh.close()
+    }
   }
 
   async #refuseOccupied(): Promise<void> {

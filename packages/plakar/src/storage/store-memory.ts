@@ -7,11 +7,17 @@ import { StorageError } from '../errors.js'
 import { checkName, checkRange, closedError, exists, notFound, rangeEnd, sameBytes } from './checks.js'
 import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 
-type Objects = Map<string, Uint8Array>
+interface Stored {
+  readonly data: Uint8Array
+  readonly mtime: number
+}
+type Objects = Map<string, Stored>
 const stores = new Map<string, Map<ObjectKind, Objects>>()
 
 export class MemoryStore implements Store {
   readonly location: string
+  /** Every call is one synchronous step: in-flight requests only bound the buffers held. */
+  readonly concurrency = 256
   readonly #name: string
   #closed = false
 
@@ -36,14 +42,15 @@ export class MemoryStore implements Store {
     checkName(this.location, kind, name)
     const objects = this.#objects(kind)
     const old = objects.get(name)
-    if (old === undefined) objects.set(name, Buffer.from(data))
-    else if (!sameBytes(old, data)) throw exists(this.location, kind, name)
+    if (old === undefined) objects.set(name, { data: Buffer.from(data), mtime: Date.now() })
+    else if (!sameBytes(old.data, data)) throw exists(this.location, kind, name)
+    else objects.set(name, { data: old.data, mtime: Math.max(old.mtime, Date.now()) })
   }
 
   async get(kind: ObjectKind, name: string, offset?: number, length?: number): Promise<Uint8Array> {
     checkName(this.location, kind, name)
     const range = checkRange(offset, length)
-    const data = this.#objects(kind).get(name)
+    const data = this.#objects(kind).get(name)?.data
     if (data === undefined) throw notFound(this.location, kind, name)
     return Buffer.from(
       data.subarray(range.start, rangeEnd(this.location, kind, name, range, data.byteLength)),
@@ -52,14 +59,14 @@ export class MemoryStore implements Store {
 
   async stat(kind: ObjectKind, name: string): Promise<number | undefined> {
     checkName(this.location, kind, name)
-    return this.#objects(kind).get(name)?.byteLength
+    return this.#objects(kind).get(name)?.data.byteLength
   }
 
   async *list(kind: ObjectKind): AsyncIterable<ObjectInfo> {
     // A copy taken when list begins, so that a delete and re-put during the listing
     // cannot yield a name twice.
     const entries = [...this.#objects(kind)]
-    for (const [name, data] of entries) yield { name, size: data.byteLength }
+    for (const [name, { data, mtime }] of entries) yield { name, size: data.byteLength, mtime }
   }
 
   async delete(kind: ObjectKind, name: string): Promise<void> {

@@ -17,6 +17,10 @@ export class ReadOnlyStore implements Store {
     return this.inner.location
   }
 
+  get concurrency(): number {
+    return this.inner.concurrency
+  }
+
   async create(): Promise<void> {
     throw this.#refuse('create a repository')
   }

@@ -1,7 +1,7 @@
 /**
  * sqlite:///path/file.db: every object in one SQLite file (layout in docs/plakar-storage.md).
  *
- *   objects(id, kind, name, size)          one row per object, UNIQUE (kind, name)
+ *   objects(id, kind, name, size, mtime)   one row per object, UNIQUE (kind, name)
  *   segments(object, start, data)          the bytes, in pieces of at most 64 KiB
  *
  * Splitting objects into segments makes a range read touch only the rows it needs (SQLite
@@ -12,6 +12,8 @@
  * WAL mode with synchronous=FULL (a put is durable once it returns) and a busy timeout,
  * so that several processes can write the same file; writes are serialised by SQLite.
  * better-sqlite3 is synchronous: a put blocks this thread for the time of its transaction.
+ * mtime is the writer's Date.now() inside that transaction; a re-put of identical bytes
+ * moves it forward. Opening a layout 1 file upgrades it to layout 2 in place (#upgrade).
  */
 import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -23,7 +25,7 @@ import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 
 /** 'PLKR': marks the file as a plakar store; user_version is the layout version. */
 export const SQLITE_APPLICATION_ID = 0x504c4b52
-export const SQLITE_LAYOUT_VERSION = 1
+export const SQLITE_LAYOUT_VERSION = 2
 const BUSY_TIMEOUT_MS = 60_000
 const LIST_PAGE = 1000
 
@@ -33,6 +35,7 @@ const SCHEMA = `
     kind TEXT NOT NULL,
     name TEXT NOT NULL,
     size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
     UNIQUE (kind, name)
   );
   CREATE TABLE segments (
@@ -41,6 +44,25 @@ const SCHEMA = `
     data BLOB NOT NULL,
     PRIMARY KEY (object, start)
   );
+`
+
+/**
+ * Layout 1 -> 2: objects gains mtime. ADD COLUMN cannot default to the time, so the column
+ * is nullable here; the rows already there take the upgrade's time (bound separately),
+ * later than their put, which is the safe side for a collector. A plakar of layout 1 that
+ * had the file open before the upgrade keeps inserting rows without mtime until it exits:
+ * the trigger stamps those with the time of their insert. Both stay for good, because
+ * nothing can tell when the last such writer is gone; the trigger costs one comparison per
+ * put.
+ */
+const UPGRADE_1_TO_2 = `
+  ALTER TABLE objects ADD COLUMN mtime INTEGER;
+  CREATE TRIGGER objects_mtime_of_layout_1_writers AFTER INSERT ON objects
+    WHEN NEW.mtime IS NULL
+  BEGIN
+    UPDATE objects SET mtime = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+      WHERE id = NEW.id;
+  END;
 `
 
 /**
@@ -77,17 +99,19 @@ interface SegmentRow {
 
 class Connection {
   readonly findObject: Database.Statement<[string, string], ObjectRow>
-  readonly insertObject: Database.Statement<[string, string, number]>
+  readonly insertObject: Database.Statement<[string, string, number, number]>
+  readonly touchObject: Database.Statement<[number, number]>
   readonly insertSegment: Database.Statement<[number | bigint, number, Buffer]>
   readonly segments: Database.Statement<[number], SegmentRow>
   readonly segmentsIn: Database.Statement<{ object: number; start: number; end: number }, SegmentRow>
-  readonly listPage: Database.Statement<[string, string, number], { name: string; size: number }>
+  readonly listPage: Database.Statement<[string, string, number], ObjectInfo>
   readonly deleteSegments: Database.Statement<[number]>
   readonly deleteObject: Database.Statement<[number]>
 
   constructor(readonly db: Database.Database) {
     this.findObject = db.prepare('SELECT id, size FROM objects WHERE kind = ? AND name = ?')
-    this.insertObject = db.prepare('INSERT INTO objects (kind, name, size) VALUES (?, ?, ?)')
+    this.insertObject = db.prepare('INSERT INTO objects (kind, name, size, mtime) VALUES (?, ?, ?, ?)')
+    this.touchObject = db.prepare('UPDATE objects SET mtime = max(mtime, ?) WHERE id = ?')
     this.insertSegment = db.prepare('INSERT INTO segments (object, start, data) VALUES (?, ?, ?)')
     this.segments = db.prepare('SELECT start, data FROM segments WHERE object = ? ORDER BY start')
     this.segmentsIn = db.prepare(
@@ -95,7 +119,7 @@ class Connection {
          (SELECT max(start) FROM segments WHERE object = @object AND start <= @start) ORDER BY start`,
     )
     this.listPage = db.prepare(
-      'SELECT name, size FROM objects WHERE kind = ? AND name > ? ORDER BY name LIMIT ?',
+      'SELECT name, size, mtime FROM objects WHERE kind = ? AND name > ? ORDER BY name LIMIT ?',
     )
     this.deleteSegments = db.prepare('DELETE FROM segments WHERE object = ?')
     this.deleteObject = db.prepare('DELETE FROM objects WHERE id = ?')
@@ -104,6 +128,11 @@ class Connection {
 
 export class SqliteStore implements Store {
   readonly location: string
+  /**
+   * One connection, and better-sqlite3 runs each request to its end on this thread: requests
+   * are served one after another whatever the caller keeps in flight.
+   */
+  readonly concurrency = 1
   readonly path: string
   readonly #tuning: SqliteTuning
   #conn: Connection | undefined
@@ -161,9 +190,10 @@ export class SqliteStore implements Store {
             if (old.size !== bytes.byteLength || !this.#read(c, old, 0, old.size).equals(bytes)) {
               throw exists(this.location, kind, name)
             }
+            c.touchObject.run(Date.now(), old.id)
             return
           }
-          const id = c.insertObject.run(kind, name, bytes.byteLength).lastInsertRowid
+          const id = c.insertObject.run(kind, name, bytes.byteLength, Date.now()).lastInsertRowid
           const segment = this.#tuning.segment
           for (let start = 0; start < bytes.byteLength; start += segment) {
             c.insertSegment.run(id, start, bytes.subarray(start, start + segment))
@@ -200,7 +230,7 @@ export class SqliteStore implements Store {
     let after = ''
     for (;;) {
       const page = this.#guard(`list ${kind}`, () => c.listPage.all(kind, after, LIST_PAGE))
-      for (const row of page) yield { name: row.name, size: row.size }
+      for (const row of page) yield { name: row.name, size: row.size, mtime: row.mtime }
       if (page.length < LIST_PAGE) return
       after = page[page.length - 1]!.name
     }
@@ -296,6 +326,7 @@ export class SqliteStore implements Store {
             `${this.location}: storage layout ${version} is newer than this plakar supports (${SQLITE_LAYOUT_VERSION})`,
           )
         }
+        if (version < SQLITE_LAYOUT_VERSION) this.#upgrade(db)
         return new Connection(db)
       } catch (err) {
         db.close()
@@ -303,6 +334,24 @@ export class SqliteStore implements Store {
       }
     })
     return this.#conn
+  }
+
+  /** Bring a file of an older layout to this one, in one transaction (docs/plakar-storage.md). */
+  #upgrade(db: Database.Database): void {
+    db.transaction(() => {
+      // Again under the write lock: another process may have upgraded it meanwhile.
+      const version = db.pragma('user_version', { simple: true }) as number
+      if (version === SQLITE_LAYOUT_VERSION) return
+      if (version !== 1) {
+        throw new StorageError(
+          'STORAGE_BAD_LOCATION',
+          `${this.location}: storage layout ${version} is not one this plakar can open`,
+        )
+      }
+      db.exec(UPGRADE_1_TO_2)
+      db.prepare('UPDATE objects SET mtime = ?').run(Date.now())
+      db.pragma(`user_version = ${SQLITE_LAYOUT_VERSION}`)
+    }).immediate()
   }
 
   #configure(db: Database.Database): void {

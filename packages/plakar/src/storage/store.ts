@@ -30,6 +30,19 @@
  * - list(kind) yields every object of that kind that was fully put before list began, each
  *   exactly once, in no particular order; objects put during the listing may or may not
  *   appear. It never yields partial objects.
+ * - Each listed object carries its `mtime`: an integer, milliseconds since the epoch, as the
+ *   medium recorded it (fs: the file's mtime, stamped by the kernel or the file server;
+ *   sqlite and memory: the writer's Date.now() inside the put). It is what a garbage
+ *   collector ages objects by, so its bound that matters is the lower one. For the latest
+ *   put of the object that succeeded, started at S and resolved at E by a reader's clock:
+ *   S - slack <= mtime <= E + slack, where slack is the skew between the reader's clock and
+ *   the recording one plus the medium's timestamp granularity (milliseconds on local
+ *   filesystems, whose clock lags by up to a tick; 2 s on FAT). An idempotent re-put of
+ *   identical bytes counts as a put: it moves mtime to its own time, never backwards, and
+ *   durably before it resolves, so that an object a writer has just relied on is never seen
+ *   as old. Nothing else changes mtime; two listings of an untouched object agree. An
+ *   object stored before its medium recorded times (sqlite layout 1) reads as the time of
+ *   the upgrade: later than its put, which is the safe side.
  * - delete(kind, name) removes the object; deleting a missing object succeeds (so that
  *   a retried cleanup is harmless).
  * - Any number of Store instances, in any number of processes, may use the same location
@@ -40,6 +53,10 @@
  * - A failure of the medium is a StorageError `STORAGE_IO` whose one-line message names
  *   the location and the object; a method called after close() fails `STORAGE_CLOSED`.
  * - close() releases handles; no other method is called after it.
+ * - concurrency is how many requests the store usefully serves at once: a positive
+ *   integer, constant for the store's life. A caller that wants throughput keeps about that
+ *   many in flight; more only queue (holding their buffers) and fewer leave the medium idle.
+ *   It is advice, not a limit: any number of calls may be pending, and all of the above holds.
  *
  * Kinds are a closed set so that a backend can map each to a table or folder.
  */
@@ -49,6 +66,8 @@ export type ObjectKind = (typeof OBJECT_KINDS)[number]
 export interface ObjectInfo {
   readonly name: string
   readonly size: number
+  /** When the latest put of it succeeded, in ms since the epoch, as the medium recorded it. */
+  readonly mtime: number
 }
 
 export interface Store {
@@ -57,6 +76,8 @@ export interface Store {
    * relative path); openStore(location) opens the same place.
    */
   readonly location: string
+  /** How many requests are worth keeping in flight (see the CONTRACT). */
+  readonly concurrency: number
   /**
    * Create the location (empty). Fails with STORAGE_EXISTS if a repository store is there
    * (perhaps half created: a caller may then resume), and with STORAGE_BAD_LOCATION if

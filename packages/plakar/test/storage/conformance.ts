@@ -14,7 +14,15 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
-import { FaultyStore, OBJECT_KINDS, openStore, type Store } from '../../src/storage/index.js'
+import {
+  FaultyStore,
+  OBJECT_KINDS,
+  type ObjectInfo,
+  type ObjectKind,
+  openStore,
+  ReadOnlyStore,
+  type Store,
+} from '../../src/storage/index.js'
 import { objectBytes, objectName, objectSize } from './objects.js'
 
 export interface ConformanceOptions {
@@ -22,6 +30,27 @@ export interface ConformanceOptions {
   freshLocation(): string | Promise<string>
   /** Whether other processes can open the same location; a skip carries its reason. */
   multiProcess?: true | { skip: string }
+  /**
+   * Make the medium record `mtime` for an existing object, as if it had been put then
+   * (through the medium, not the Store); a skip carries its reason.
+   */
+  backdate:
+    | ((location: string, kind: ObjectKind, name: string, mtime: number) => Promise<void>)
+    | { skip: string }
+}
+
+/**
+ * How far a recorded mtime may stray from the reader's clock around the put (store.ts):
+ * no skew here (one machine), but the medium's granularity (2 s on FAT; on others the
+ * kernel stamps files from a clock up to a tick behind Date.now()).
+ */
+const SLACK_MS = 2000
+
+/** `info` carries an mtime of a put that ran between `before` and `after` (Date.now()). */
+function putBetween(info: ObjectInfo, before: number, after: number): void {
+  expect(Number.isInteger(info.mtime), `${info.name}: mtime ${info.mtime}`).toBe(true)
+  expect(info.mtime, `${info.name}: mtime before the put`).toBeGreaterThanOrEqual(before - SLACK_MS)
+  expect(info.mtime, `${info.name}: mtime after the put`).toBeLessThanOrEqual(after + SLACK_MS)
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -39,10 +68,21 @@ async function failsWith(promise: Promise<unknown>, code: string): Promise<Error
   throw new Error(`expected ${code}, but it succeeded`)
 }
 
-async function names(store: Store, kind: (typeof OBJECT_KINDS)[number]): Promise<string[]> {
-  const out: string[] = []
-  for await (const info of store.list(kind)) out.push(info.name)
-  return out.sort()
+async function names(store: Store, kind: ObjectKind): Promise<string[]> {
+  return (await infos(store, kind)).map((info) => info.name)
+}
+
+/** What list(kind) yields, by name. */
+async function infos(store: Store, kind: ObjectKind): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = []
+  for await (const info of store.list(kind)) out.push(info)
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+async function infoOf(store: Store, kind: ObjectKind, name: string): Promise<ObjectInfo> {
+  const info = (await infos(store, kind)).find((i) => i.name === name)
+  if (info === undefined) throw new Error(`${kind} ${name} is not listed`)
+  return info
 }
 
 export function storeConformance(backend: string, options: ConformanceOptions): void {
@@ -273,8 +313,9 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
     })
 
     describe('list and delete', () => {
-      it('lists each object of a kind exactly once, with its size', async () => {
+      it('lists each object of a kind exactly once, with its size and the time of its put', async () => {
         const store = await fresh()
+        const before = Date.now()
         const expected = new Map<string, number>()
         // Past a thousand: beyond the page a backend might use to list in pieces.
         const all = Array.from({ length: 1001 }, (_, i) => objectName('list', i))
@@ -288,10 +329,12 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
           )
         }
         await store.put('index', 'ab', Buffer.from('not a pack'))
+        const after = Date.now()
         const seen = new Map<string, number>()
-        for await (const { name, size } of store.list('pack')) {
-          expect(seen.has(name), `${name} listed twice`).toBe(false)
-          seen.set(name, size)
+        for await (const info of store.list('pack')) {
+          expect(seen.has(info.name), `${info.name} listed twice`).toBe(false)
+          seen.set(info.name, info.size)
+          putBetween(info, before, after)
         }
         expect(seen).toEqual(expected)
         expect(await names(store, 'snapshot')).toEqual([])
@@ -353,6 +396,86 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
         await store.put('pack', 'ab', Buffer.from('kept'))
         expect(await store.clean(0)).toBeGreaterThanOrEqual(0)
         expect(Buffer.from(await store.get('pack', 'ab')).toString()).toBe('kept')
+        await store.close()
+      })
+    })
+
+    describe('mtime', () => {
+      it('a fresh object lists with the time of its put, the same in every listing and instance', async () => {
+        const location = await options.freshLocation()
+        const store = openStore(location)
+        await store.create()
+        const before = Date.now()
+        for (const kind of OBJECT_KINDS) await store.put(kind, objectName(kind, 0), objectBytes(kind, 100))
+        await store.put('pack', 'ab', Buffer.alloc(0))
+        const after = Date.now()
+        const other = openStore(location)
+        for (const kind of OBJECT_KINDS) {
+          const listed = await infos(store, kind)
+          expect(listed.length).toBe(kind === 'pack' ? 2 : 1)
+          for (const info of listed) putBetween(info, before, after)
+          expect(await infos(store, kind)).toEqual(listed)
+          expect(await infos(other, kind)).toEqual(listed)
+        }
+        await store.close()
+        await other.close()
+      })
+
+      const backdate = options.backdate
+      const itBackdated = typeof backdate === 'function' ? it : it.skip
+      const why = typeof backdate === 'function' ? '' : ` (skipped: ${backdate.skip})`
+      itBackdated(
+        `list reports the recorded time; a re-put moves it to its own, never back${why}`,
+        async () => {
+          if (typeof backdate !== 'function') return
+          const store = await fresh()
+          const year = 365 * 86_400_000
+          for (const kind of ['pack', 'lock'] as const) {
+            const name = objectName(`mtime-${kind}`, 0)
+            const data = objectBytes(name, 70_000)
+            await store.put(kind, name, data)
+            const old = Date.now() - year
+            await backdate(store.location, kind, name, old)
+            expect((await infoOf(store, kind, name)).mtime).toBe(old)
+            // A put that fails changes nothing; one of the same bytes counts as a put.
+            await failsWith(store.put(kind, name, Buffer.alloc(3)), 'STORAGE_EXISTS')
+            expect((await infoOf(store, kind, name)).mtime).toBe(old)
+            const before = Date.now()
+            await store.put(kind, name, Buffer.from(data))
+            putBetween(await infoOf(store, kind, name), before, Date.now())
+            // A medium whose clock ran ahead: the re-put leaves the later time.
+            const ahead = Date.now() + year
+            await backdate(store.location, kind, name, ahead)
+            await store.put(kind, name, data)
+            expect((await infoOf(store, kind, name)).mtime).toBe(ahead)
+          }
+          await store.close()
+        },
+      )
+    })
+
+    describe('concurrency and decorators', () => {
+      it('concurrency is a positive integer, the same for every instance of a location', async () => {
+        const store = await fresh()
+        expect(Number.isInteger(store.concurrency) && store.concurrency > 0, `${store.concurrency}`).toBe(
+          true,
+        )
+        const other = openStore(store.location)
+        expect(other.concurrency).toBe(store.concurrency)
+        await store.close()
+        await other.close()
+      })
+
+      it('ReadOnlyStore and FaultyStore forward location, concurrency and listings whole', async () => {
+        const store = await fresh()
+        await store.put('pack', 'ab', Buffer.from('x'))
+        await store.put('pack', 'cd', Buffer.from('yy'))
+        const listed = await infos(store, 'pack')
+        for (const decorated of [new ReadOnlyStore(store), new FaultyStore(store)]) {
+          expect(decorated.location).toBe(store.location)
+          expect(decorated.concurrency).toBe(store.concurrency)
+          expect(await infos(decorated, 'pack')).toEqual(listed)
+        }
         await store.close()
       })
     })
@@ -519,6 +642,7 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
     describeMulti(`several processes${multi === true ? '' : ` (skipped: ${multi.skip})`}`, () => {
       it('writers in three processes: shared names dedup, one exclusive winner, listings never partial', async () => {
         const store = await fresh()
+        const before = Date.now()
         const count = 12
         const children = ['1', '2', '3'].map((me) => runChild(store.location, 'writers', { me, count }))
         const reports = await Promise.all(children.map((c) => c.finished))
@@ -530,7 +654,10 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
           expected.add(objectName('shared', i))
           for (const me of ['1', '2', '3']) expected.add(objectName(`own-${me}`, i))
         }
-        expect(await names(store, 'pack')).toEqual([...expected].sort())
+        const after = Date.now()
+        const listed = await infos(store, 'pack')
+        expect(listed.map((info) => info.name)).toEqual([...expected].sort())
+        for (const info of listed) putBetween(info, before, after)
         for (const name of expected) {
           expect(Buffer.from(await store.get('pack', name)).equals(objectBytes(name)), name).toBe(true)
         }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlakarError } from '../../src/errors.js'
-import { openStore } from '../../src/storage/index.js'
+import { type ObjectInfo, openStore, type Store } from '../../src/storage/index.js'
 import { objectBytes } from './objects.js'
 
 // Made before the tests, not at import: a run that filters every test out leaves nothing behind.
@@ -15,6 +15,30 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let n = 0
 const fresh = () => join(dir, `r${n++}.db`)
+
+/** A file as plakar with sqlite layout 1 created it (docs/plakar-storage.md); left open, as such a plakar would. */
+function layout1(path: string): Database.Database {
+  const db = new Database(path)
+  db.pragma('journal_mode = wal')
+  db.exec(`
+    CREATE TABLE objects (
+      id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+      UNIQUE (kind, name)
+    );
+    CREATE TABLE segments (
+      object INTEGER NOT NULL, start INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (object, start)
+    );
+  `)
+  db.pragma('application_id = 1347177298')
+  db.pragma('user_version = 1')
+  return db
+}
+
+async function list(store: Store): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = []
+  for await (const info of store.list('pack')) out.push(info)
+  return out.sort((x, y) => (x.name < y.name ? -1 : 1))
+}
 
 async function failure(p: Promise<unknown>, code: string): Promise<string> {
   const err = await p.then(
@@ -34,7 +58,7 @@ describe('sqlite store layout', () => {
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('application_id', { simple: true })).toBe(0x504c4b52)
-    expect(db.pragma('user_version', { simple: true })).toBe(1)
+    expect(db.pragma('user_version', { simple: true })).toBe(2)
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('page_size', { simple: true })).toBe(65536)
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2)
@@ -62,7 +86,7 @@ describe('sqlite store layout', () => {
     const data = objectBytes('odd', 1000)
     const db = new Database(path)
     const id = db
-      .prepare("INSERT INTO objects (kind, name, size) VALUES ('index', 'odd', 1000)")
+      .prepare("INSERT INTO objects (kind, name, size, mtime) VALUES ('index', 'odd', 1000, 0)")
       .run().lastInsertRowid
     for (const [start, end] of [
       [0, 7],
@@ -141,11 +165,44 @@ describe('sqlite store layout', () => {
     const path = fresh()
     await openStore(`sqlite://${path}`).create()
     const db = new Database(path)
-    db.pragma('user_version = 2')
+    db.pragma('user_version = 3')
     db.close()
     expect(await failure(openStore(`sqlite://${path}`).open(), 'STORAGE_BAD_LOCATION')).toMatch(
-      /layout 2 is newer/,
+      /layout 3 is newer/,
     )
+  })
+
+  it('upgrades a layout 1 file in place: its objects take the upgrade time, old writers get stamped', async () => {
+    const path = fresh()
+    const old = layout1(path)
+    const data = objectBytes('abcd', 100_000)
+    const id = old
+      .prepare("INSERT INTO objects (kind, name, size) VALUES ('pack', 'abcd', 100000)")
+      .run().lastInsertRowid
+    old.prepare('INSERT INTO segments (object, start, data) VALUES (?, 0, ?)').run(id, data)
+    const before = Date.now()
+    const [a, b] = [openStore(`sqlite://${path}`), openStore(`sqlite://${path}`)]
+    await a.open()
+    await b.open() // finds it done
+    const after = Date.now()
+    expect(old.pragma('user_version', { simple: true })).toBe(2)
+    const [listed] = await list(a)
+    expect(listed!.name).toBe('abcd')
+    expect(listed!.mtime).toBeGreaterThanOrEqual(before)
+    expect(listed!.mtime).toBeLessThanOrEqual(after)
+    expect(Buffer.from(await b.get('pack', 'abcd')).equals(data)).toBe(true)
+    // A layout 1 plakar that had the file open goes on inserting rows without mtime.
+    const stale = Date.now()
+    old.prepare("INSERT INTO objects (kind, name, size) VALUES ('pack', 'ef', 0)").run()
+    const inserted = (await list(b)).find((o) => o.name === 'ef')!
+    expect(inserted.mtime).toBeGreaterThanOrEqual(stale - 1)
+    expect(inserted.mtime).toBeLessThanOrEqual(Date.now())
+    await a.put('pack', 'gh', Buffer.from('new'))
+    await a.put('pack', 'abcd', data)
+    expect((await list(b)).map((o) => o.name)).toEqual(['abcd', 'ef', 'gh'])
+    old.close()
+    await a.close()
+    await b.close()
   })
 
   it('clean() gives the pages of deleted objects back to the filesystem', async () => {
