@@ -3,6 +3,10 @@ import { packageBuild } from '../../tsup.base'
 
 export default defineConfig({
   ...packageBuild,
+  // CommonJS is split into shared chunks too (ESM always is): the entries below then share one
+  // copy of each module, so a store registered through @poolp/plakar/storage is one that
+  // @poolp/plakar's openStore finds, and a class is the same class from every entry.
+  splitting: true,
   // The pipeline, blob and restore workers are their own entries: worker_threads load them by
   // file name from dist/ (see src/platform/worker.ts), beside index.js / index.cjs. The plakar
   // CLI (bin/plakar.ts) sits beside them too, so the workers are found from it.
