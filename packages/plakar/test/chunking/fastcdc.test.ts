@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
 import { describe, expect, it } from 'vitest'
 import { chunkerFor, fastcdc, GEAR, GEAR_SEED } from '../../src/chunking/index.js'
-import { isPlakarError } from '../../src/errors.js'
 
 function xorshiftBytes(n: number, seed = 2463534242): Buffer {
   const buf = Buffer.alloc(n)

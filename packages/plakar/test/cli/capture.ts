@@ -1,5 +1,5 @@
 import { PassThrough, Writable } from 'node:stream'
-import type { Io } from '../../src/commands/context.js'
+import type { Io } from '@poolp/plakar/cli'
 
 /** Streams for main(): stdout and stderr collected as bytes, stdin empty and not a terminal. */
 export function captureIo(env: Record<string, string | undefined>, cwd: string) {

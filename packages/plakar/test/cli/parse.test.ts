@@ -1,10 +1,8 @@
+import { COMMANDS, main, type RepositoryProvider } from '@poolp/plakar/cli'
 import { describe, expect, it } from 'vitest'
-import { main } from '../../src/commands/cli.js'
 import { renderHelp } from '../../src/commands/command.js'
-import type { RepositoryProvider } from '../../src/commands/context.js'
 import { humanSize, modeString, snapshotLine } from '../../src/commands/format.js'
 import { ProgressLine } from '../../src/commands/progress.js'
-import { COMMANDS } from '../../src/commands/registry.js'
 import { captureIo } from './capture.js'
 
 /** The parser's tests need no repository: every case here fails or ends before opening one. */

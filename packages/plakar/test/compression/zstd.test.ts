@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
 import { describe, expect, it } from 'vitest'
 import { codecByName, codecsByTag, zstdCodec } from '../../src/compression/index.js'
-import { isPlakarError } from '../../src/errors.js'
 
 describe('zstd codec', () => {
   const codec = zstdCodec()

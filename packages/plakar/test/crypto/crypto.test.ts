@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
 import { describe, expect, it } from 'vitest'
 import {
   aeadOpen,
@@ -10,7 +11,6 @@ import {
   unwrapMasterKey,
   wrapMasterKey,
 } from '../../src/crypto/index.js'
-import { isPlakarError } from '../../src/errors.js'
 
 const KDF = { N: 1 << 10, p: 1 }
 

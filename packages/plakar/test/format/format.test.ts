@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
 import { describe, expect, it } from 'vitest'
 import { codecByName, codecsByTag } from '../../src/compression/index.js'
 import { blobIdFunction } from '../../src/crypto/index.js'
-import { isPlakarError } from '../../src/errors.js'
 import {
   buildPack,
   decodeIndex,

@@ -10,16 +10,17 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { encode } from '../../src/snapshot/codec.js'
-import { type Entry, entryToWire } from '../../src/snapshot/entry.js'
 import {
   DirWriter,
+  type Entry,
   encodeHeader,
   makeContent,
   SNAPSHOT_VERSION,
   TREE_VERSION,
-} from '../../src/snapshot/index.js'
+} from '@poolp/plakar/snapshot'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encode } from '../../src/snapshot/codec.js'
+import { entryToWire } from '../../src/snapshot/entry.js'
 import { ok, PASSPHRASE, type PlakarEnv, plakar } from './harness.js'
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'plakar-escape-'))

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { isPlakarError } from '@poolp/plakar'
+import type { Store } from '@poolp/plakar/storage'
+import { FaultyStore } from '@poolp/plakar/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import { FaultyStore, type Store } from '../../src/storage/index.js'
 import { createRepo, memoryStore, openRepo, tempDir } from './helpers.js'
 
 let dir: ReturnType<typeof tempDir>

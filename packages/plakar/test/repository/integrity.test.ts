@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
+import type { Store } from '@poolp/plakar/storage'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import type { Store } from '../../src/storage/index.js'
 import { createRepo, memoryStore, openRepo, tempDir } from './helpers.js'
 
 let dir: ReturnType<typeof tempDir>

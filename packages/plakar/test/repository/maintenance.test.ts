@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { isPlakarError } from '@poolp/plakar'
+import { openStore } from '@poolp/plakar/storage'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openStore } from '../../src/storage/index.js'
 import { createRepo, openRepo, tempDir } from './helpers.js'
 
 let dir: ReturnType<typeof tempDir>

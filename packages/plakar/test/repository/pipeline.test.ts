@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { isPlakarError } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
 import { createRepo, memoryStore, openRepo, tempDir } from './helpers.js'
 
 /** A small source-like tree: text files of varied sizes, a few big ones, an empty one. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { isPlakarError } from '@poolp/plakar'
+import { Repository } from '@poolp/plakar/repository'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import { Repository } from '../../src/repository/index.js'
 import { createRepo, memoryStore, openRepo, PASS, TEST_KDF, tempDir } from './helpers.js'
 
 let dir: ReturnType<typeof tempDir>

@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { openStore } from '@poolp/plakar/storage'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openStore } from '../../src/storage/index.js'
 import { createRepo, openRepo, tempDir } from './helpers.js'
 
 const run = promisify(execFile)

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { archive, Excludes, encodeHeader, TreeReader, walk } from '@poolp/plakar'
+import { archive, encodeHeader, TreeReader, walk } from '@poolp/plakar'
+import { Excludes } from '@poolp/plakar/snapshot'
 import { describe, expect, it } from 'vitest'
 import { memoryRepository } from './repo.js'
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { MemoryStore, openStore, Repository } from '@poolp/plakar'
+import { openStore, Repository } from '@poolp/plakar'
+import { MemoryStore } from '@poolp/plakar/storage'
 
 /**
  * A real repository over an in-memory store, with a cheap KDF. Its close() also frees the

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DirWriter, type Entry, type Repository, Restorer, TreeReader } from '@poolp/plakar'
+import { type Entry, type Repository, Restorer, TreeReader } from '@poolp/plakar'
+import { DirWriter } from '@poolp/plakar/snapshot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memoryRepository } from './repo.js'
 

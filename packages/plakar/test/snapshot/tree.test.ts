@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { DirWriter, type Entry, type SnapshotBlobWriter, TreeReader } from '@poolp/plakar'
+import { type Entry, TreeReader } from '@poolp/plakar'
+import { DirWriter, type SnapshotBlobWriter } from '@poolp/plakar/snapshot'
 import { describe, expect, it } from 'vitest'
 import { encode } from '../../src/snapshot/codec.js'
 import { entryToWire } from '../../src/snapshot/entry.js'

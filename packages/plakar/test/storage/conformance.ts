@@ -11,18 +11,18 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
+import { isPlakarError } from '@poolp/plakar'
 import {
-  FaultyStore,
   OBJECT_KINDS,
   type ObjectInfo,
   type ObjectKind,
   openStore,
   ReadOnlyStore,
   type Store,
-} from '../../src/storage/index.js'
+} from '@poolp/plakar/storage'
+import { FaultyStore } from '@poolp/plakar/testing'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
 import { objectBytes, objectName, objectSize } from './objects.js'
 
 export interface ConformanceOptions {

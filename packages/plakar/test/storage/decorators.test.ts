@@ -1,12 +1,7 @@
+import { isPlakarError } from '@poolp/plakar'
+import { type MemoryStore, openStore, ReadOnlyStore, type Store } from '@poolp/plakar/storage'
+import { FaultyStore } from '@poolp/plakar/testing'
 import { describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import {
-  FaultyStore,
-  type MemoryStore,
-  openStore,
-  ReadOnlyStore,
-  type Store,
-} from '../../src/storage/index.js'
 
 let n = 0
 async function memory(): Promise<Store> {

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { ObjectKind } from '@poolp/plakar/storage'
 import { afterAll, beforeAll } from 'vitest'
-import type { ObjectKind } from '../../src/storage/index.js'
 import { storeConformance } from './conformance.js'
 
 // Made before the tests, not at import: a run that filters every test out leaves nothing behind.

@@ -1,6 +1,5 @@
 import { homedir } from 'node:os'
-import { describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
+import { isPlakarError } from '@poolp/plakar'
 import {
   FsStore,
   MemoryStore,
@@ -10,7 +9,8 @@ import {
   SqliteStore,
   type Store,
   storeSchemes,
-} from '../../src/storage/index.js'
+} from '@poolp/plakar/storage'
+import { describe, expect, it } from 'vitest'
 
 function fails(fn: () => unknown, code: string): string {
   try {

@@ -11,9 +11,9 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isPlakarError } from '@poolp/plakar'
+import { openStore } from '@poolp/plakar/storage'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import { openStore } from '../../src/storage/index.js'
 
 // Made before the tests, not at import: a run that filters every test out leaves nothing behind.
 let dir = ''

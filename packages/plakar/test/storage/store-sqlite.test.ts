@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isPlakarError } from '@poolp/plakar'
+import { type ObjectInfo, openStore, type Store } from '@poolp/plakar/storage'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPlakarError } from '../../src/errors.js'
-import { type ObjectInfo, openStore, type Store } from '../../src/storage/index.js'
 import { objectBytes } from './objects.js'
 
 // Made before the tests, not at import: a run that filters every test out leaves nothing behind.
