@@ -1,6 +1,46 @@
-// The package's public surface, one line per layer (biome keeps these sorted):
-export * from './commands/index.js'
-export { isPlakarError, PlakarError, RepositoryError, StorageError, type StorageErrorCode } from './errors.js'
-export * from './repository/index.js'
-export * from './snapshot/index.js'
-export * from './storage/index.js'
+/**
+ * @poolp/plakar for library users: open a store by location, create or open a Repository
+ * on it, and do with snapshots what the commands do (push: archive; ls, cat: TreeReader,
+ * walk; pull: Restorer; diff: diffDirs; find: NameFinder), with errors that carry a stable
+ * code. Everything else is a subpath, for the CLI and for code that works on one layer:
+ * `@poolp/plakar/cli`, `/storage`, `/repository`, `/snapshot`, and `/testing` (fixtures).
+ */
+export {
+  isPlakarError,
+  PlakarError,
+  type PlakarErrorCode,
+  RepositoryError,
+  type RepositoryErrorCode,
+  SnapshotError,
+  type SnapshotErrorCode,
+  StorageError,
+  type StorageErrorCode,
+} from './errors.js'
+export { type CreateOptions, type OpenOptions, Repository } from './repository/index.js'
+export {
+  type ArchiveOptions,
+  ArchiveProgress,
+  archive,
+  type Change,
+  diffDirs,
+  type Entry,
+  type EntryKind,
+  encodeHeader,
+  FileCache,
+  type Located,
+  listHeaders,
+  loadHeader,
+  locate,
+  type Match,
+  NameFinder,
+  type RestoreOptions,
+  RestoreProgress,
+  Restorer,
+  resolveSnapshot,
+  type SnapshotCounts,
+  type SnapshotErrorRecord,
+  type SnapshotHeader,
+  TreeReader,
+  walk,
+} from './snapshot/index.js'
+export { defaultLocation, openStore, type Store } from './storage/index.js'

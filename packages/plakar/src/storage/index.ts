@@ -4,7 +4,7 @@
  * - Store: a flat namespace of immutable objects by kind (store.ts holds the contract).
  * - location: what the user writes after `on` (a path or a URL); its scheme picks the
  *   backend through the registry: fs (also plain paths), sqlite, memory.
- * - decorators: ReadOnlyStore, and FaultyStore for tests of the layers above.
+ * - decorators: ReadOnlyStore (FaultyStore, for tests, is in @poolp/plakar/testing).
  */
 import { registerStore } from './registry.js'
 import { fsStoreFactory } from './store-fs.js'
@@ -18,7 +18,6 @@ registerStore(memoryStoreFactory)
 export { DEFAULT_LOCATION, defaultLocation, parseLocation } from './location.js'
 export { openStore, registerStore, storeSchemes } from './registry.js'
 export { OBJECT_KINDS, type ObjectInfo, type ObjectKind, type Store, type StoreFactory } from './store.js'
-export { type Fault, FaultyStore } from './store-faulty.js'
 export { FsStore } from './store-fs.js'
 export { MemoryStore } from './store-memory.js'
 export { ReadOnlyStore } from './store-readonly.js'
