@@ -64,19 +64,8 @@ export class SealedBatch {
     return this.slots[i]!
   }
 
-  id(k: number): Uint8Array {
-    return this.batch.ids.subarray(32 * k, 32 * k + 32)
-  }
-
   error(k: number): string | null {
     return this.batch.rangeErrors[this.batch.ranges[k]!] ?? null
-  }
-
-  /** Sealed bytes of the batch, the gaps read between blobs included. */
-  get bytes(): number {
-    let n = 0
-    for (const d of this.batch.data) n += d?.byteLength ?? 0
-    return n
   }
 
   open(k: number): Uint8Array {
@@ -115,8 +104,8 @@ export function openIn(batch: SealedBatchData, k: number, opener: OpenBlob): Uin
 /**
  * Reads the distinct blobs of `blobs` (sorted by pack and offset, neighbours coalesced into
  * one range read) with `read`, which fails as Repository.readPack does. A read that fails
- * with a PlakarError or a system error is that range's error; any other failure is a bug
- * and rejects.
+ * with a PlakarError (a store wraps its medium's failures as STORAGE_IO) is that range's
+ * error; any other failure is a bug and rejects.
  */
 export async function fetchSealed(
   blobs: readonly LocatedBlob[],
@@ -184,7 +173,7 @@ export async function fetchSealed(
           data[r] = owned(bytes)
         },
         (err) => {
-          if (!isPlakarError(err) && !isSystemError(err)) throw err
+          if (!isPlakarError(err)) throw err
           rangeErrors[r] = (err as Error).message
         },
       ),
@@ -228,11 +217,6 @@ export function sealedOf(
     rangeErrors: [null],
   }
   return new SealedBatch(data, slots, opener)
-}
-
-function isSystemError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)
 }
 
 /**
