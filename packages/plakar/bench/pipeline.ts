@@ -21,6 +21,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { chunkerFor, FASTCDC_NAME } from '../src/chunking/index.js'
 import * as sources from '../src/index.js'
+import { FILE_SOURCE } from '../src/snapshot/index.js'
 import { ensureCorpus } from './corpus.js'
 
 interface Entry {
@@ -71,7 +72,7 @@ async function pipeline(files: readonly Entry[], cpus: number, run: number): Pro
     kdf: { N: 1 << 12 },
     cacheDir: null,
   })
-  const writer = repo.writer({ cpus })
+  const writer = repo.writer({ cpus, source: FILE_SOURCE })
   const inFlight = new Set<Promise<unknown>>()
   let stored = 0
   for (const f of files) {

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3'
 import { defaultCacheDir, type RepositoryConfig } from '../repository/index.js'
 import type { RestoreRepository } from '../snapshot/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
@@ -37,8 +36,8 @@ export interface OpenedRepository extends RestoreRepository {
   /** Index objects that could not be read when the repository was opened (damaged). */
   readonly damagedIndexes?: readonly { readonly name: string; readonly error: string }[]
   readonly store: { readonly location: string }
-  /** The repository's local cache database, where the file-metadata cache keeps its table. */
-  readonly cacheDb: Database.Database
+  /** Changes whenever a blob may have left the index (Repository.indexEpoch): the file cache's trust. */
+  indexEpoch(): string
   close(): Promise<void>
 }
 

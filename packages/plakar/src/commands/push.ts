@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { ArchiveProgress, archive, encodeHeader, FileCache, listHeaders } from '../snapshot/index.js'
+import { ArchiveProgress, archive, FileCache, listHeaders } from '../snapshot/index.js'
 import { type Command, EXIT, flagList, usageError } from './command.js'
 import type { Context, OpenedRepository } from './context.js'
 import { duration, humanSize } from './format.js'
@@ -15,7 +15,8 @@ export interface PushOptions {
 export async function runPush(ctx: Context, opts: PushOptions): Promise<number> {
   return ctx.withRepository(async (repo) => {
     const paths = opts.paths.map((p) => resolve(ctx.io.cwd, p))
-    const cache = ctx.cacheDir() !== null ? openFileCache(ctx, repo) : null
+    const cacheDir = ctx.cacheDir()
+    const cache = cacheDir !== null ? openFileCache(ctx, cacheDir, repo) : null
     const progress = new ArchiveProgress()
     const estimate = ctx.io.stderr.isTTY ? await expectedSize(repo, paths) : undefined
     const scan = ctx.io.stderr.isTTY && estimate === undefined ? new SizeScan(paths) : undefined
@@ -36,10 +37,7 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
           line.start()
         },
       })
-      await repo.putSnapshot(header.uuid, encodeHeader(header))
       line.stop()
-      // Every blob of the snapshot is in the index now: the cache rows written can be trusted.
-      cache?.commit()
       if (cache?.failure !== undefined)
         ctx.err(
           `plakar: push: the local cache failed (${cache.failure}): the next push reads every file again`,
@@ -60,9 +58,9 @@ export async function runPush(ctx: Context, opts: PushOptions): Promise<number> 
 }
 
 /** The file-metadata cache, or null (with a warning) when the local cache cannot hold it. */
-function openFileCache(ctx: Context, repo: OpenedRepository): FileCache | null {
+function openFileCache(ctx: Context, dir: string, repo: OpenedRepository): FileCache | null {
   try {
-    return FileCache.in(repo.cacheDb)
+    return FileCache.forRepository(dir, repo)
   } catch (err) {
     ctx.err(`plakar: push: the local cache is unusable (${(err as Error).message}): every file is read`)
     return null

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3'
 import {
   type BlobId,
   type BlobLocation,
@@ -34,8 +33,8 @@ class Opened implements OpenedRepository {
   get damagedIndexes(): readonly { readonly name: string; readonly error: string }[] {
     return this.repo.damagedIndexes
   }
-  get cacheDb(): Database.Database {
-    return this.repo.cache.db
+  indexEpoch(): string {
+    return this.repo.indexEpoch()
   }
   writer(opts?: { cpus?: number }): SnapshotBlobWriter {
     return this.repo.writer(opts)

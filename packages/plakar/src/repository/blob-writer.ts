@@ -5,47 +5,31 @@ import type { LocalCache } from './cache.js'
 import { Packer, type PackerStats } from './packer.js'
 import { defaultCpus, type FileResult, Pipeline } from './pipeline.js'
 import { PROTOCOL_VERSION } from './pipeline-protocol.js'
+import type { SourceSpec } from './source.js'
 import type { BlobId, BlobType, PutResult, RepositoryConfig } from './types.js'
 
-/**
- * A file for the writer to read, in a worker, from offset 0 to end of file (so a file that
- * changes while read is stored as read; the result's `size` says how much). With `fd` the
- * worker reads the caller's open descriptor with explicit positions (its file offset is not
- * used) and never closes it: the caller closes it once putFile has settled. Without `fd`
- * the worker opens `path` itself (string, or bytes for names that are not UTF-8). `size`
- * is the caller's lstat size, a hint used to batch small files; it is not trusted.
- */
-export interface ReadableFile {
-  readonly fd?: number
-  readonly path: string | Buffer
-  readonly size?: number
-  /**
-   * Without `fd`: the device and inode the caller saw (lstat). The file is opened without
-   * following a symlink and rejected (REPO_SOURCE_UNREADABLE, cause code EREPLACED) when it
-   * is not that regular file any more.
-   */
-  readonly expect?: { readonly dev: number; readonly ino: number }
-  /** Also read the file's extended attributes (FileResult.xattrs). */
-  readonly xattrs?: boolean
-}
-
-export interface WriterOptions {
+export interface WriterOptions<S = never> {
   /** Worker threads for chunking, hashing, compression and encryption (default: CPUs - 1, min 1). */
   readonly cpus?: number
+  /** What putFile reads (source.ts): the snapshot layer's files. Without it, putFile fails. */
+  readonly source?: SourceSpec<S>
 }
 
 /**
+ * The one write path: bytes in, blob ids out. putBlob takes bytes; putFile a source item that
+ * the writer's SourceSpec reads (source.ts), cut into chunks on the pipeline's workers.
+ *
  * CONTRACT (see also types.ts)
- * - putFile resolves when every chunk of the file is named and handed to a pack (stored or
- *   deduplicated); it rejects with REPO_SOURCE_UNREADABLE when the file cannot be opened or
+ * - putFile resolves when every chunk of the item is named and handed to a pack (stored or
+ *   deduplicated); it rejects with REPO_SOURCE_UNREADABLE when the source cannot be opened or
  *   read, and the writer goes on. Callers keep many putFile calls in flight (a few hundred
- *   small files, or a few big ones) so small files are batched and the workers stay busy;
- *   the writer queues paths only, and bounds the bytes in flight itself.
+ *   small files, or a few big ones) so small items are batched and the workers stay busy;
+ *   the writer queues items only, and bounds the bytes in flight itself.
  * - flush() waits for the files in flight, then writes the open pack and an index object.
  * - close() flushes and stops the workers; the writer is unusable afterwards.
  */
-export interface BlobWriter {
-  putFile(source: ReadableFile): Promise<FileResult>
+export interface BlobWriter<S = never> {
+  putFile(source: S): Promise<FileResult>
   putBlob(type: BlobType, data: Uint8Array): Promise<PutResult>
   flush(): Promise<void>
   close(): Promise<void>
@@ -60,14 +44,14 @@ interface WriterContext {
   readonly keys: { readonly data: Uint8Array | null; readonly id: Uint8Array | null }
 }
 
-export class RepositoryBlobWriter implements BlobWriter {
+export class RepositoryBlobWriter<S> implements BlobWriter<S> {
   private readonly packer: Packer
   private pipeline: Pipeline | null = null
   private closed = false
 
   constructor(
     private readonly ctx: WriterContext,
-    private readonly opts: WriterOptions = {},
+    private readonly opts: WriterOptions<S> = {},
   ) {
     this.packer = new Packer(ctx.store, ctx.envelope, ctx.cache, ctx.config.packSize)
   }
@@ -76,23 +60,13 @@ export class RepositoryBlobWriter implements BlobWriter {
     return this.packer.stats
   }
 
-  putFile(source: ReadableFile): Promise<FileResult> {
+  putFile(source: S): Promise<FileResult> {
     if (this.closed) return Promise.reject(new RepositoryError('REPO_USAGE', 'writer is closed'))
-    this.pipeline ??= this.startPipeline()
-    const hint =
-      source.size !== undefined && Number.isSafeInteger(source.size) && source.size >= 0
-        ? source.size
-        : undefined
-    return this.pipeline.submit(
-      {
-        fd: source.fd ?? null,
-        path: source.path,
-        size: hint,
-        ...(source.expect ? { expect: source.expect } : {}),
-        ...(source.xattrs ? { xattrs: true } : {}),
-      },
-      hint,
-    )
+    const spec = this.opts.source
+    if (spec === undefined)
+      return Promise.reject(new RepositoryError('REPO_USAGE', 'this writer was made without a source'))
+    this.pipeline ??= this.startPipeline(spec)
+    return this.pipeline.submit(source)
   }
 
   async putBlob(type: BlobType, data: Uint8Array): Promise<PutResult> {
@@ -126,7 +100,7 @@ export class RepositoryBlobWriter implements BlobWriter {
     return this.packer.has(hex) || this.ctx.cache.hasBlob(id)
   }
 
-  private startPipeline(): Pipeline {
+  private startPipeline(source: SourceSpec<S>): Pipeline {
     const { config, keys, cache } = this.ctx
     const cpus = Math.max(1, Math.floor(this.opts.cpus ?? defaultCpus()))
     return new Pipeline(
@@ -139,6 +113,7 @@ export class RepositoryBlobWriter implements BlobWriter {
         chunking: config.chunking,
         cacheFile: cache.path,
       },
+      source as SourceSpec<unknown>,
       (id, sealed, rawLength) => {
         // The worker found it in the index: nothing to store.
         if (sealed === null) return 0

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { promises as fsp, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,11 +17,15 @@ import type { BlobLocation, BlobType } from './types.js'
  * rows are only ever inserted from an index object that exists in the repository, so the
  * cache can lag (a missing row: sync again) but never claim a blob no index names. A
  * listed index that disappeared from the repository (a later prune) resets the tables.
+ * The file is the repository's alone: tables of other layers (the snapshot layer's file
+ * cache kept its table here before it had a file of its own) are dropped on open.
  * Every blob read is verified anyway, so even a damaged cache cannot yield wrong data.
  *
- * The index epoch (`repo_meta` key `epoch`) counts the times rows left `repo_blobs` (a reset,
- * a schema change): while it stays the same, a blob once found in the index is still there.
- * The file cache relies on it (see indexEpoch and snapshot/file-cache.ts).
+ * The index epoch (`repo_meta` key `epoch`) is a random value drawn anew whenever rows leave
+ * `repo_blobs` (a reset, a schema change, a new file): while it stays the same, a blob once
+ * found in the index is still there. Random, not a counter: a cache deleted and made again
+ * must not come back to an epoch it had. The file cache relies on it (Repository.indexEpoch,
+ * snapshot/file-cache.ts).
  */
 const SCHEMA_VERSION = 2
 
@@ -30,21 +35,37 @@ export function defaultCacheDir(env: Readonly<Record<string, string | undefined>
 }
 
 /**
- * Reads the index epoch of a local cache database (see above), which changes whenever a blob
- * may have left the index; 0 for a database that never had one.
+ * A new index epoch (see above). Never numeric-looking ("e-" and hex): a table column with
+ * numeric affinity must not turn it into a number.
  */
-export function indexEpoch(db: Database.Database): () => number {
-  const stmt = db.prepare("SELECT value FROM repo_meta WHERE key = 'epoch'").pluck()
-  return () => {
-    const v = stmt.get()
-    return v === undefined ? 0 : Number(v)
-  }
-}
-
 function bumpEpoch(db: Database.Database): void {
   db.prepare("INSERT OR REPLACE INTO repo_meta (key, value) VALUES ('epoch', ?)").run(
-    String(indexEpoch(db)() + 1),
+    `e-${randomBytes(16).toString('hex')}`,
   )
+}
+
+/** The blobs a local cache held when opened, asked from another thread (a pipeline worker). */
+export interface KnownBlobs {
+  has(id: Uint8Array): boolean
+  close(): void
+}
+
+/**
+ * The local cache file at `path`, opened read-only to answer has(id); null when its index is
+ * empty. A repository that held nothing when the backup started (a first backup) has nothing
+ * to skip: a lookup per chunk would cost ~15 µs each for no hit. The writer still
+ * deduplicates what is sealed, so a blob another writer stored meanwhile is not stored twice,
+ * only sealed once for nothing.
+ */
+export function openKnownBlobs(path: string): KnownBlobs | null {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 10000')
+  if (db.prepare('SELECT 1 FROM repo_blobs LIMIT 1').get() === undefined) {
+    db.close()
+    return null
+  }
+  const has = db.prepare(HAS_BLOB).pluck()
+  return { has: (id) => has.get(id) !== undefined, close: () => db.close() }
 }
 
 export interface BlobRow {
@@ -53,7 +74,7 @@ export interface BlobRow {
 }
 
 export class LocalCache {
-  readonly db: Database.Database
+  private readonly db: Database.Database
   readonly path: string
   private readonly tempDir: string | null
   private readonly stmts: ReturnType<typeof prepare>
@@ -94,6 +115,13 @@ export class LocalCache {
           ) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
         `)
+        const foreign = this.db
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'repo\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+          )
+          .pluck()
+          .all() as string[]
+        for (const t of foreign) this.db.exec(`DROP TABLE "${t.replaceAll('"', '""')}"`)
       })
       .immediate()
     this.stmts = prepare(this.db)
@@ -107,6 +135,11 @@ export class LocalCache {
     }
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
     return new LocalCache(join(cacheDir, `${repositoryId}.db`), null)
+  }
+
+  /** The index epoch (see above). */
+  epoch(): string {
+    return String(this.stmts.epoch.get())
   }
 
   hasBlob(id: Uint8Array): boolean {
@@ -232,9 +265,12 @@ export class LocalCache {
   }
 }
 
+const HAS_BLOB = 'SELECT 1 FROM repo_blobs WHERE id = ?'
+
 function prepare(db: Database.Database) {
   return {
-    has: db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck(),
+    has: db.prepare(HAS_BLOB).pluck(),
+    epoch: db.prepare("SELECT value FROM repo_meta WHERE key = 'epoch'").pluck(),
     lookup: db.prepare('SELECT type, pack_id, offset, length, raw_length FROM repo_blobs WHERE id = ?').raw(),
     packName: db.prepare('SELECT pack FROM repo_packs WHERE pack_id = ?').pluck(),
     packId: db.prepare('SELECT pack_id FROM repo_packs WHERE pack = ?').pluck(),

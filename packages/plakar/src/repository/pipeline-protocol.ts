@@ -1,8 +1,9 @@
 /**
- * Messages between a writer (main thread) and its pipeline workers. Version 3; both ends are
+ * Messages between a writer (main thread) and its pipeline workers. Version 4; both ends are
  * always the same build, so the version only guards against a stale dist/ worker file.
  *
- * main -> worker: TaskMessage, a batch of files (one big file, or many small ones).
+ * main -> worker: TaskMessage, a batch of items (one big file, or many small ones) that the
+ *   worker's source reader opens (source.ts).
  * worker -> main: ChunksMessage, the next chunks of the task's files in order, as parallel
  *   arrays over n chunks plus `data`, the sealed blobs back to back. `sealed[k]` is the sealed
  *   length of chunk k in `data`, or -1 when the worker found the blob in the repository's
@@ -17,7 +18,7 @@
  *   packer has room. So memory in flight is the CREDITS regions per worker, and a slow store
  *   slows the workers.
  */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 export interface WorkerInit {
   readonly version: number
@@ -37,26 +38,11 @@ export interface WorkerInit {
   readonly slots: SharedArrayBuffer
 }
 
-/** A file to read: through the caller's open fd (read with explicit positions, left open), else by path. */
-export interface FileSource {
-  readonly fd: number | null
-  readonly path: string | Uint8Array
-  /** the caller's size hint: small files are read ahead, whole, while others are sealed */
-  readonly size?: number
-  /**
-   * Opened by path (fd null): the device and inode the caller's lstat saw. The worker opens
-   * with O_NOFOLLOW and fails the file with code EREPLACED when the opened file is not a
-   * regular file with these numbers (it was replaced between the lstat and the open).
-   */
-  readonly expect?: { readonly dev: number; readonly ino: number }
-  /** Read the file's extended attributes too (returned with its last section). */
-  readonly xattrs?: boolean
-}
-
 export interface TaskMessage {
   readonly kind: 'task'
   readonly task: number
-  readonly files: readonly FileSource[]
+  /** The items, as the source reader takes them (structured clone). */
+  readonly files: readonly unknown[]
   /** bytes the task is expected to read (the callers' size hints), to size its buffers */
   readonly expected: number
 }
@@ -67,8 +53,8 @@ export interface SectionInfo {
   readonly count: number
   readonly done: boolean
   readonly error?: { readonly code: string; readonly message: string }
-  /** With done, when the file's attributes were asked for: [name, value] pairs by name. */
-  readonly xattrs?: readonly [Uint8Array, Uint8Array][]
+  /** With done: what the source's close(true) returned (its metadata), when defined. */
+  readonly meta?: unknown
 }
 
 export interface ChunksMessage {

@@ -1,16 +1,16 @@
 import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { RepositoryError } from '../errors.js'
+import { startWorker } from '../platform/worker.js'
 import {
   type ChunksMessage,
   CREDITS,
-  type FileSource,
   slotBytes,
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
 import { Sealer } from './sealer.js'
-import { startPipelineWorker } from './worker-entry.js'
+import type { SourceReader, SourceSpec } from './source.js'
 
 /**
  * The main-thread side of the pipeline: a queue of files, batched into tasks for a bounded
@@ -39,22 +39,22 @@ export interface FileResult {
   readonly chunks: Uint8Array[]
   readonly size: number
   readonly stored: number
-  /** The file's extended attributes, [name, value] by name, when they were asked for. */
-  readonly xattrs?: readonly [Buffer, Buffer][]
+  /** What the source's close(true) returned (source.ts), when defined: a structured clone. */
+  readonly meta?: unknown
 }
 
 /** Called for every chunk in order; returns the bytes it stored (0 when deduplicated). */
 export type Consume = (id: Buffer, sealed: Uint8Array | null, rawLength: number) => number
 
 interface Job {
-  readonly source: FileSource
+  readonly source: unknown
   /** for messages */
   readonly name: string
   readonly sizeHint: number | undefined
   readonly chunks: Uint8Array[]
   size: number
   stored: number
-  xattrs?: [Buffer, Buffer][]
+  meta?: unknown
   resolve(r: FileResult): void
   reject(e: unknown): void
 }
@@ -88,20 +88,26 @@ export class Pipeline {
   private active = 0
   private sealer: Sealer | null = null
   private readonly local: Slot = { worker: null, credits: null, tasks: 0 }
+  /** This thread's reader: names and sizes items, and reads those the main thread seals. */
+  private readonly reader: SourceReader<unknown>
 
   constructor(
     workers: number,
     private readonly init: Omit<WorkerInit, 'credits' | 'slots'>,
+    source: SourceSpec<unknown>,
     private readonly consume: Consume,
     /** Resolves when the consumer can take more; rejects to fail the pipeline. */
     private readonly ready: () => Promise<void>,
   ) {
+    this.reader = source.reader()
     for (let i = 0; i < workers; i++) {
       const sab = new SharedArrayBuffer(4)
       const credits = new Int32Array(sab)
       credits[0] = CREDITS
       const slots = new SharedArrayBuffer(CREDITS * slotBytes(init.chunking.max))
-      const worker = startPipelineWorker({ workerData: { ...init, credits: sab, slots } })
+      const worker = startWorker(source.entry.name, source.entry.source, {
+        workerData: { ...init, credits: sab, slots },
+      })
       const slot: Slot = { worker, credits, tasks: 0 }
       worker.on('message', (msg: ChunksMessage) => this.onChunks(slot, msg))
       worker.on('error', (err) =>
@@ -115,9 +121,13 @@ export class Pipeline {
     }
   }
 
-  submit(source: FileSource, sizeHint?: number): Promise<FileResult> {
+  submit(source: unknown): Promise<FileResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure)
-    const name = typeof source.path === 'string' ? source.path : Buffer.from(source.path).toString()
+    const reader = this.reader
+    const name = reader.name(source)
+    const size = reader.size(source)
+    // A hint only: it batches small items and is never trusted further.
+    const sizeHint = size !== undefined && Number.isSafeInteger(size) && size >= 0 ? size : undefined
     return new Promise((resolve, reject) => {
       this.queue.push({ source, name, sizeHint, chunks: [], size: 0, stored: 0, resolve, reject })
       this.active++
@@ -192,9 +202,9 @@ export class Pipeline {
       const slot = Buffer.allocUnsafeSlow(slotBytes(this.init.chunking.max))
       this.sealer = new Sealer(
         this.init,
+        this.reader,
         () => slot,
         (chunks) => this.onChunks(this.local, chunks),
-        process.env.PLAKAR_READ_AHEAD === 'always',
         // Between two messages of a big file: the event loop runs (workers' messages, the
         // walk), and the packer gets room first, as a worker's credit waits for it.
         () => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.ready()),
@@ -240,11 +250,7 @@ export class Pipeline {
         }
         if (section.done) {
           task.remaining--
-          if (section.xattrs)
-            job.xattrs = section.xattrs.map(([n, v]) => [
-              Buffer.from(n.buffer, n.byteOffset, n.byteLength),
-              Buffer.from(v.buffer, v.byteOffset, v.byteLength),
-            ])
+          if (section.meta !== undefined) job.meta = section.meta
           if (section.error)
             this.settle(
               job,
@@ -289,7 +295,7 @@ export class Pipeline {
         chunks: job.chunks,
         size: job.size,
         stored: job.stored,
-        ...(job.xattrs ? { xattrs: job.xattrs } : {}),
+        ...(job.meta !== undefined ? { meta: job.meta } : {}),
       })
     if (--this.active === 0) for (const w of this.idleWaiters.splice(0)) w()
   }

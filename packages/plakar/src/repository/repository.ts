@@ -78,7 +78,7 @@ export class Repository {
     readonly config: RepositoryConfig,
     private readonly keys: MasterKeys | null,
     private readonly envelope: Envelope,
-    /** The local cache; the snapshot layer keeps its own tables in `cache.db`. */
+    /** The local cache: the union of the index objects (cache.ts). */
     readonly cache: LocalCache,
     decoders: number,
   ) {
@@ -228,9 +228,9 @@ export class Repository {
    */
   damagedIndexes: readonly { readonly name: string; readonly error: string }[] = []
 
-  writer(opts?: WriterOptions): BlobWriter {
+  writer<S = never>(opts?: WriterOptions<S>): BlobWriter<S> {
     this.check()
-    return new RepositoryBlobWriter(
+    return new RepositoryBlobWriter<S>(
       {
         store: this.store,
         config: this.config,
@@ -358,6 +358,16 @@ export class Repository {
       'REPO_BLOB_NOT_FOUND',
       `blob ${Buffer.from(id).toString('hex')} is not in the repository${hint}`,
     )
+  }
+
+  /**
+   * A value that changes whenever a blob may have left the index as this repository knows it
+   * (cache.ts): while it holds, a blob once found in the index is still there. The file cache
+   * trusts the chunks of a committed push under it without looking them up again.
+   */
+  indexEpoch(): string {
+    this.check()
+    return this.cache.epoch()
   }
 
   /** The id a blob with this content has in this repository (keyed MAC or SHA-256). */

@@ -1,24 +1,22 @@
 /**
- * The pipeline's work on one thread: reads files, cuts them with the repository's chunker,
- * names each chunk, and compresses+encrypts the chunks the repository does not already hold,
- * handing the results out as ChunksMessages (pipeline-protocol.ts). A pipeline worker runs
- * one (pipeline-worker.ts); the main thread runs one too, for batches of small files while it
- * would otherwise wait (pipeline.ts).
+ * The pipeline's work on one thread: reads sources (the reader's, source.ts), cuts them with
+ * the repository's chunker, names each chunk, and compresses+encrypts the chunks the
+ * repository does not already hold, handing the results out as ChunksMessages
+ * (pipeline-protocol.ts). A pipeline worker runs one (pipeline-worker.ts); the main thread
+ * runs one too, for batches of small files while it would otherwise wait (pipeline.ts).
  */
-import { closeSync, constants, open as fsOpen, read as fsRead, fstatSync, openSync, readSync } from 'node:fs'
-import Database from 'better-sqlite3'
 import { chunkerFor } from '../chunking/index.js'
 import type { Envelope } from '../format/index.js'
-import { readXattrs } from '../platform/xattr.js'
 import { envelopeFor } from './blob-opener.js'
+import { type KnownBlobs, openKnownBlobs } from './cache.js'
 import {
   type ChunksMessage,
-  type FileSource,
   FLUSH_BYTES,
   type SectionInfo,
   type TaskMessage,
   type WorkerInit,
 } from './pipeline-protocol.js'
+import type { Source, SourceReader } from './source.js'
 
 export type SealerInit = Omit<WorkerInit, 'credits' | 'version' | 'slots'>
 /** Hands a message out; `transfer` lists the buffers it may move instead of copying. */
@@ -29,117 +27,6 @@ export type Send = (msg: ChunksMessage, transfer: ArrayBuffer[]) => void
  * as it is sent, always the same buffer.
  */
 export type NextSlot = () => Uint8Array
-
-/**
- * Reads wait on the disk only on a cold page cache. Synchronous reads are the cheapest once
- * data is cached (reading ahead on libuv's pool costs a thread hand-off per open, read and
- * close: ~4 ms of CPU per MB of small files here, more than hashing and encryption together),
- * so small files are read synchronously until reads are slow (SLOW_OF_LAST of the last 8:
- * on a busy machine a cached read is now and then slow because the thread was preempted);
- * then the next READ_AHEAD_SPELL small files are read ahead on the pool, several at once,
- * and the sealer tries synchronous reads again. A warm backup pays no hand-offs; a cold one
- * waits on a few reads per spell.
- */
-const READ_AHEAD_SPELL = 256
-const SLOW_OF_LAST = 3
-const PREFETCH_FILES = 16
-const PREFETCH_BYTES = 4 << 20
-const SMALL = 1 << 20
-
-/**
- * A cached open+read costs ~10 µs plus a copy at several GB/s; one of an SSD's cold reads
- * takes 100 µs or more.
- */
-function slowRead(ms: number, bytes: number): boolean {
-  return ms > 0.05 + bytes / 1_000_000
-}
-
-function popcount(bits: number): number {
-  let n = 0
-  for (let b = bits; b !== 0; b &= b - 1) n++
-  return n
-}
-
-function sourcePath(source: FileSource): string | Buffer {
-  return typeof source.path === 'string' ? source.path : Buffer.from(source.path)
-}
-
-// O_NOFOLLOW: a file replaced by a symlink since the caller's lstat is not followed;
-// O_NONBLOCK: one replaced by a FIFO does not block the open.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
-
-/** A file the caller saw as another (replaced between its lstat and our open). */
-class Replaced extends Error {
-  readonly code = 'EREPLACED'
-  constructor() {
-    super('replaced during the backup')
-  }
-}
-
-/** `fd`, checked to be the regular file the caller saw (closed and Replaced thrown if not). */
-function checked(source: FileSource, fd: number): number {
-  const st = fstatSync(fd)
-  const e = source.expect
-  if (!st.isFile() || (e !== undefined && (st.dev !== e.dev || st.ino !== e.ino))) {
-    closeSync(fd)
-    throw new Replaced()
-  }
-  return fd
-}
-
-/** ELOOP from O_NOFOLLOW: the file became a symlink. */
-function openError(err: NodeJS.ErrnoException): Error {
-  return err.code === 'ELOOP' ? new Replaced() : err
-}
-
-function openSource(source: FileSource): number {
-  let fd: number
-  try {
-    fd = openSync(sourcePath(source), OPEN_FLAGS)
-  } catch (err) {
-    throw openError(err as NodeJS.ErrnoException)
-  }
-  return checked(source, fd)
-}
-
-/**
- * A small file read ahead, whole, on libuv's pool while earlier files are being sealed: on a
- * cold page cache this keeps several reads in flight instead of one. `data` holds the file
- * when it ended where its size hint said; otherwise (it grew) the rest is streamed.
- */
-interface Prefetched {
-  readonly fd: number
-  readonly own: boolean
-  readonly data: Buffer
-  /** true when the read reached end of file */
-  readonly complete: boolean
-}
-
-function prefetch(source: FileSource): Promise<Prefetched> {
-  const size = source.size!
-  return new Promise((resolve, reject) => {
-    const read = (fd: number, own: boolean) => {
-      // One byte more than expected tells a file that grew from one that ended.
-      const data = Buffer.allocUnsafe(size + 1)
-      fsRead(fd, data, 0, size + 1, 0, (err, n) => {
-        if (err) {
-          if (own) closeSync(fd)
-          reject(err)
-        } else resolve({ fd, own, data: data.subarray(0, n), complete: n <= size })
-      })
-    }
-    if (source.fd !== null) read(source.fd, false)
-    else
-      fsOpen(sourcePath(source), OPEN_FLAGS, (err, fd) => {
-        if (err) return reject(openError(err))
-        try {
-          read(checked(source, fd), true)
-        } catch (e) {
-          reject(e)
-        }
-      })
-  })
-}
 
 /**
  * Gathers sealed chunks into the message's slot (see pipeline-protocol.ts), copying each
@@ -194,19 +81,19 @@ class Outbox {
     if (this.bytes >= FLUSH_BYTES) this.post()
   }
 
-  end(file: number, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
+  end(file: number, error?: SectionInfo['error'], meta?: unknown): void {
     this.slot()
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
     }
-    this.closeSection(true, error, xattrs)
+    this.closeSection(true, error, meta)
   }
 
-  private closeSection(done: boolean, error?: SectionInfo['error'], xattrs?: SectionInfo['xattrs']): void {
+  private closeSection(done: boolean, error?: SectionInfo['error'], meta?: unknown): void {
     if (!this.open) return
     const s: SectionInfo = { ...this.open, done }
-    this.sections.push(error ? { ...s, error } : xattrs && xattrs.length > 0 ? { ...s, xattrs } : s)
+    this.sections.push(error ? { ...s, error } : meta !== undefined ? { ...s, meta } : s)
     this.open = null
   }
 
@@ -239,23 +126,17 @@ export class Sealer {
   private readonly envelope: Envelope
   private readonly chunker: ReturnType<typeof chunkerFor>
   private readonly max: number
-  /** The index lookup of the local cache; null when the repository held nothing at start. */
-  private readonly known: Database.Statement | null
+  /** The blobs the repository held at start (the local cache's index); null when none. */
+  private readonly known: KnownBlobs | null
   // Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
   // moving the tail down costs at most one extra copy of the data.
   private readonly buffer: Buffer
-  private readAheadLeft = 0
-  /** One bit per recent synchronous read of a small file, 1 = slow, newest lowest. */
-  private slowReads = 0
-  /** Milliseconds spent in synchronous open and read calls (the caller times a file with it). */
-  private readWaitMs = 0
 
   constructor(
     init: SealerInit,
+    private readonly reader: SourceReader<unknown>,
     private readonly nextSlot: NextSlot,
     private readonly send: Send,
-    /** Test seam: take the cold-cache path (read ahead) for every small file. */
-    private readonly alwaysReadAhead = false,
     /**
      * Awaited after each message sent while a file is being sealed: the main thread's sealer
      * lets its event loop run there (the workers' messages, the walk), so a big file does not
@@ -267,62 +148,34 @@ export class Sealer {
     this.chunker = chunkerFor(init.chunking.algorithm, init.chunking)
     this.max = init.chunking.max
     this.buffer = Buffer.allocUnsafe(2 * this.max)
-    this.known = openKnown(init.cacheFile)
+    this.known = init.cacheFile ? openKnownBlobs(init.cacheFile) : null
   }
 
   close(): void {
-    this.known?.database.close()
+    this.known?.close()
   }
 
   async runTask(task: TaskMessage): Promise<void> {
     const out = new Outbox(task.task, this.nextSlot, this.send)
-    const files = task.files
-    const small = (f: FileSource) => f.size !== undefined && f.size <= SMALL
-    const ahead: (Promise<Prefetched> | null)[] = files.map(() => null)
-    let next = 0
-    let inFlight = 0
-    const fill = (from: number) => {
-      if (next < from) next = from
-      while (next < files.length && next - from < PREFETCH_FILES && inFlight < PREFETCH_BYTES) {
-        const f = files[next]!
-        if (!small(f)) break
-        const p = prefetch(f)
-        p.catch(() => {}) // surfaced when awaited, in order
-        ahead[next] = p
-        inFlight += f.size!
-        next++
-      }
-    }
-    for (let file = 0; file < files.length; file++) {
-      const source = files[file]!
-      if (this.readAheadLeft > 0 || this.alwaysReadAhead) fill(file)
-      const pending = ahead[file]
-      if (pending) {
-        ahead[file] = null
-        inFlight -= source.size!
-        this.readAheadLeft--
-        try {
-          await this.drive(out, this.chunkPrefetched(out, file, await pending))
-          this.done(out, file, source)
-        } catch (err) {
-          fail(out, file, err)
-        }
-        continue
-      }
-      this.readWaitMs = 0
+    const sources = this.reader.task(task.files)
+    for (let file = 0; file < task.files.length; file++) {
+      let source: Source
       try {
-        await this.drive(out, this.chunkFile(out, file, source))
-        this.done(out, file, source)
+        const opening = sources.open(file)
+        source = opening instanceof Promise ? await opening : opening
       } catch (err) {
         fail(out, file, err)
+        continue
       }
-      if (small(source)) {
-        this.slowReads = ((this.slowReads << 1) | (slowRead(this.readWaitMs, source.size!) ? 1 : 0)) & 0xff
-        if (popcount(this.slowReads) >= SLOW_OF_LAST) {
-          this.readAheadLeft = READ_AHEAD_SPELL
-          this.slowReads = 0
-        }
+      let meta: unknown
+      try {
+        await this.drive(out, this.chunkSource(out, file, source))
+        meta = source.close(true)
+      } catch (err) {
+        fail(out, file, err)
+        continue
       }
+      out.end(file, undefined, meta)
     }
     out.post()
   }
@@ -337,22 +190,40 @@ export class Sealer {
       }
       return
     }
-    // A pause that throws ends the loop, and for-of then closes the file (the steps' finally).
+    // A pause that throws ends the loop, and for-of then closes the source (the steps' catch).
     for (const _ of steps) await pause()
   }
 
-  private sealChunk(out: Outbox, file: number, chunk: Buffer): void {
+  private sealChunk(out: Outbox, file: number, chunk: Uint8Array): void {
     const id = this.envelope.blobId(chunk)
     // The pieces may alias the read buffer: push copies them before it is reused.
-    const parts = this.known?.get(id) !== undefined ? null : this.envelope.sealBlobParts('data', id, chunk)
+    const parts = this.known?.has(id) ? null : this.envelope.sealBlobParts('data', id, chunk)
     out.push(file, id, chunk.length, parts)
   }
 
   /**
-   * Streams a file from `position` through the reused buffer with synchronous reads (the
-   * fastest way here once data is in the page cache), to end of file.
+   * A source's chunks: cut from `whole` in place, or streamed through the reused buffer to
+   * its end. The source is closed here when reading fails (close(false)); the caller closes
+   * one read through.
    */
-  private *chunkStream(out: Outbox, file: number, fd: number, position: number): Generator<void> {
+  private *chunkSource(out: Outbox, file: number, source: Source): Generator<void> {
+    let through = false
+    try {
+      const whole = source.whole
+      if (whole !== null) {
+        for (let s = 0; s < whole.length; ) {
+          const len = this.chunker.cut(whole, s, whole.length, true)
+          this.sealChunk(out, file, whole.subarray(s, s + len))
+          s += len
+        }
+      } else yield* this.chunkStream(out, file, source)
+      through = true
+    } finally {
+      if (!through) source.close(false)
+    }
+  }
+
+  private *chunkStream(out: Outbox, file: number, source: Source): Generator<void> {
     const { buffer, max, chunker } = this
     let start = 0
     let end = 0
@@ -365,14 +236,9 @@ export class Sealer {
           start = 0
         }
         while (end < buffer.length && !eof) {
-          const t = performance.now()
-          const n = readSync(fd, buffer, end, buffer.length - end, position)
-          this.readWaitMs += performance.now() - t
+          const n = source.read(buffer, end, buffer.length - end)
           if (n === 0) eof = true
-          else {
-            end += n
-            position += n
-          }
+          else end += n
         }
       }
       if (end === start) break
@@ -386,59 +252,9 @@ export class Sealer {
       }
     }
   }
-
-  private *chunkPrefetched(out: Outbox, file: number, p: Prefetched): Generator<void> {
-    try {
-      const { data } = p
-      if (!p.complete) {
-        // It grew: stream it all, as a big file (its first bytes are in the page cache now).
-        yield* this.chunkStream(out, file, p.fd, 0)
-        return
-      }
-      for (let s = 0; s < data.length; ) {
-        const len = this.chunker.cut(data, s, data.length, true)
-        this.sealChunk(out, file, data.subarray(s, s + len))
-        s += len
-      }
-    } finally {
-      if (p.own) closeSync(p.fd)
-    }
-  }
-
-  private *chunkFile(out: Outbox, file: number, source: FileSource): Generator<void> {
-    const own = source.fd === null
-    const t = performance.now()
-    const fd = own ? openSource(source) : source.fd!
-    this.readWaitMs += performance.now() - t
-    try {
-      yield* this.chunkStream(out, file, fd, 0)
-    } finally {
-      if (own) closeSync(fd)
-    }
-  }
-
-  /** Ends a file read whole, with its attributes when asked for (listed by path: the package takes no fd). */
-  private done(out: Outbox, file: number, source: FileSource): void {
-    out.end(file, undefined, source.xattrs ? readXattrs(Buffer.from(sourcePath(source))) : undefined)
-  }
 }
 
 function fail(out: Outbox, file: number, err: unknown): void {
   const e = err as NodeJS.ErrnoException
   out.end(file, { code: e.code ?? 'EIO', message: e.message })
-}
-
-function openKnown(cacheFile: string | null): Database.Statement | null {
-  if (!cacheFile) return null
-  const db = new Database(cacheFile, { readonly: true, fileMustExist: true })
-  db.pragma('busy_timeout = 10000')
-  // A repository that held nothing when the backup started (a first backup) has nothing to
-  // skip: a lookup per chunk would cost ~15 µs each for no hit. The main thread still
-  // deduplicates what is sealed, so a blob another writer stored meanwhile is not stored
-  // twice, only sealed once for nothing.
-  if (db.prepare('SELECT 1 FROM repo_blobs LIMIT 1').get() === undefined) {
-    db.close()
-    return null
-  }
-  return db.prepare('SELECT 1 FROM repo_blobs WHERE id = ?').pluck()
 }

@@ -7,7 +7,9 @@ import type { Entry, EntryKind } from './entry.js'
 import { errnoText, isErrno, isSystemError } from './errno.js'
 import { Excludes } from './exclude.js'
 import { type CachedFile, type FileCache, stamp } from './file-cache.js'
+import { FILE_SOURCE, fileXattrs } from './file-source.js'
 import {
+  encodeHeader,
   MAX_RECORDED_ERRORS,
   newSnapshotId,
   SNAPSHOT_VERSION,
@@ -22,9 +24,10 @@ import { DirWriter, makeContent } from './tree.js'
 import { readIdNames } from './users.js'
 
 /**
- * The archiver walks the paths given to push and writes a snapshot: file contents through
- * the repository's BlobWriter, one directory blob per directory (bottom-up), then the
- * header. Memory is bounded by the depth of the tree and the width of one directory (its
+ * The archiver walks the paths given to push and writes a snapshot end to end: file contents
+ * through the repository's BlobWriter, one directory blob per directory (bottom-up), the
+ * header (the snapshot object), then the file cache's commit (its rows are trusted once every
+ * blob they name is in the index). Memory is bounded by the depth of the tree and the width of one directory (its
  * names), plus a window of files in flight: never by the size of the snapshot.
  * Errors on single files (unreadable, vanished) are recorded and the walk goes on.
  */
@@ -83,7 +86,10 @@ type RecordSink = (name: Buffer, record: CachedFile) => void
 export async function archive(repository: SnapshotRepository, opts: ArchiveOptions): Promise<SnapshotHeader> {
   const started = Date.now()
   const tree = resolvePaths(opts.paths)
-  const writer = repository.writer(opts.cpus !== undefined ? { cpus: opts.cpus } : {})
+  const writer = repository.writer({
+    source: FILE_SOURCE,
+    ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
+  })
   const a = new Archiver(
     repository,
     counting(writer, (n) => (a.stored += n)),
@@ -118,6 +124,9 @@ export async function archive(repository: SnapshotRepository, opts: ArchiveOptio
     users: a.names(a.uids, '/etc/passwd'),
     groups: a.names(a.gids, '/etc/group'),
   }
+  await repository.putSnapshot(header.uuid, encodeHeader(header))
+  // Every blob of the snapshot is in the index now: the cache rows written can be trusted.
+  opts.cache?.commit()
   return header
 }
 
@@ -434,7 +443,7 @@ class Archiver {
         expect: { dev: Number(st.dev), ino: Number(st.ino) },
         xattrs: true,
       })
-      const xattrs = r.xattrs === undefined ? [] : r.xattrs.map(([n, v]): [Buffer, Buffer] => [n, v])
+      const xattrs = fileXattrs(r)
       this.stored += r.stored
       this.progress.files++
       this.progress.bytes += r.size

@@ -2,15 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { indexEpoch } from '../repository/index.js'
 
 /**
  * The file-metadata cache: for each file backed up before, by directory and name, the
  * metadata it had (device, inode, size, mtime, ctime), its chunk ids and its extended
  * attributes, so that an unchanged file is neither read nor asked for its attributes
- * again. It lives in the repository's local cache database (one SQLite file per
- * repository, WAL mode), in its own table, one row per directory: the archiver loads a
- * directory's records when it enters it and stores them back when it is done with it.
+ * again. It is the snapshot layer's own SQLite file (WAL mode), beside the repository's local
+ * cache (forRepository), one row per directory: the archiver loads a directory's records when
+ * it enters it and stores them back when it is done with it.
  *
  * CONTRACT: the cache is a hint, never the truth. A hit is used only when every metadata
  * field matches and every chunk is in the repository's index; a deleted, stale or foreign
@@ -59,9 +58,10 @@ export interface DirRecords {
  * 2k rows instead of 50k, and a directory whose records did not change is not written again.
  *
  * Trust: a row is written with this push's random token; commit(), called once the push's
- * blobs are all in the index, swaps the token for the index epoch. A row still holding a
- * token (its push died, or is still running) or an older epoch is checked against the
- * index, chunk by chunk, as any record is when the cache cannot tell.
+ * blobs are all in the index, swaps the token for the repository's index epoch (a random
+ * value that changes whenever a blob may have left the index: Repository.indexEpoch). A row
+ * still holding a token (its push died, or is still running) or another epoch is checked
+ * against the index, chunk by chunk, as any record is when the cache cannot tell.
  */
 export class FileCache {
   private readonly db: Database.Database
@@ -79,36 +79,35 @@ export class FileCache {
 
   private constructor(
     db: Database.Database,
-    private readonly owned: boolean,
-    /** The index epoch of the repository's local cache; null: rows are never trusted. */
-    private readonly epoch: (() => number) | null,
+    /** The repository's index epoch; null: rows are never trusted. */
+    private readonly epoch: (() => string) | null,
   ) {
     this.db = db
     const columns = (db.prepare(`PRAGMA table_info(${TABLE})`).all() as { name: string }[]).map((c) => c.name)
     if (columns.length > 0 && columns.join(',') !== COLUMNS) db.exec(`DROP TABLE ${TABLE}`)
     for (const t of OLD_TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`)
     this.db.exec(
-      `CREATE TABLE IF NOT EXISTS ${TABLE} (dir BLOB PRIMARY KEY, files BLOB NOT NULL, token BLOB, epoch INTEGER) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS ${TABLE} (dir BLOB PRIMARY KEY, files BLOB NOT NULL, token BLOB, epoch TEXT) WITHOUT ROWID`,
     )
     this.dirStmt = this.db.prepare(`SELECT files, token, epoch FROM ${TABLE} WHERE dir = ?`).raw(true)
     this.putStmt = this.db.prepare(`INSERT OR REPLACE INTO ${TABLE} VALUES (?, ?, ?, NULL)`)
   }
 
-  /** Open (creating) a cache of its own for repository `repositoryId` in directory `dir`. */
-  static open(dir: string, repositoryId: string): FileCache {
-    mkdirSync(dir, { recursive: true })
-    const db = new Database(join(dir, `${repositoryId}.db`))
+  /**
+   * Open (creating) the cache file `<dir>/<name>.db`. With `epoch` (the repository's index
+   * epoch), committed rows are trusted while it holds; without, never.
+   */
+  static open(dir: string, name: string, epoch: (() => string) | null = null): FileCache {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const db = new Database(join(dir, `${name}.db`))
     db.pragma('journal_mode = WAL')
     db.pragma('busy_timeout = 10000')
-    return new FileCache(db, true, null)
+    return new FileCache(db, epoch)
   }
 
-  /**
-   * Keep the table in a database someone else owns: the repository's local cache, whose
-   * index epoch (repository/cache.ts) tells when committed rows can be trusted.
-   */
-  static in(db: Database.Database): FileCache {
-    return new FileCache(db, false, indexEpoch(db))
+  /** The file cache of `repository` in the cache directory `dir`, beside its local cache. */
+  static forRepository(dir: string, repository: { readonly id: string; indexEpoch(): string }): FileCache {
+    return FileCache.open(dir, `${repository.id}-files`, () => repository.indexEpoch())
   }
 
   /**
@@ -133,7 +132,7 @@ export class FileCache {
   }
 
   private read(dir: Buffer): { blob: Buffer; trusted: boolean } | undefined {
-    const row = this.guard(() => this.dirStmt.get(dir) as [Buffer, Buffer | null, number | null] | undefined)
+    const row = this.guard(() => this.dirStmt.get(dir) as [Buffer, Buffer | null, string | null] | undefined)
     if (row === undefined) return undefined
     const [blob, token, epoch] = row
     const trusted =
@@ -185,7 +184,7 @@ export class FileCache {
 
   close(): void {
     this.flush()
-    if (this.owned) this.db.close()
+    this.db.close()
   }
 
   /** `f()`, or undefined once the database has failed (the first failure is kept). */

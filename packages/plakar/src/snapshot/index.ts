@@ -13,6 +13,7 @@ export { type Change, diffDirs, sameEntry } from './diff.js'
 export { type Content, ENTRY_KINDS, type Entry, type EntryKind, isSafeName } from './entry.js'
 export { Excludes } from './exclude.js'
 export { type CachedFile, FileCache, stamp } from './file-cache.js'
+export { FILE_SOURCE, FileReader, fileXattrs, type ReadableFile } from './file-source.js'
 export { type Match, NameFinder } from './find.js'
 export {
   decodeHeader,

@@ -7,17 +7,19 @@ import type {
   FileResult,
   LocatedBlob,
   PutResult,
-  ReadableFile,
   SealedBatch,
+  SourceSpec,
 } from '../repository/index.js'
+import type { ReadableFile } from './file-source.js'
 
-export type { FileResult, ReadableFile }
+export type { FileResult }
 
 /**
  * What the snapshot layer needs from a repository, as a structural interface: the snapshot
  * code depends on this shape, not on one class. `Repository` (repository/) satisfies it.
  */
 
+/** The repository's writer, for the archiver's files (file-source.ts). */
 export interface SnapshotBlobWriter {
   putFile(source: ReadableFile): Promise<FileResult>
   putBlob(type: BlobType, data: Uint8Array): Promise<PutResult>
@@ -27,7 +29,7 @@ export interface SnapshotBlobWriter {
 
 export interface SnapshotRepository {
   readonly id: string
-  writer(opts?: { cpus?: number }): SnapshotBlobWriter
+  writer(opts: { cpus?: number; source: SourceSpec<ReadableFile> }): SnapshotBlobWriter
   getBlob(id: BlobId): Promise<Uint8Array>
   hasBlob(id: BlobId): Promise<boolean>
   /** The same answer as hasBlob without a promise, when the repository can give it (optional). */

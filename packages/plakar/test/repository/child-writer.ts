@@ -7,13 +7,14 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Repository } from '../../src/repository/index.js'
+import { FILE_SOURCE } from '../../src/snapshot/index.js'
 import { openStore } from '../../src/storage/index.js'
 import { PASS } from './helpers.js'
 
 const [location, tree, uuid, cacheDir] = process.argv.slice(2) as [string, string, string, string]
 const store = openStore(location)
 const repo = await Repository.open(store, { passphrase: async () => PASS, cacheDir })
-const writer = repo.writer({ cpus: 1 })
+const writer = repo.writer({ cpus: 1, source: FILE_SOURCE })
 const names = readdirSync(tree).sort()
 const results = await Promise.all(
   names.map((name) => writer.putFile({ path: join(tree, name), size: statSync(join(tree, name)).size })),

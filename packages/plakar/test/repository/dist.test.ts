@@ -9,7 +9,7 @@ import { tempDir } from './helpers.js'
 
 const run = promisify(execFile)
 const dist = fileURLToPath(new URL('../../dist', import.meta.url))
-const built = existsSync(join(dist, 'pipeline-worker.js')) && existsSync(join(dist, 'pipeline-worker.cjs'))
+const built = existsSync(join(dist, 'archive-worker.js')) && existsSync(join(dist, 'archive-worker.cjs'))
 
 let dir: ReturnType<typeof tempDir>
 let file: string

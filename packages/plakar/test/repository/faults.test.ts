@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isPlakarError } from '@poolp/plakar'
+import { FILE_SOURCE } from '@poolp/plakar/snapshot'
 import type { Store } from '@poolp/plakar/storage'
 import { FaultyStore } from '@poolp/plakar/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -23,7 +24,7 @@ describe('storage faults under the repository', () => {
   it('a bit flipped on the way back is REPO_CORRUPT, never data', async () => {
     const inner = memoryStore()
     const repo = await createRepo(inner, null)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const data = randomBytes(50_000)
     const { id } = await w.putBlob('data', data)
     await w.close()
@@ -42,7 +43,7 @@ describe('storage faults under the repository', () => {
     await (await createRepo(inner, null, { packSize: 1 << 16 })).close()
     const faulty = new FaultyStore(inner, [{ method: 'put', kind: 'pack', nth: 2, action: 'fail' }])
     const repo = await openRepo(faulty, null)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const files = Array.from({ length: 6 }, (_, i) => {
       const path = join(dir.path, `f${i}`)
       writeFileSync(path, randomBytes(100_000))
@@ -66,7 +67,7 @@ describe('storage faults under the repository', () => {
     await (await createRepo(inner, null)).close()
     const faulty = new FaultyStore(inner, [{ method: 'put', kind: 'index', action: 'fail' }])
     const repo = await openRepo(faulty, dir.path)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const { id } = await w.putBlob('tree', randomBytes(1000))
     await expect(w.flush()).rejects.toSatisfy((e) => isPlakarError(e, 'STORAGE_INJECTED'))
     expect(await count(inner, 'pack')).toBe(1)
@@ -80,7 +81,7 @@ describe('pack reads', () => {
   it('serves a run of blobs read in write order from few range reads, and single blobs exactly', async () => {
     const inner = memoryStore()
     const repo = await createRepo(inner, null)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const blobs: { id: Uint8Array; data: Buffer }[] = []
     for (let i = 0; i < 200; i++) {
       const data = randomBytes(5000 + i)

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isPlakarError } from '@poolp/plakar'
+import { FILE_SOURCE } from '@poolp/plakar/snapshot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRepo, memoryStore, openRepo, tempDir } from './helpers.js'
 
@@ -65,7 +66,7 @@ describe.each([1, 2])('worker pipeline (%i workers)', (cpus) => {
       chunking: { min: 16 << 10, avg: 64 << 10, max: 256 << 10 },
       packSize: 1 << 20,
     })
-    const w = repo.writer({ cpus })
+    const w = repo.writer({ cpus, source: FILE_SOURCE })
     const results = new Map(
       await Promise.all(
         [...tree].map(async ([path, data]) => [path, await w.putFile({ path, size: data.length })] as const),
@@ -89,7 +90,7 @@ describe.each([1, 2])('worker pipeline (%i workers)', (cpus) => {
       expect(sha(Buffer.concat(parts))).toBe(sha(data))
     }
     // A second pass stores nothing new: every chunk is in the index.
-    const w2 = reopened.writer({ cpus })
+    const w2 = reopened.writer({ cpus, source: FILE_SOURCE })
     let stored = 0
     for (const path of tree.keys()) stored += (await w2.putFile({ path })).stored
     await w2.close()
@@ -117,7 +118,7 @@ describe('the main thread', () => {
       )
       return path
     })
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const results = await Promise.all(files.map((path) => w.putFile({ path, size: 4 << 20 })))
     await w.close()
     const reopened = await openRepo(store, null)
@@ -145,7 +146,7 @@ describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (m
   it('reads through a caller-owned fd and leaves it open', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null, { passphrase: null })
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const path = join(dir.path, 'tree', 'random.bin')
     const fd = openSync(path, 'r')
     try {
@@ -165,7 +166,7 @@ describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (m
   it('stores what it reads when a size hint is wrong (the file grew or shrank)', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null, { chunking: { min: 4096, avg: 16384, max: 65536 } })
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const data = randomBytes(300_000)
     const path = join(dir.path, 'changing')
     writeFileSync(path, data)
@@ -193,7 +194,7 @@ describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (m
   it('rejects an unreadable file with REPO_SOURCE_UNREADABLE and goes on', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const missing = w.putFile({ path: join(dir.path, 'nope'), size: 10 })
     const present = w.putFile({ path: join(dir.path, 'tree', 'empty'), size: 0 })
     const err = await missing.then(
@@ -211,7 +212,7 @@ describe.each(['auto', 'always'])('worker pipeline sources (read ahead: %s)', (m
   it('rejects a file that is not the one the caller saw (EREPLACED), without following a symlink', async () => {
     const store = memoryStore()
     const repo = await createRepo(store, null)
-    const w = repo.writer({ cpus: 1 })
+    const w = repo.writer({ cpus: 1, source: FILE_SOURCE })
     const target = join(dir.path, 'tree', 'empty')
     const link = join(dir.path, `link-${mode}`)
     symlinkSync(target, link)

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { isPlakarError } from '@poolp/plakar'
-import { Repository } from '@poolp/plakar/repository'
+import { LocalCache, Repository } from '@poolp/plakar/repository'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createRepo, memoryStore, openRepo, PASS, TEST_KDF, tempDir } from './helpers.js'
 
@@ -137,5 +139,41 @@ describe('interrupted create', () => {
     await repo.close()
     await (await openRepo(store, null)).close()
     await rejectsWith(createRepo(store, null), 'REPO_EXISTS')
+  })
+})
+
+describe('the local cache file', () => {
+  it('is the repository’s alone: tables of other layers are dropped on open', async () => {
+    const Database = (await import('better-sqlite3')).default
+    const cache = LocalCache.open('x'.repeat(32), dir.path)
+    cache.close()
+    const file = join(dir.path, `${'x'.repeat(32)}.db`)
+    const db = new Database(file)
+    // The file cache's table, as builds before it had a file of its own left it.
+    db.exec(
+      'CREATE TABLE snapshot_dirs_v1 (dir BLOB PRIMARY KEY, files BLOB NOT NULL, token BLOB, epoch INTEGER)',
+    )
+    db.close()
+    LocalCache.open('x'.repeat(32), dir.path).close()
+    const after = new Database(file)
+    const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
+    after.close()
+    expect(tables.sort()).toEqual(['repo_blobs', 'repo_indexes', 'repo_meta', 'repo_packs'])
+  })
+
+  it('draws a new random index epoch when rows leave the index, also for a file made again', () => {
+    const id = 'y'.repeat(32)
+    const a = LocalCache.open(id, dir.path)
+    const first = a.epoch()
+    expect(a.epoch()).toBe(first)
+    a.reset()
+    const second = a.epoch()
+    expect(second).not.toBe(first)
+    a.close()
+    rmSync(join(dir.path, `${id}.db`))
+    const b = LocalCache.open(id, dir.path)
+    expect([first, second]).not.toContain(b.epoch())
+    expect(b.epoch()).toMatch(/^e-[0-9a-f]{32}$/)
+    b.close()
   })
 })

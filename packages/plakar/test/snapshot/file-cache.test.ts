@@ -1,15 +1,7 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  archive,
-  encodeHeader,
-  FileCache,
-  locate,
-  type Repository,
-  Restorer,
-  TreeReader,
-} from '@poolp/plakar'
+import { archive, FileCache, locate, type Repository, Restorer, TreeReader } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memoryRepository } from './repo.js'
 
@@ -38,7 +30,6 @@ async function repo(): Promise<Repository> {
 }
 
 async function restoredMatches(r: Repository, header: Awaited<ReturnType<typeof archive>>, into: string) {
-  await r.putSnapshot(header.uuid, encodeHeader(header))
   const reader = new TreeReader(r)
   const at = await locate(reader, header, join(work, 'src'))
   const restorer = new Restorer(r, reader, into)
@@ -70,7 +61,7 @@ describe('the file-metadata cache', () => {
 
   it('after a committed push, does not look the chunks up again (until the index changes)', async () => {
     const r = await repo()
-    const cache = FileCache.in(r.cache.db)
+    const cache = FileCache.forRepository(join(work, 'cache-trusted'), r)
     await archive(r, { paths: [join(work, 'src')], cache })
     cache.commit()
     let lookups = 0
@@ -188,16 +179,15 @@ describe('directory records', () => {
     cache.close()
   })
 
-  /** A file cache in a database with an index epoch, as push uses it (in the local cache). */
-  async function withEpoch(file: string) {
-    const Database = (await import('better-sqlite3')).default
-    const db = new Database(join(work, file))
-    db.exec('CREATE TABLE IF NOT EXISTS repo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
-    return { db, cache: FileCache.in(db) }
+  /** A file cache with an index epoch, as push uses it (the repository's, here a variable). */
+  function withEpoch(file: string) {
+    const epoch = { value: 'e-1' }
+    const open = () => FileCache.open(work, file, () => epoch.value)
+    return { epoch, open, cache: open() }
   }
 
   it('replace the directory, or merge into it', async () => {
-    const { db, cache } = await withEpoch('merge.db')
+    const { open, cache } = withEpoch('merge')
     const dir = Buffer.from('/m')
     cache.putDir(dir, [
       [name('x'), rec(1)],
@@ -213,28 +203,29 @@ describe('directory records', () => {
     expect([...got.keys()]).toEqual(['y'])
     expect(got.get('y')!.stamp).toBe('1:4:10:20:30')
     // Records of a push that did not commit (it died) are not merged into a trusted row.
-    const later = FileCache.in(db)
+    const later = open()
     later.putDir(dir, [[name('w'), rec(5)]], true)
     later.flush()
     expect([...later.dir(dir).files.keys()]).toEqual(['w'])
     cache.close()
     later.close()
-    db.close()
   })
 
   it('are trusted once their push commits, until the index epoch changes', async () => {
-    const { db, cache } = await withEpoch('trust.db')
+    const { epoch, open, cache } = withEpoch('trust')
     const dir = Buffer.from('/t')
     cache.putDir(dir, [[name('a'), rec(1)]])
     cache.flush()
     expect(cache.dir(dir).trusted).toBe(false)
     // Another push's commit does not make this one's rows trusted.
-    FileCache.in(db).commit()
+    const other = open()
+    other.commit()
+    other.close()
     expect(cache.dir(dir).trusted).toBe(false)
     cache.commit()
     expect(cache.dir(dir).trusted).toBe(true)
     // A blob may have left the index (a reset of the local cache): trusted no more.
-    db.prepare("INSERT OR REPLACE INTO repo_meta VALUES ('epoch', '99')").run()
+    epoch.value = 'e-99'
     expect(cache.dir(dir).trusted).toBe(false)
     // Unchanged but untrusted: written again, so that the next commit trusts it.
     cache.dir(dir)
@@ -248,7 +239,6 @@ describe('directory records', () => {
     expect(own.dir(dir).trusted).toBe(false)
     own.close()
     cache.close()
-    db.close()
   })
 
   it('a damaged record is where the list ends: nothing after it is trusted', async () => {

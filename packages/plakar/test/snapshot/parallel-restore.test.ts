@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import {
   archive,
   type Entry,
-  encodeHeader,
   locate,
   openStore,
   Repository,
@@ -62,7 +61,6 @@ beforeAll(async () => {
   })
   header = await archive(repo, { paths: [src] })
   expect(header.counts.errors).toBe(0)
-  await repo.putSnapshot(header.uuid, encodeHeader(header))
 })
 
 afterAll(async () => {

@@ -5,4 +5,5 @@ import { join } from 'node:path'
 const [dist, file] = process.argv.slice(2)
 const { roundTrip } = createRequire(import.meta.url)('./map-store.cjs')
 const plakar = await import(join(dist, 'index.js'))
-process.stdout.write(JSON.stringify(await roundTrip(plakar, file)))
+const snapshot = await import(join(dist, 'snapshot.js'))
+process.stdout.write(JSON.stringify(await roundTrip(plakar, snapshot, file)))

@@ -27,8 +27,8 @@ class MapStore {
   async close() {}
 }
 
-/** Stores `file` through the pipeline of `plakar` (the loaded build) and reads it back. */
-async function roundTrip(plakar, file) {
+/** Stores `file` through the pipeline of `plakar` (the loaded build, and its snapshot entry) and reads it back. */
+async function roundTrip(plakar, snapshot, file) {
   const store = new MapStore()
   const repo = await plakar.Repository.create(store, {
     passphrase: Buffer.from('pw'),
@@ -36,7 +36,7 @@ async function roundTrip(plakar, file) {
     kdf: { N: 1024 },
     cacheDir: null,
   })
-  const writer = repo.writer({ cpus: 2 })
+  const writer = repo.writer({ cpus: 2, source: snapshot.FILE_SOURCE })
   const r = await writer.putFile({ path: file })
   await writer.close()
   const parts = []
