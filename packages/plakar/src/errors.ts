@@ -129,7 +129,14 @@ export class CliError extends PlakarError {
 
 // ---- repository ----
 
-/** Codes the repository layer raises (src/repository, and the leaves it uses). */
+/**
+ * Codes the repository layer raises (src/repository, and the leaves it uses). The leaves
+ * (format/, crypto/, compression/, chunking/) raise RepositoryError too, on purpose: they
+ * are the repository's formats and algorithms, a failure in them means the repository's
+ * bytes are damaged or unsupported, and a class of their own would only be mapped one to
+ * one onto these codes at the repository's edge. errors.ts is the package's root, so the
+ * import points down from every layer.
+ */
 export type RepositoryErrorCode =
   /** The passphrase does not open any key of the repository (the key canary did not match). */
   | 'REPO_BAD_PASSPHRASE'

@@ -21,14 +21,8 @@ export async function runCat(ctx: Context, opts: CatOptions): Promise<number> {
       if (at.entry.kind !== 'file') {
         throw new SnapshotError('SNAPSHOT_PATH_NOT_FOUND', `${arg}: not a regular file (${at.entry.kind})`)
       }
-      const ahead: Promise<Uint8Array>[] = []
-      for await (const id of reader.chunks(at.entry.content!)) {
-        const p = repo.getBlob(id)
-        p.catch(() => {})
-        ahead.push(p)
-        if (ahead.length > READ_AHEAD) await ctx.write(await ahead.shift()!)
-      }
-      for (const p of ahead) await ctx.write(await p)
+      const chunks = reader.chunks(at.entry.content!)
+      for await (const data of repo.readBlobs(chunks, { readAhead: READ_AHEAD })) await ctx.write(data)
     }
     return EXIT.OK
   })

@@ -35,6 +35,8 @@ export interface CreateOptions {
   readonly cacheDir?: string | null
   /** Worker threads that open blobs read in batches (restore); 0 = the calling thread. Default 1. */
   readonly decoders?: number
+  /** Once opened, close() closes the store too (the caller opened it for this repository alone). */
+  readonly ownsStore?: boolean
 }
 
 export interface OpenOptions {
@@ -43,6 +45,8 @@ export interface OpenOptions {
   readonly cacheDir?: string | null
   /** Worker threads that open blobs read in batches (restore); 0 = the calling thread. Default 1. */
   readonly decoders?: number
+  /** Once opened, close() closes the store too (the caller opened it for this repository alone). */
+  readonly ownsStore?: boolean
 }
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
@@ -81,6 +85,7 @@ export class Repository {
     /** The local cache: the union of the index objects (cache.ts). */
     readonly cache: LocalCache,
     decoders: number,
+    private readonly ownsStore: boolean,
   ) {
     this.packs = new PackReader(store, (pack) => cache.packDataEnd(pack))
     this.open = (type, id, sealed) => envelope.openBlob(type, id, sealed)
@@ -131,7 +136,7 @@ export class Repository {
       if (isPlakarError(err, 'STORAGE_EXISTS')) throw exists(err)
       throw err
     }
-    return Repository.assemble(store, config, master, opts.cacheDir, opts.decoders)
+    return Repository.assemble(store, config, master, opts)
   }
 
   static async open(store: Store, opts: OpenOptions): Promise<Repository> {
@@ -161,16 +166,16 @@ export class Repository {
       if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
     }
     checkConfig(config)
-    return Repository.assemble(store, config, master, opts.cacheDir, opts.decoders)
+    return Repository.assemble(store, config, master, opts)
   }
 
   private static async assemble(
     store: Store,
     config: RepositoryConfig,
     master: Buffer | null,
-    cacheDir: string | null | undefined,
-    decoders = 1,
+    opts: CreateOptions | OpenOptions,
   ): Promise<Repository> {
+    const { cacheDir, decoders = 1, ownsStore = false } = opts
     const keys = master ? deriveMasterKeys(master, config.id) : null
     const envelope = envelopeFor({
       dataKey: keys?.data ?? null,
@@ -178,7 +183,15 @@ export class Repository {
       compression: config.compression,
     })
     const cache = LocalCache.open(config.id, cacheDir === undefined ? defaultCacheDir() : cacheDir)
-    const repo = new Repository(store, config, keys, envelope, cache, Math.max(0, Math.floor(decoders)))
+    const repo = new Repository(
+      store,
+      config,
+      keys,
+      envelope,
+      cache,
+      Math.max(0, Math.floor(decoders)),
+      ownsStore,
+    )
     try {
       await repo.sync()
     } catch (err) {
@@ -415,27 +428,22 @@ export class Repository {
 
   /**
    * The contents of `ids` in order, fetching up to `readAhead` blobs ahead of the consumer:
-   * how a restorer streams a file without holding it in memory.
+   * how a file is streamed (cat, a restorer) without holding it in memory. The ids may come
+   * from an async source (a snapshot's chunk lists); a failure surfaces at its own place.
    */
-  async *readBlobs(ids: Iterable<BlobId>, opts: { readAhead?: number } = {}): AsyncGenerator<Uint8Array> {
+  async *readBlobs(
+    ids: Iterable<BlobId> | AsyncIterable<BlobId>,
+    opts: { readAhead?: number } = {},
+  ): AsyncGenerator<Uint8Array> {
     const ahead = Math.max(1, opts.readAhead ?? 8)
-    const iterator = ids[Symbol.iterator]()
     const window: Promise<Uint8Array>[] = []
-    const refill = () => {
-      while (window.length < ahead) {
-        const next = iterator.next()
-        if (next.done) return
-        const p = this.getBlob(next.value)
-        p.catch(() => {}) // surfaced when awaited in order
-        window.push(p)
-      }
+    for await (const id of ids) {
+      const p = this.getBlob(id)
+      p.catch(() => {}) // surfaced when awaited in order
+      window.push(p)
+      if (window.length > ahead) yield await window.shift()!
     }
-    refill()
-    while (window.length > 0) {
-      const data = await window.shift()!
-      refill()
-      yield data
-    }
+    while (window.length > 0) yield await window.shift()!
   }
 
   async putSnapshot(uuid: string, data: Uint8Array): Promise<void> {
@@ -496,8 +504,12 @@ export class Repository {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.decoder.close()
-    this.cache.close()
+    try {
+      await this.decoder.close()
+      this.cache.close()
+    } finally {
+      if (this.ownsStore) await this.store.close()
+    }
   }
 
   private check(): void {

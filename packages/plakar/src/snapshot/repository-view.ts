@@ -42,12 +42,18 @@ export interface SnapshotRepository {
 }
 
 /**
- * What the restorer needs besides: batched reads. Where each blob is (or the error getBlob
- * would throw for it), in one call for many blobs; then the repository's read path: a sealed
- * batch of them (fetchBlobs) opened on a worker of the repository's blob pool, where the
- * restore's own code writes the files (restore-worker.ts).
+ * What the restorer and cat need besides. A file's blobs streamed in order (readBlobs, for
+ * cat). Batched reads: where each blob is (or the error getBlob would throw for it), in one
+ * call for many blobs; then the repository's read path: a sealed batch of them (fetchBlobs)
+ * opened on a worker of the repository's blob pool, where the restore's own code writes the
+ * files (restore-worker.ts).
  */
 export interface RestoreRepository extends SnapshotRepository {
+  /** The contents of `ids` in order, a bounded window read ahead (Repository.readBlobs). */
+  readBlobs(
+    ids: Iterable<BlobId> | AsyncIterable<BlobId>,
+    opts?: { readAhead?: number },
+  ): AsyncGenerator<Uint8Array>
   locateBlobs(ids: readonly BlobId[]): Promise<(BlobLocation | Error)[]>
   fetchBlobs(blobs: readonly LocatedBlob[]): Promise<SealedBatch>
   blobPool<P, R>(opts: BlobPoolOptions<unknown>): BlobPool<P, R>
