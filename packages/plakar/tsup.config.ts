@@ -17,6 +17,7 @@ export default defineConfig({
     storage: 'src/storage/index.ts',
     repository: 'src/repository/index.ts',
     snapshot: 'src/snapshot/index.ts',
+    maintenance: 'src/maintenance/index.ts',
     testing: 'src/testing.ts',
     'archive-worker': 'src/snapshot/archive-worker.ts',
     'blob-worker': 'src/repository/blob-worker.ts',

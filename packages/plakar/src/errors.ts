@@ -5,7 +5,7 @@
  * stable across releases: it is persisted in logs and callers, scripts and tests branch on it,
  * so a code is never renamed. Its `name` is its class, the failure underneath (if any) is its
  * `cause`, and its message is one line meant for a user. Each layer has its own subclass and
- * code prefix (STORAGE_, REPO_, SNAPSHOT_, CLI_); callers branch on the code.
+ * code prefix (STORAGE_, REPO_, SNAPSHOT_, MAINT_, CLI_); callers branch on the code.
  * `isPlakarError(err, code?)` also recognizes an error raised by another copy of the package
  * (src and dist loaded in one process), where `instanceof` fails. Anything else escaping
  * plakar, but a system error (errno), is a bug and shows its stack.
@@ -15,7 +15,12 @@
 const BRAND = Symbol.for('@poolp/plakar:PlakarError')
 
 /** Every code plakar raises, layer by layer (documented with each layer's union below). */
-export type PlakarErrorCode = StorageErrorCode | RepositoryErrorCode | SnapshotErrorCode | CliErrorCode
+export type PlakarErrorCode =
+  | StorageErrorCode
+  | RepositoryErrorCode
+  | SnapshotErrorCode
+  | MaintenanceErrorCode
+  | CliErrorCode
 
 export class PlakarError extends Error {
   readonly code: PlakarErrorCode
@@ -104,6 +109,21 @@ export class SnapshotError extends PlakarError {
   declare readonly code: SnapshotErrorCode
 
   constructor(code: SnapshotErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
+}
+
+// ---- maintenance ----
+
+/** Codes maintenance raises (src/maintenance: check, rm, keep, prune, repair). */
+export type MaintenanceErrorCode =
+  /** A bad filter or policy (a duration that does not parse, a policy with no rule). */
+  'MAINT_USAGE'
+
+export class MaintenanceError extends PlakarError {
+  declare readonly code: MaintenanceErrorCode
+
+  constructor(code: MaintenanceErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }

@@ -3,10 +3,13 @@
  * on it, and do with snapshots what the commands do (push: archive; ls, cat: TreeReader,
  * walk; pull: Restorer; diff: diffDirs; find: NameFinder), with errors that carry a stable
  * code. Everything else is a subpath, for the CLI and for code that works on one layer:
- * `@poolp/plakar/cli`, `/storage`, `/repository`, `/snapshot`, and `/testing` (fixtures).
+ * `@poolp/plakar/cli`, `/storage`, `/repository`, `/snapshot`, `/maintenance`, and `/testing`
+ * (fixtures).
  */
 export {
   isPlakarError,
+  MaintenanceError,
+  type MaintenanceErrorCode,
   PlakarError,
   type PlakarErrorCode,
   RepositoryError,

@@ -35,7 +35,9 @@ export interface OpenedRepository extends RestoreRepository {
   readonly encrypted: boolean
   /** Index objects that could not be read when the repository was opened (damaged). */
   readonly damagedIndexes?: readonly { readonly name: string; readonly error: string }[]
-  readonly store: { readonly location: string }
+  readonly store: { readonly location: string; readonly concurrency: number }
+  /** Removes a snapshot object (rm, keep); its blobs stay until a prune. */
+  deleteSnapshot(uuid: string): Promise<void>
   /** Changes whenever a blob may have left the index (Repository.indexEpoch): the file cache's trust. */
   indexEpoch(): string
   close(): Promise<void>

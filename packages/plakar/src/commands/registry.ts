@@ -4,13 +4,27 @@ import { create } from './create.js'
 import { diff } from './diff.js'
 import { find } from './find.js'
 import { info } from './info.js'
+import { keep } from './keep.js'
 import { ls } from './ls.js'
 import { pull } from './pull.js'
 import { push } from './push.js'
+import { rm } from './rm.js'
 import { version } from './version.js'
 
 /** Every command but help (help.ts lists these and itself), in the order help shows them. */
-export const COMMANDS: readonly AnyCommand[] = [create, push, pull, ls, cat, info, diff, find, version]
+export const COMMANDS: readonly AnyCommand[] = [
+  create,
+  push,
+  pull,
+  ls,
+  cat,
+  info,
+  diff,
+  find,
+  rm,
+  keep,
+  version,
+]
 
 export function findCommand(name: string): AnyCommand | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name))

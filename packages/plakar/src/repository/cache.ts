@@ -10,8 +10,8 @@ import type { BlobLocation, BlobType } from './types.js'
 /**
  * The local cache: one SQLite file per repository (WAL mode), at
  * ${XDG_CACHE_HOME:-~/.cache}/plakar/<repository id>.db, or in a temporary directory removed
- * at close when the user asked for no cache. Shared by the layers: the repository owns the
- * `repo_` tables below; the snapshot layer adds its own tables through `db`.
+ * at close when the user asked for no cache. The repository owns it and its `repo_` tables
+ * below; no other layer sees the handle.
  *
  * `repo_blobs` is the union of the index objects named in `repo_indexes`, and nothing else:
  * rows are only ever inserted from an index object that exists in the repository, so the
