@@ -7,7 +7,7 @@ export default defineConfig({
   // copy of each module, so a store registered through @poolp/plakar/storage is one that
   // @poolp/plakar's openStore finds, and a class is the same class from every entry.
   splitting: true,
-  // The archive, blob and restore workers are their own entries: worker_threads load them by
+  // The archive, blob, check and restore workers are their own entries: worker_threads load them by
   // file name from dist/ (see src/platform/worker.ts), beside index.js / index.cjs. The plakar
   // CLI (bin/plakar.ts) sits beside them too, so the workers are found from it.
   entry: {
@@ -21,6 +21,7 @@ export default defineConfig({
     testing: 'src/testing.ts',
     'archive-worker': 'src/snapshot/archive-worker.ts',
     'blob-worker': 'src/repository/blob-worker.ts',
+    'check-worker': 'src/maintenance/check-worker.ts',
     'restore-worker': 'src/snapshot/restore-worker.ts',
     plakar: 'bin/plakar.ts',
   },

@@ -15,6 +15,8 @@ export const EXIT = {
   USAGE: 2,
   /** push or pull finished, but some files could not be read or written (listed on stderr). */
   PARTIAL: 3,
+  /** check ran to the end and found damage (listed on stdout). */
+  DAMAGED: 4,
 } as const
 
 export interface FlagSpec {

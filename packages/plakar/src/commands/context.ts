@@ -1,4 +1,4 @@
-import { defaultCacheDir, type RepositoryConfig } from '../repository/index.js'
+import { defaultCacheDir, type RepositoryConfig, type RepositoryMaintenance } from '../repository/index.js'
 import type { RestoreRepository } from '../snapshot/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
 
@@ -36,6 +36,8 @@ export interface OpenedRepository extends RestoreRepository {
   /** Index objects that could not be read when the repository was opened (damaged). */
   readonly damagedIndexes?: readonly { readonly name: string; readonly error: string }[]
   readonly store: { readonly location: string; readonly concurrency: number }
+  /** What check, prune and repair may do (Repository.maintenance). */
+  maintenance(): RepositoryMaintenance
   /** Removes a snapshot object (rm, keep); its blobs stay until a prune. */
   deleteSnapshot(uuid: string): Promise<void>
   /** Changes whenever a blob may have left the index (Repository.indexEpoch): the file cache's trust. */

@@ -1,4 +1,5 @@
 import { cat } from './cat.js'
+import { checkCommand } from './check.js'
 import type { AnyCommand } from './command.js'
 import { create } from './create.js'
 import { diff } from './diff.js'
@@ -21,6 +22,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   info,
   diff,
   find,
+  checkCommand,
   rm,
   keep,
   version,

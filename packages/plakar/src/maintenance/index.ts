@@ -1,8 +1,19 @@
 /**
  * Maintenance over a repository: choosing snapshots to remove (filters, retention policies)
- * and removing them; later check, prune and repair. It stands on the repository's
+ * and removing them; the integrity check; later prune and repair. It stands on the repository's
  * maintenance access (Repository.maintenance()) and the snapshot layer, never around them.
  */
+export {
+  type CheckOptions,
+  type CheckProgress,
+  type CheckReport,
+  type CheckRepository,
+  type CheckTarget,
+  check,
+  type DamagedBlob,
+  type Loss,
+  type Subset,
+} from './check.js'
 export { removeSnapshots, type SnapshotRemover } from './remove.js'
 export {
   applyPolicy,

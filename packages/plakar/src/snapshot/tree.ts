@@ -188,6 +188,21 @@ export class TreeReader {
     }
   }
 
+  /**
+   * The ids of the blobs listing a directory reads: its own and, when it is paged, every
+   * page's (what a check or a prune counts as used, besides chunks and chunk lists).
+   */
+  async *nodes(tree: Uint8Array): AsyncGenerator<Uint8Array> {
+    yield* this.nodeIds(tree, 0)
+  }
+
+  private async *nodeIds(id: Uint8Array, depth: number): AsyncGenerator<Uint8Array> {
+    if (depth > 8) throw corrupt(`directory ${hex(id)}`, 'index too deep')
+    yield id
+    const node = await this.node(id)
+    if ('refs' in node) for (const ref of node.refs) yield* this.nodeIds(ref[1], depth + 1)
+  }
+
   /** The chunk ids of a file, in order. */
   async *chunks(content: Content): AsyncGenerator<Buffer> {
     if ('chunks' in content) {
