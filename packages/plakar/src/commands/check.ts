@@ -76,6 +76,10 @@ function damageLines(r: CheckReport): string[] {
     for (const l of d.losses) out.push(`${l.snapshot.slice(0, 8)}:${l.path}: ${where}`)
     if (d.moreLosses > 0) out.push(`blob ${short(d.blob)}: and ${d.moreLosses} more files`)
   }
+  for (const c of r.damagedContents) {
+    for (const l of c.losses) out.push(`${l.snapshot.slice(0, 8)}:${l.path}: ${c.error}`)
+    if (c.moreLosses > 0) out.push(`and ${c.moreLosses} more files with the same content`)
+  }
   for (const i of r.damagedIndexes)
     out.push(`index ${short(i.name)}: ${i.error} (plakar repair rebuilds the index)`)
   for (const p of r.damagedPacks) out.push(`pack ${short(p.pack)}: ${p.error}`)
@@ -105,6 +109,7 @@ function summary(r: CheckReport, opts: CheckOptions, seconds: number): string {
   const lost = new Set<string>()
   for (const d of r.damagedBlobs) for (const l of d.losses) lost.add(`${l.snapshot}:${l.path}`)
   for (const t of r.treeDamage) lost.add(`${t.loss.snapshot}:${t.loss.path}`)
+  for (const c of r.damagedContents) for (const l of c.losses) lost.add(`${l.snapshot}:${l.path}`)
   const verdict =
     r.problems === 0
       ? 'no damage'

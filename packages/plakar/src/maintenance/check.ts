@@ -21,7 +21,7 @@ import {
   type SnapshotRepository,
   TreeReader,
 } from '../snapshot/index.js'
-import { CHECK_WORKER, type CheckReply } from './check-protocol.js'
+import { CHECK_WORKER, type CheckPayload, type CheckReply } from './check-protocol.js'
 
 /**
  * The integrity check: does every snapshot restore, and is the repository coherent?
@@ -99,6 +99,13 @@ export interface DamagedBlob {
   readonly moreLosses: number
 }
 
+/** A file content whose blobs are sound but which, read whole, is not what was backed up. */
+export interface DamagedContent {
+  readonly error: string
+  readonly losses: readonly Loss[]
+  readonly moreLosses: number
+}
+
 export interface CheckReport {
   readonly snapshots: number
   readonly files: number
@@ -110,6 +117,7 @@ export interface CheckReport {
   /** Directories or chunk lists that could not be read: whatever is below them is lost. */
   readonly treeDamage: readonly { readonly loss: Loss; readonly error: string }[]
   readonly damagedBlobs: readonly DamagedBlob[]
+  readonly damagedContents: readonly DamagedContent[]
   readonly damagedIndexes: readonly { readonly name: string; readonly error: string }[]
   /** Packs whose header disagrees with the index, or cannot be read. */
   readonly damagedPacks: readonly { readonly pack: string; readonly error: string }[]
@@ -184,9 +192,13 @@ class Check {
     db.pragma('synchronous = OFF')
     db.exec(`
       CREATE TABLE used (blob BLOB PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE content_blobs (content BLOB NOT NULL, blob BLOB NOT NULL, PRIMARY KEY (content, blob)) WITHOUT ROWID;
-      CREATE TABLE contents (content BLOB PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE refs (content BLOB NOT NULL, snapshot TEXT NOT NULL, path BLOB NOT NULL);
+      CREATE TABLE content_blobs (content INTEGER NOT NULL, pos INTEGER NOT NULL, blob BLOB NOT NULL,
+        PRIMARY KEY (content, pos)) WITHOUT ROWID;
+      CREATE INDEX content_blobs_blob ON content_blobs (blob);
+      CREATE TABLE contents (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, first BLOB NOT NULL, digest BLOB,
+        error TEXT);
+      CREATE TABLE refs (content INTEGER NOT NULL, snapshot TEXT NOT NULL, path BLOB NOT NULL);
+      CREATE INDEX refs_content ON refs (content);
       CREATE TABLE located (blob BLOB PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL,
         length INTEGER NOT NULL, raw INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE packs (pack TEXT PRIMARY KEY, size INTEGER NOT NULL, indexed INTEGER NOT NULL DEFAULT 0,
@@ -200,8 +212,10 @@ class Check {
     const db = this.db
     return {
       used: db.prepare('INSERT OR IGNORE INTO used (blob) VALUES (?)'),
-      content: db.prepare('INSERT OR IGNORE INTO contents (content) VALUES (?)'),
-      contentBlob: db.prepare('INSERT OR IGNORE INTO content_blobs (content, blob) VALUES (?, ?)'),
+      content: db.prepare('INSERT OR IGNORE INTO contents (key, first, digest) VALUES (?, ?, ?)'),
+      contentOf: db.prepare('SELECT id, digest FROM contents WHERE key = ?'),
+      contentBlob: db.prepare('INSERT INTO content_blobs (content, pos, blob) VALUES (?, ?, ?)'),
+      contentError: db.prepare('UPDATE contents SET error = ? WHERE id = ? AND error IS NULL'),
       ref: db.prepare('INSERT INTO refs (content, snapshot, path) VALUES (?, ?, ?)'),
       located: db.prepare(
         'INSERT OR REPLACE INTO located (blob, pack, offset, length, raw, type) VALUES (?, ?, ?, ?, ?, ?)',
@@ -248,9 +262,11 @@ class Check {
           .get() as { n: number; bytes: number })
       : { n: 0, bytes: 0 }
     const damagedBlobs = this.damagedBlobs()
+    const damagedContents = this.damagedContents()
     const unreadable = this.opts.unreadableSnapshots ?? []
     const problems =
       damagedBlobs.length +
+      damagedContents.length +
       this.treeDamage.length +
       this.damagedIndexes.length +
       this.damagedPacks.length +
@@ -267,6 +283,7 @@ class Check {
       packsSkipped: this.opts.fast ? 0 : skipped,
       treeDamage: this.treeDamage,
       damagedBlobs,
+      damagedContents,
       damagedIndexes: this.damagedIndexes,
       damagedPacks: this.damagedPacks,
       unreadableSnapshots: unreadable,
@@ -386,13 +403,27 @@ class Check {
     const h = createHash('sha256')
     for (const id of chunks) h.update(id)
     const key = h.digest()
-    if (this.stmt.content.run(key).changes === 1) {
-      for (const id of chunks) {
-        this.stmt.contentBlob.run(key, id)
+    const digest = e.digest ?? null
+    let content: number
+    const made = this.stmt.content.run(key, chunks[0], digest)
+    if (made.changes === 1) {
+      content = Number(made.lastInsertRowid)
+      chunks.forEach((id, pos) => {
+        this.stmt.contentBlob.run(content, pos, id)
         this.stmt.used.run(id)
-      }
+      })
+    } else {
+      const known = this.stmt.contentOf.get(key) as { id: number; digest: Buffer | null }
+      content = known.id
+      // The same chunks cannot hash to two digests: one of the files was recorded wrong.
+      if (digest !== null && known.digest !== null && !known.digest.equals(digest))
+        this.contentDamage(content, 'files with the same chunks carry different digests')
     }
-    this.stmt.ref.run(key, snapshot, p)
+    this.stmt.ref.run(content, snapshot, p)
+  }
+
+  private contentDamage(content: number, error: string): void {
+    if (this.stmt.contentError.run(error, content).changes === 1) this.problemCount++
   }
 
   // ---- 2. locate ----
@@ -471,89 +502,108 @@ class Check {
 
   // ---- 3. read ----
 
+  /**
+   * The read: with a subset, the selected packs' blobs in pack order (file digests need
+   * whole files, so they are not checked). Otherwise every file content in the order of its
+   * first blob (a backup writes a file's chunks one after the other, so packs are read front
+   * to back), each distinct content once, its blobs opened and hashed in file order on one
+   * worker and the digest compared with the one recorded at backup; then, for the whole
+   * repository, the indexed blobs no snapshot uses, in pack order.
+   */
   private async readData(whole: boolean): Promise<number> {
-    const where = `${whole ? '' : 'l.blob IN (SELECT blob FROM used) AND '}p.selected = 1 AND l.blob NOT IN (SELECT blob FROM damaged)`
-    this.total = (
-      this.db
-        .prepare(
-          `SELECT coalesce(sum(l.length), 0) AS n FROM located l JOIN packs p ON p.pack = l.pack WHERE ${where}`,
-        )
-        .get() as { n: number }
-    ).n
+    const sized = (where: string) =>
+      (
+        this.db
+          .prepare(
+            `SELECT coalesce(sum(l.length), 0) AS n FROM located l JOIN packs p ON p.pack = l.pack WHERE ${where}`,
+          )
+          .get() as { n: number }
+      ).n
+    const fresh = 'l.blob NOT IN (SELECT blob FROM damaged)'
+    const reader = new BatchReader(this.repo, this.opts.workers, (blobs, reply, payload) =>
+      this.onReply(blobs, reply, payload),
+    )
+    try {
+      if (this.opts.subset !== undefined) {
+        const where = `${whole ? '' : 'l.blob IN (SELECT blob FROM used) AND '}p.selected = 1 AND ${fresh}`
+        this.total = sized(where)
+        await this.readInPackOrder(reader, where)
+      } else {
+        const leftover = `l.blob NOT IN (SELECT blob FROM used) AND ${fresh}`
+        this.total =
+          sized(`l.blob IN (SELECT blob FROM content_blobs) AND ${fresh}`) + (whole ? sized(leftover) : 0)
+        await this.readContents(reader)
+        if (whole) await this.readInPackOrder(reader, leftover)
+      }
+      await reader.finish()
+    } finally {
+      await reader.close()
+    }
+    return reader.packs.size
+  }
+
+  private async readInPackOrder(reader: BatchReader, where: string): Promise<void> {
     // Pages, not an iterator: the replies write to the same database while the read goes on.
     const page = this.db.prepare(
       `SELECT l.blob, l.pack, l.offset, l.length, l.raw, l.type FROM located l JOIN packs p ON p.pack = l.pack
        WHERE ${where} AND (l.pack, l.offset) > (?, ?) ORDER BY l.pack, l.offset LIMIT 10000`,
     )
-    const workers = Math.max(1, this.opts.workers)
-    let failure: Error | null = null
-    const pool = this.repo.blobPool<null, CheckReply>({
-      entry: CHECK_WORKER,
-      workers,
-      init: null,
-      onFailure: (err) => {
-        failure ??= err
-      },
-    })
-    const packs = new Set<string>()
-    try {
-      // Each worker has one batch in flight and one being read: reads and opening overlap.
-      const lanes = Array.from({ length: workers }, () => Promise.resolve())
-      let lane = 0
-      let batch: LocatedBlob[] = []
-      let batchBytes = 0
-      const send = async () => {
-        const blobs = batch
-        batch = []
-        batchBytes = 0
-        const w = lane
-        lane = (lane + 1) % workers
-        await lanes[w]
-        if (failure) throw failure
-        const sealed = await this.repo.fetchBlobs(blobs)
-        lanes[w] = pool.post(w, sealed, null).then((reply) => {
-          const gone = new Set<number>()
-          this.db.transaction(() => {
-            for (const [k, error] of reply.failures) {
-              gone.add(k)
-              const b = blobs.find((_, i) => sealed.slot(i) === k)!
-              this.damage(b.id, b.loc.pack, error)
-            }
-          })()
-          for (const b of blobs) this.bytes += b.loc.length
-          this.report()
-        })
-        lanes[w].catch(() => {})
-      }
-      let after: [string, number] = ['', -1]
-      for (;;) {
-        const rows = page.all(...after) as LocRow[]
-        if (rows.length === 0) break
-        const last = rows[rows.length - 1]!
-        after = [last.pack, last.offset]
-        for (const r of rows) {
-          packs.add(r.pack)
-          batch.push({
-            id: r.blob,
-            loc: {
-              pack: r.pack,
-              offset: r.offset,
-              length: r.length,
-              rawLength: r.raw,
-              type: r.type as BlobLocation['type'],
-            },
-          })
-          batchBytes += r.length
-          if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_BLOBS) await send()
-        }
-      }
-      if (batch.length > 0) await send()
-      await Promise.all(lanes)
-      if (failure) throw failure
-    } finally {
-      await pool.close()
+    let after: [string, number] = ['', -1]
+    for (;;) {
+      const rows = page.all(...after) as LocRow[]
+      if (rows.length === 0) break
+      const last = rows[rows.length - 1]!
+      after = [last.pack, last.offset]
+      for (const r of rows) await reader.add(located(r))
     }
-    return packs.size
+    await reader.flush()
+  }
+
+  private async readContents(reader: BatchReader): Promise<void> {
+    // Contents with a blob already known damaged are lost whole: they are not read.
+    const page = this.db.prepare(
+      `SELECT c.id, c.digest, l.pack, l.offset FROM contents c JOIN located l ON l.blob = c.first
+       WHERE c.error IS NULL AND NOT EXISTS (SELECT 1 FROM content_blobs b WHERE b.content = c.id
+         AND (b.blob IN (SELECT blob FROM damaged) OR b.blob NOT IN (SELECT blob FROM located)))
+         AND (l.pack, l.offset, c.id) > (?, ?, ?)
+       ORDER BY l.pack, l.offset, c.id LIMIT 1000`,
+    )
+    const chunks = this.db.prepare(
+      `SELECT l.blob, l.pack, l.offset, l.length, l.raw, l.type FROM content_blobs b JOIN located l ON l.blob = b.blob
+       WHERE b.content = ? ORDER BY b.pos`,
+    )
+    let after: [string, number, number] = ['', -1, -1]
+    for (;;) {
+      const rows = page.all(...after) as { id: number; digest: Buffer | null; pack: string; offset: number }[]
+      if (rows.length === 0) break
+      const last = rows[rows.length - 1]!
+      after = [last.pack, last.offset, last.id]
+      for (const c of rows) {
+        const blobs = (chunks.all(c.id) as LocRow[]).map(located)
+        await reader.addContent(c.id, c.digest, blobs)
+      }
+    }
+    await reader.flush()
+  }
+
+  private onReply(
+    blobs: readonly LocatedBlob[],
+    reply: CheckReply,
+    expected: ReadonlyMap<number, Buffer | null>,
+  ): void {
+    this.db.transaction(() => {
+      for (const [i, error] of reply.failures) {
+        const b = blobs[i]!
+        this.damage(b.id, b.loc.pack, error)
+      }
+      for (const [content, digest] of reply.digests) {
+        const want = expected.get(content)
+        if (want && !Buffer.from(digest).equals(want))
+          this.contentDamage(content, 'its chunks, read in order, do not match the digest recorded at backup')
+      }
+    })()
+    for (const b of blobs) this.bytes += b.loc.length
+    this.report()
   }
 
   // ---- 4. coherency ----
@@ -593,14 +643,36 @@ class Check {
     }
   }
 
+  /** The contents whose digest failed, each with the snapshot:paths that hold it (bounded). */
+  private damagedContents(): DamagedContent[] {
+    const refs = this.db.prepare(
+      'SELECT snapshot, path FROM refs WHERE content = ? ORDER BY snapshot, path LIMIT ?',
+    )
+    const count = this.db.prepare('SELECT count(*) AS n FROM refs WHERE content = ?')
+    return (
+      this.db.prepare('SELECT id, error FROM contents WHERE error IS NOT NULL ORDER BY id').all() as {
+        id: number
+        error: string
+      }[]
+    ).map((c) => {
+      const rows = refs.all(c.id, MAX_LOSSES) as { snapshot: string; path: Buffer }[]
+      return {
+        error: c.error,
+        losses: rows.map((r) => ({ snapshot: r.snapshot, path: r.path.toString() })),
+        moreLosses: (count.get(c.id) as { n: number }).n - rows.length,
+      }
+    })
+  }
+
   /** The damaged blobs, each with the snapshot:paths that use it (bounded). */
   private damagedBlobs(): DamagedBlob[] {
     const losses = this.db.prepare(
-      `SELECT r.snapshot, r.path FROM content_blobs c JOIN refs r ON r.content = c.content
+      `SELECT DISTINCT r.snapshot, r.path FROM content_blobs c JOIN refs r ON r.content = c.content
        WHERE c.blob = ? ORDER BY r.snapshot, r.path LIMIT ?`,
     )
     const count = this.db.prepare(
-      'SELECT count(*) AS n FROM content_blobs c JOIN refs r ON r.content = c.content WHERE c.blob = ?',
+      `SELECT count(*) AS n FROM (SELECT DISTINCT r.snapshot, r.path FROM content_blobs c
+       JOIN refs r ON r.content = c.content WHERE c.blob = ?)`,
     )
     const out: DamagedBlob[] = []
     for (const d of this.db.prepare('SELECT blob, pack, error FROM damaged ORDER BY pack, blob').all() as {
@@ -619,5 +691,142 @@ class Check {
       })
     }
     return out
+  }
+}
+
+function located(r: LocRow): LocatedBlob {
+  return {
+    id: r.blob,
+    loc: {
+      pack: r.pack,
+      offset: r.offset,
+      length: r.length,
+      rawLength: r.raw,
+      type: r.type as BlobLocation['type'],
+    },
+  }
+}
+
+type OnReply = (
+  blobs: readonly LocatedBlob[],
+  reply: CheckReply,
+  expected: ReadonlyMap<number, Buffer | null>,
+) => void
+
+/**
+ * Gathers blobs into batches of about BATCH_BYTES, reads each batch (Repository.fetchBlobs:
+ * neighbours in one range) and hands it to a worker of the repository's pool running
+ * check-worker.ts, one batch in flight per worker while the next is read. A content that
+ * spans batches keeps its worker, so that worker hashes it in order.
+ */
+class BatchReader {
+  readonly packs = new Set<string>()
+  private readonly pool: BlobPool<CheckPayload | null, CheckReply>
+  private readonly lanes: Promise<void>[]
+  private next = 0
+  private failure: Error | null = null
+  private blobs: LocatedBlob[] = []
+  private bytes = 0
+  private sections: [number, number, boolean][] = []
+  private expected = new Map<number, Buffer | null>()
+  /** The worker an unfinished content is pinned to. */
+  private pinned: number | null = null
+
+  constructor(
+    private readonly repo: CheckRepository,
+    workers: number,
+    private readonly onReply: OnReply,
+  ) {
+    const n = Math.max(1, workers)
+    this.pool = repo.blobPool<CheckPayload | null, CheckReply>({
+      entry: CHECK_WORKER,
+      workers: n,
+      init: null,
+      onFailure: (err) => {
+        this.failure ??= err
+      },
+    })
+    this.lanes = Array.from({ length: n }, () => Promise.resolve())
+  }
+
+  /** A blob read on its own (pack order): no content, no digest. */
+  async add(b: LocatedBlob): Promise<void> {
+    if (this.sections.length > 0) await this.flush()
+    this.blobs.push(b)
+    this.bytes += b.loc.length
+    if (this.bytes >= BATCH_BYTES || this.blobs.length >= BATCH_BLOBS) await this.flush()
+  }
+
+  /** A file content's blobs, in file order, to open and hash against `digest`. */
+  async addContent(content: number, digest: Buffer | null, blobs: readonly LocatedBlob[]): Promise<void> {
+    if (this.blobs.length > 0 && this.sections.length === 0) await this.flush()
+    this.expected.set(content, digest)
+    let taken = 0
+    for (let i = 0; i < blobs.length; i++) {
+      const b = blobs[i]!
+      this.blobs.push(b)
+      this.bytes += b.loc.length
+      taken++
+      const last = i === blobs.length - 1
+      if (last || this.bytes >= BATCH_BYTES || this.blobs.length >= BATCH_BLOBS) {
+        this.sections.push([content, taken, last])
+        taken = 0
+        if (this.bytes >= BATCH_BYTES || this.blobs.length >= BATCH_BLOBS) await this.flush(!last)
+      }
+    }
+  }
+
+  /** Sends what is gathered; `continuing`: its last content goes on in the next batch. */
+  async flush(continuing = false): Promise<void> {
+    if (this.blobs.length === 0) return
+    const blobs = this.blobs
+    const sections = this.sections
+    const expected = this.expected
+    this.blobs = []
+    this.bytes = 0
+    this.sections = []
+    this.expected = new Map()
+    let w: number
+    if (this.pinned !== null) w = this.pinned
+    else {
+      w = this.next
+      this.next = (this.next + 1) % this.lanes.length
+    }
+    this.pinned = continuing ? w : null
+    if (continuing) {
+      // The unfinished content's expectation travels with its last batch.
+      const open = sections[sections.length - 1]![0]
+      this.expected.set(open, expected.get(open) ?? null)
+    }
+    await this.lanes[w]
+    if (this.failure) throw this.failure
+    for (const b of blobs) this.packs.add(b.loc.pack)
+    const sealed = await this.repo.fetchBlobs(blobs)
+    // The worker sees distinct blobs; failures come back by batch index, mapped to inputs here.
+    const order = new Uint32Array(blobs.length)
+    const inputOf = new Map<number, number>()
+    for (let i = 0; i < blobs.length; i++) {
+      order[i] = sealed.slot(i)
+      if (!inputOf.has(order[i]!)) inputOf.set(order[i]!, i)
+    }
+    const payload: CheckPayload | null = sections.length > 0 ? { order, sections } : null
+    const lane = this.pool
+      .post(w, sealed, payload, payload ? [order.buffer as ArrayBuffer] : [])
+      .then((reply) => {
+        const failures = reply.failures.map(([k, e]) => [inputOf.get(k)!, e] as const)
+        this.onReply(blobs, { failures, digests: reply.digests }, expected)
+      })
+    lane.catch(() => {})
+    this.lanes[w] = lane
+  }
+
+  async finish(): Promise<void> {
+    await this.flush()
+    await Promise.all(this.lanes)
+    if (this.failure) throw this.failure
+  }
+
+  close(): Promise<void> {
+    return this.pool.close()
   }
 }

@@ -11,6 +11,7 @@ export {
   type CheckTarget,
   check,
   type DamagedBlob,
+  type DamagedContent,
   type Loss,
   type Subset,
 } from './check.js'

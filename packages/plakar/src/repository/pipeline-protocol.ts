@@ -18,7 +18,7 @@
  *   packer has room. So memory in flight is the CREDITS regions per worker, and a slow store
  *   slows the workers.
  */
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 
 export interface WorkerInit {
   readonly version: number
@@ -55,6 +55,8 @@ export interface SectionInfo {
   readonly error?: { readonly code: string; readonly message: string }
   /** With done: what the source's close(true) returned (its metadata), when defined. */
   readonly meta?: unknown
+  /** With done and no error: SHA-256 of every byte the source gave, in order (32 bytes). */
+  readonly digest?: Uint8Array
 }
 
 export interface ChunksMessage {

@@ -41,6 +41,11 @@ export interface FileResult {
   readonly stored: number
   /** What the source's close(true) returned (source.ts), when defined: a structured clone. */
   readonly meta?: unknown
+  /**
+   * SHA-256 of the whole content as the source gave it, independent of the chunking: what a
+   * check compares a file's chunks against end to end.
+   */
+  readonly digest: Uint8Array
 }
 
 /** Called for every chunk in order; returns the bytes it stored (0 when deduplicated). */
@@ -55,6 +60,7 @@ interface Job {
   size: number
   stored: number
   meta?: unknown
+  digest?: Uint8Array
   resolve(r: FileResult): void
   reject(e: unknown): void
 }
@@ -251,6 +257,7 @@ export class Pipeline {
         if (section.done) {
           task.remaining--
           if (section.meta !== undefined) job.meta = section.meta
+          if (section.digest !== undefined) job.digest = section.digest
           if (section.error)
             this.settle(
               job,
@@ -289,12 +296,15 @@ export class Pipeline {
   }
 
   private settle(job: Job, error?: unknown): void {
+    if (!error && job.digest === undefined)
+      error = new Error(`pipeline: ${job.name} finished without a digest`)
     if (error) job.reject(error)
     else
       job.resolve({
         chunks: job.chunks,
         size: job.size,
         stored: job.stored,
+        digest: job.digest!,
         ...(job.meta !== undefined ? { meta: job.meta } : {}),
       })
     if (--this.active === 0) for (const w of this.idleWaiters.splice(0)) w()

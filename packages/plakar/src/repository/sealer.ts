@@ -5,6 +5,7 @@
  * (pipeline-protocol.ts). A pipeline worker runs one (pipeline-worker.ts); the main thread
  * runs one too, for batches of small files while it would otherwise wait (pipeline.ts).
  */
+import { createHash, type Hash } from 'node:crypto'
 import { chunkerFor } from '../chunking/index.js'
 import type { Envelope } from '../format/index.js'
 import { envelopeFor } from './blob-opener.js'
@@ -81,19 +82,26 @@ class Outbox {
     if (this.bytes >= FLUSH_BYTES) this.post()
   }
 
-  end(file: number, error?: SectionInfo['error'], meta?: unknown): void {
+  end(file: number, error?: SectionInfo['error'], meta?: unknown, digest?: Uint8Array): void {
     this.slot()
     if (this.open?.file !== file) {
       this.closeSection(false)
       this.open = { file, count: 0 }
     }
-    this.closeSection(true, error, meta)
+    this.closeSection(true, error, meta, digest)
   }
 
-  private closeSection(done: boolean, error?: SectionInfo['error'], meta?: unknown): void {
+  private closeSection(
+    done: boolean,
+    error?: SectionInfo['error'],
+    meta?: unknown,
+    digest?: Uint8Array,
+  ): void {
     if (!this.open) return
     const s: SectionInfo = { ...this.open, done }
-    this.sections.push(error ? { ...s, error } : meta !== undefined ? { ...s, meta } : s)
+    this.sections.push(
+      error ? { ...s, error } : { ...s, ...(meta !== undefined && { meta }), ...(digest && { digest }) },
+    )
     this.open = null
   }
 
@@ -131,6 +139,8 @@ export class Sealer {
   // Twice the largest chunk: a refill happens after at least `max` bytes were consumed, so
   // moving the tail down costs at most one extra copy of the data.
   private readonly buffer: Buffer
+  /** The file being sealed's whole-content digest (one file at a time per sealer). */
+  private hash: Hash = createHash('sha256')
 
   constructor(
     init: SealerInit,
@@ -168,6 +178,7 @@ export class Sealer {
         continue
       }
       let meta: unknown
+      this.hash = createHash('sha256')
       try {
         await this.drive(out, this.chunkSource(out, file, source))
         meta = source.close(true)
@@ -175,7 +186,7 @@ export class Sealer {
         fail(out, file, err)
         continue
       }
-      out.end(file, undefined, meta)
+      out.end(file, undefined, meta, this.hash.digest())
     }
     out.post()
   }
@@ -195,6 +206,7 @@ export class Sealer {
   }
 
   private sealChunk(out: Outbox, file: number, chunk: Uint8Array): void {
+    this.hash.update(chunk)
     const id = this.envelope.blobId(chunk)
     // The pieces may alias the read buffer: push copies them before it is reused.
     const parts = this.known?.has(id) ? null : this.envelope.sealBlobParts('data', id, chunk)

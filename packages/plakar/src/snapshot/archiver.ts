@@ -75,6 +75,7 @@ interface PathNode {
 interface FileContent {
   readonly content: Entry['content']
   readonly size: number
+  readonly digest: Buffer
   readonly xattrs: [Buffer, Buffer][]
   /** What the file cache keeps of it, when it may be trusted next time. */
   readonly record?: CachedFile
@@ -395,6 +396,7 @@ class Archiver {
       ...this.meta(name, 'file', st),
       size: got.size,
       content: got.content,
+      digest: got.digest,
       ...(got.xattrs.length > 0 ? { xattrs: got.xattrs } : {}),
     }
     const sparse = st.blocks * 512n < st.size
@@ -429,6 +431,7 @@ class Archiver {
       return {
         content: await makeContent(this.writer, own.chunks),
         size: Number(st.size),
+        digest: own.digest,
         xattrs,
         record: own,
       }
@@ -448,16 +451,18 @@ class Archiver {
       this.progress.files++
       this.progress.bytes += r.size
       const content = await makeContent(this.writer, r.chunks)
+      const digest = Buffer.from(r.digest.buffer, r.digest.byteOffset, r.digest.byteLength)
       const racy = st.ctimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS
       const record =
         cache && r.size === Number(st.size) && st.ctimeNs < readAt - racy && st.mtimeNs < readAt - racy
           ? {
               stamp: stamp(st),
+              digest,
               chunks: r.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
               xattrs: xattrs.flat(),
             }
           : undefined
-      return { content, size: r.size, xattrs, ...(record ? { record } : {}) }
+      return { content, size: r.size, digest, xattrs, ...(record ? { record } : {}) }
     } catch (err) {
       // The writer reports a file it could not open or read as REPO_SOURCE_UNREADABLE, with
       // the system error as its cause; the backup goes on.
@@ -503,6 +508,7 @@ class Archiver {
 function copyRecord(r: CachedFile): CachedFile {
   return {
     stamp: r.stamp,
+    digest: Buffer.from(r.digest),
     chunks: r.chunks.map((c) => Buffer.from(c)),
     xattrs: r.xattrs.map((x) => Buffer.from(x)),
   }

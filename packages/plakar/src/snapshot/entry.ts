@@ -27,6 +27,8 @@ export interface Entry {
   readonly size: number
   /** file: its content. */
   readonly content?: Content
+  /** file: SHA-256 of its whole content as read (snapshot format 2; absent in format 1). */
+  readonly digest?: Buffer
   /** file: true when it had holes (fewer blocks than its size); zero chunks restore as holes. */
   readonly sparse?: boolean
   /** file with several links: [device, inode] shared by the names of one inode in this snapshot. */
@@ -58,6 +60,7 @@ export function entryToWire(e: Entry): Record<string, unknown> {
     if ('chunks' in e.content) w.c = e.content.chunks
     else w.cl = e.content.lists
   }
+  if (e.digest !== undefined) w.h = e.digest
   if (e.sparse) w.sp = true
   if (e.link !== undefined) w.l = e.link
   if (e.tree !== undefined) w.d = e.tree
@@ -87,6 +90,7 @@ export function entryFromWire(v: unknown, what: string): Entry {
   if (w.c !== undefined) e.content = { chunks: asArray(w.c, what, 'c').map((id) => asId(id, what, 'c')) }
   else if (w.cl !== undefined)
     e.content = { lists: asArray(w.cl, what, 'cl').map((id) => asId(id, what, 'cl')) }
+  if (w.h !== undefined) e.digest = asId(w.h, what, 'h')
   if (w.sp === true) e.sparse = true
   if (w.l !== undefined) {
     const l = asArray(w.l, what, 'l')

@@ -18,6 +18,8 @@ import Database from 'better-sqlite3'
 export interface CachedFile {
   /** `dev:ino:size:mtimeNs:ctimeNs` as the archiver saw them (see stamp()). */
   readonly stamp: string
+  /** SHA-256 of the whole content (FileResult.digest), 32 bytes. */
+  readonly digest: Buffer
   readonly chunks: Buffer[]
   /** The attributes as [name, value] pairs, flattened: n0, v0, n1, v1, ... */
   readonly xattrs: Buffer[]
@@ -36,10 +38,10 @@ export function stamp(st: {
 
 /** Directories written per transaction. */
 const BATCH = 64
-const TABLE = 'snapshot_dirs_v1'
+const TABLE = 'snapshot_dirs_v2'
 const COLUMNS = 'dir,files,token,epoch'
 /** Tables of earlier layouts, dropped on sight (the cache is disposable). */
-const OLD_TABLES = ['snapshot_files', 'snapshot_files_v1']
+const OLD_TABLES = ['snapshot_files', 'snapshot_files_v1', 'snapshot_dirs_v1']
 
 /** A directory's records, and whether their chunks are known to be in the index. */
 export interface DirRecords {
@@ -202,13 +204,13 @@ export class FileCache {
 
 /**
  * A directory's records, back to back: u16 name length, name, u8 stamp length, stamp
- * (ASCII), u32 chunk count, the 32-byte chunk ids, u32 attribute count, then for each
+ * (ASCII), the 32-byte content digest, u32 chunk count, the 32-byte chunk ids, u32 attribute count, then for each
  * attribute u32 name length, name, u32 value length, value. Big-endian.
  */
 function encodeRecords(files: readonly (readonly [Buffer, CachedFile])[]): Buffer {
   let size = 0
   for (const [name, f] of files) {
-    size += 2 + name.length + 1 + f.stamp.length + 4 + 32 * f.chunks.length + 4
+    size += 2 + name.length + 1 + f.stamp.length + 32 + 4 + 32 * f.chunks.length + 4
     for (const x of f.xattrs) size += 4 + x.length
   }
   const out = Buffer.allocUnsafe(size)
@@ -218,6 +220,7 @@ function encodeRecords(files: readonly (readonly [Buffer, CachedFile])[]): Buffe
     at += name.copy(out, at)
     at = out.writeUInt8(f.stamp.length, at)
     at += out.write(f.stamp, at, 'latin1')
+    at += f.digest.copy(out, at)
     at = out.writeUInt32BE(f.chunks.length, at)
     for (const c of f.chunks) at += c.copy(out, at)
     at = out.writeUInt32BE(f.xattrs.length / 2, at)
@@ -239,9 +242,11 @@ function decodeRecords(b: Buffer): Map<string, CachedFile> {
     const name = b.toString('latin1', at + 2, at + 2 + nameLength)
     at += 2 + nameLength
     const stampLength = b[at]!
-    if (!need(1 + stampLength + 4)) break
+    if (!need(1 + stampLength + 32 + 4)) break
     const stamp = b.toString('latin1', at + 1, at + 1 + stampLength)
     at += 1 + stampLength
+    const digest = b.subarray(at, at + 32)
+    at += 32
     const count = b.readUInt32BE(at)
     at += 4
     if (!need(32 * count + 4)) break
@@ -261,7 +266,7 @@ function decodeRecords(b: Buffer): Map<string, CachedFile> {
       at += 4 + n
     }
     if (!ok) break
-    out.set(name, { stamp, chunks, xattrs })
+    out.set(name, { stamp, digest, chunks, xattrs })
   }
   return out
 }

@@ -5,9 +5,12 @@ import { type Entry, entryFromWire, entryToWire } from './entry.js'
 /**
  * The snapshot header: the object stored under the snapshot's UUID (repository kind
  * `snapshot`). It names the root directory and carries what `ls` and `info` show without
- * loading the tree. Versioned; see docs/plakar-snapshot-format.md.
+ * loading the tree. Versioned; see docs/plakar-snapshot-format.md. Version 2 adds each
+ * file's whole-content digest (`h`); version 1 snapshots, which lack it, are read as they are.
  */
-export const SNAPSHOT_VERSION = 1
+export const SNAPSHOT_VERSION = 2
+/** The versions this build reads. */
+const READS = [1, 2]
 /** Errors kept in the header; past this only the count grows. */
 export const MAX_RECORDED_ERRORS = 1000
 
@@ -78,7 +81,7 @@ export function encodeHeader(h: SnapshotHeader): Uint8Array {
 export function decodeHeader(data: Uint8Array, uuid: string): SnapshotHeader {
   const what = `snapshot ${uuid}`
   const m = decode(data, what)
-  if (m.v !== SNAPSHOT_VERSION) throw corrupt(what, `unknown snapshot version ${String(m.v)}`)
+  if (!READS.includes(m.v as number)) throw corrupt(what, `unknown snapshot version ${String(m.v)}`)
   const strings = (v: unknown, f: string) => asArray(v, what, f).map((s) => asString(s, what, f))
   const idNames = (v: unknown, f: string) =>
     asArray(v, what, f).map((p) => {
@@ -92,7 +95,7 @@ export function decodeHeader(data: Uint8Array, uuid: string): SnapshotHeader {
   const root = entryFromWire(m.root, what)
   if (root.kind !== 'dir') throw corrupt(what, 'root is not a directory')
   return {
-    version: SNAPSHOT_VERSION,
+    version: m.v as number,
     uuid: id,
     time: asString(m.time, what, 'time'),
     hostname: asString(m.host, what, 'host'),

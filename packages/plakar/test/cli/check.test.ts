@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
-import { listHeaders, TreeReader, walk } from '@poolp/plakar/snapshot'
+import { FileCache, listHeaders, TreeReader, walk } from '@poolp/plakar/snapshot'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { plakar } from './run-cli.js'
 
@@ -209,6 +209,50 @@ describe.each([
       expect(r.status).toBe(2)
       expect(r.stderr).toMatch(/^plakar: check: -subset takes N\/M/)
     }
+  })
+
+  it('finds a file whose chunks are sound but whose content is not what was backed up', async () => {
+    // A local file cache that lies (a disk error in ~/.cache, a bug): the next push takes
+    // the record as it is, and only the whole-file digest can tell.
+    expect((await cli('push', src)).status).toBe(0) // now the files are old enough to be cached
+    const store = openStore(repo)
+    const r = await Repository.open(store, {
+      passphrase: async () => Buffer.from(PASS),
+      cacheDir: null,
+      ownsStore: true,
+    })
+    const id = r.id
+    await r.close()
+    const files = FileCache.open(join(work, 'cache', 'plakar'), `${id}-files`)
+    const dir = Buffer.from(join(src, 'a'))
+    const records = [...files.dir(dir).files].map(([n, rec]) => [Buffer.from(n, 'latin1'), rec] as const)
+    const victim = records.find(([n]) => n.toString() === 'f1.bin')
+    expect(victim).toBeDefined()
+    files.putDir(
+      dir,
+      records.map(
+        ([n, rec]) => [n, n === victim![0] ? { ...rec, digest: Buffer.alloc(32, 9) } : rec] as const,
+      ),
+    )
+    files.close()
+    const push = await cli('push', src)
+    expect(push.stdout.toString()).toMatch(/\(\d+ unchanged\)/)
+    const uuid = (await cli('ls')).stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .at(-1)!
+      .match(/[0-9a-f-]{36}/)![0]
+    const c = await cli('check', 'latest')
+    expect(c.status).toBe(4)
+    expect(c.stdout.toString()).toContain(
+      `${uuid.slice(0, 8)}:${join(src, 'a/f1.bin')}: its chunks, read in order, do not match the digest recorded at backup\n`,
+    )
+    expect(c.stdout.toString()).toMatch(/: 1 problem, data lost under 1 path\n$/)
+    // The cache is only a hint: without it the next push reads every file again.
+    expect((await cli('rm', 'latest')).status).toBe(0)
+    fs.rmSync(join(work, 'cache'), { recursive: true, force: true })
+    expect((await cli('check')).status).toBe(0)
   })
 
   it('notes unindexed packs and unused blobs, and reports a snapshot that does not open', async () => {

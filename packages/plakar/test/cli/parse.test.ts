@@ -69,7 +69,7 @@ describe('the command line', () => {
   it('prints the version', async () => {
     const r = await run('version')
     expect(r.status).toBe(0)
-    expect(r.out).toMatch(/^plakar \d+\.\d+\.\d+ \(@poolp\/plakar, snapshot format 1, node v\d+/)
+    expect(r.out).toMatch(/^plakar \d+\.\d+\.\d+ \(@poolp\/plakar, snapshot format 2, node v\d+/)
   })
 
   it('renders help with aligned flags', () => {

@@ -147,7 +147,7 @@ describe('a cache table from an older plakar', () => {
     const after = new Database(join(dir, 'old.db'))
     const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
     after.close()
-    expect(tables).toEqual(['snapshot_dirs_v1'])
+    expect(tables).toEqual(['snapshot_dirs_v2'])
   })
 })
 
@@ -156,6 +156,7 @@ describe('directory records', () => {
   const id = (n: number) => Buffer.alloc(32, n)
   const rec = (n: number, xattrs: Buffer[] = []) => ({
     stamp: `1:${n}:10:20:30`,
+    digest: Buffer.alloc(32, 100 + n),
     chunks: [id(n), id(n + 1)],
     xattrs,
   })
@@ -167,12 +168,13 @@ describe('directory records', () => {
     cache.putDir(dir, [
       [name('b'), rec(1, [Buffer.from('user.k'), Buffer.from([0, 1, 2])])],
       [odd, rec(5)],
-      [name('a'), { stamp: 's', chunks: [], xattrs: [] }],
+      [name('a'), { stamp: 's', digest: Buffer.alloc(32, 7), chunks: [], xattrs: [] }],
     ])
     cache.flush()
     const got = cache.dir(dir).files
     expect([...got.keys()].sort()).toEqual(['a', 'b', odd.toString('latin1')].sort())
     expect(got.get('b')!.chunks).toEqual([id(1), id(2)])
+    expect(got.get('b')!.digest).toEqual(Buffer.alloc(32, 101))
     expect(got.get('b')!.xattrs).toEqual([Buffer.from('user.k'), Buffer.from([0, 1, 2])])
     expect(got.get(odd.toString('latin1'))!.stamp).toBe('1:5:10:20:30')
     expect(got.get('a')!.chunks).toEqual([])
@@ -252,9 +254,9 @@ describe('directory records', () => {
     cache.close()
     const Database = (await import('better-sqlite3')).default
     const db = new Database(join(dirPath, 'damaged.db'))
-    const blob = db.prepare('SELECT files FROM snapshot_dirs_v1').pluck().get() as Buffer
+    const blob = db.prepare('SELECT files FROM snapshot_dirs_v2').pluck().get() as Buffer
     // Cut inside b's chunks: a's record is whole, b's is not.
-    db.prepare('UPDATE snapshot_dirs_v1 SET files = ?').run(blob.subarray(0, blob.length - 40))
+    db.prepare('UPDATE snapshot_dirs_v2 SET files = ?').run(blob.subarray(0, blob.length - 40))
     db.close()
     const again = FileCache.open(dirPath, 'damaged')
     expect([...again.dir(dir).files.keys()]).toEqual(['a'])
