@@ -136,6 +136,10 @@ const MAX_LOSSES = 1000
 /** Sealed bytes per batch sent to a worker. */
 const BATCH_BYTES = 4 << 20
 const BATCH_BLOBS = 4096
+/** Batches per worker at once: one being opened there while the next is read. */
+const IN_FLIGHT = 2
+/** Rows written per transaction during the walk. */
+const FLUSH_ROWS = 4096
 /** Blobs located per index query. */
 const LOCATE_BATCH = 8192
 
@@ -337,43 +341,35 @@ class Check {
       this.treeDamage.push({ loss: { snapshot, path: t.path }, error: message(err) })
       return
     }
+    // Rows go to the database in large transactions: a commit per directory would cost
+    // more than the walk (each one writes its pages out).
     const pending: [Buffer, Entry][] = []
-    const flush = () => {
-      if (pending.length === 0) return
+    const nodes: Uint8Array[] = []
+    const flush = (force = false) => {
+      if (!force && pending.length + nodes.length < FLUSH_ROWS) return
       this.db.transaction(() => {
+        for (const id of nodes.splice(0)) this.stmt.used.run(id)
         for (const [p, e] of pending.splice(0)) this.recordEntry(snapshot, p, e)
       })()
     }
     const visit = async (dir: Entry, dirPath: Buffer): Promise<void> => {
       try {
-        const ids: Uint8Array[] = []
-        for await (const id of this.reader.nodes(dir.tree!)) ids.push(id)
-        this.db.transaction(() => {
-          for (const id of ids) this.stmt.used.run(id)
-        })()
-        for await (const e of this.reader.list(dir.tree!)) {
+        for await (const id of this.reader.nodes(dir.tree!)) nodes.push(id)
+        for await (const e of this.reader.list(dir.tree!, { readAhead: true })) {
           const p = joinPath(dirPath, e.name)
-          if (e.kind === 'dir') {
-            flush()
-            await visit(e, p)
-          } else if (e.kind === 'file') {
-            await this.fileChunks(snapshot, p, e, pending)
-            if (pending.length >= 512) flush()
-          }
+          if (e.kind === 'dir') await visit(e, p)
+          else if (e.kind === 'file') await this.fileChunks(snapshot, p, e, pending)
+          flush()
         }
-        flush()
       } catch (err) {
         if (!isPlakarError(err)) throw err
-        flush()
         this.treeDamage.push({ loss: { snapshot, path: dirPath.toString() }, error: message(err) })
         this.report()
       }
     }
     if (at.kind === 'dir') await visit(at, path)
-    else if (at.kind === 'file') {
-      await this.fileChunks(snapshot, path, at, pending)
-      flush()
-    }
+    else if (at.kind === 'file') await this.fileChunks(snapshot, path, at, pending)
+    flush(true)
   }
 
   /** A file's chunk ids (reading its chunk lists, verified), queued as [path, entry with ids]. */
@@ -561,10 +557,11 @@ class Check {
 
   private async readContents(reader: BatchReader): Promise<void> {
     // Contents with a blob already known damaged are lost whole: they are not read.
+    this.db.exec(`CREATE TABLE lost AS SELECT DISTINCT content FROM content_blobs
+      WHERE blob IN (SELECT blob FROM damaged) OR blob NOT IN (SELECT blob FROM located)`)
     const page = this.db.prepare(
       `SELECT c.id, c.digest, l.pack, l.offset FROM contents c JOIN located l ON l.blob = c.first
-       WHERE c.error IS NULL AND NOT EXISTS (SELECT 1 FROM content_blobs b WHERE b.content = c.id
-         AND (b.blob IN (SELECT blob FROM damaged) OR b.blob NOT IN (SELECT blob FROM located)))
+       WHERE c.error IS NULL AND c.id NOT IN (SELECT content FROM lost)
          AND (l.pack, l.offset, c.id) > (?, ?, ?)
        ORDER BY l.pack, l.offset, c.id LIMIT 1000`,
     )
@@ -722,7 +719,8 @@ type OnReply = (
 class BatchReader {
   readonly packs = new Set<string>()
   private readonly pool: BlobPool<CheckPayload | null, CheckReply>
-  private readonly lanes: Promise<void>[]
+  /** Per worker, the batches in flight (at most IN_FLIGHT: one opening, one being read). */
+  private readonly lanes: Promise<void>[][]
   private next = 0
   private failure: Error | null = null
   private blobs: LocatedBlob[] = []
@@ -746,7 +744,7 @@ class BatchReader {
         this.failure ??= err
       },
     })
-    this.lanes = Array.from({ length: n }, () => Promise.resolve())
+    this.lanes = Array.from({ length: n }, () => [])
   }
 
   /** A blob read on its own (pack order): no content, no digest. */
@@ -798,7 +796,8 @@ class BatchReader {
       const open = sections[sections.length - 1]![0]
       this.expected.set(open, expected.get(open) ?? null)
     }
-    await this.lanes[w]
+    const lane = this.lanes[w]!
+    while (lane.length >= IN_FLIGHT) await lane.shift()
     if (this.failure) throw this.failure
     for (const b of blobs) this.packs.add(b.loc.pack)
     const sealed = await this.repo.fetchBlobs(blobs)
@@ -810,19 +809,19 @@ class BatchReader {
       if (!inputOf.has(order[i]!)) inputOf.set(order[i]!, i)
     }
     const payload: CheckPayload | null = sections.length > 0 ? { order, sections } : null
-    const lane = this.pool
+    const done = this.pool
       .post(w, sealed, payload, payload ? [order.buffer as ArrayBuffer] : [])
       .then((reply) => {
         const failures = reply.failures.map(([k, e]) => [inputOf.get(k)!, e] as const)
         this.onReply(blobs, { failures, digests: reply.digests }, expected)
       })
-    lane.catch(() => {})
-    this.lanes[w] = lane
+    done.catch(() => {})
+    lane.push(done)
   }
 
   async finish(): Promise<void> {
     await this.flush()
-    await Promise.all(this.lanes)
+    await Promise.all(this.lanes.flat())
     if (this.failure) throw this.failure
   }
 
