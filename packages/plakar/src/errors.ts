@@ -118,7 +118,12 @@ export class SnapshotError extends PlakarError {
 /** Codes maintenance raises (src/maintenance: check, rm, keep, prune, repair). */
 export type MaintenanceErrorCode =
   /** A bad filter or policy (a duration that does not parse, a policy with no rule). */
-  'MAINT_USAGE'
+  | 'MAINT_USAGE'
+  /**
+   * Prune or repair refused to run: what it would need to decide safely is damaged or
+   * unreadable (a snapshot that does not open, a damaged index object). Nothing was changed.
+   */
+  | 'MAINT_UNSAFE'
 
 export class MaintenanceError extends PlakarError {
   declare readonly code: MaintenanceErrorCode
@@ -176,6 +181,11 @@ export type RepositoryErrorCode =
   | 'REPO_SOURCE_UNREADABLE'
   /** Invalid arguments (bad uuid, bad chunking parameters, a method called after close). */
   | 'REPO_USAGE'
+  /**
+   * A lock could not be had (another prune or repair holds the repository), or a writer's
+   * lock went stale before it committed (locks.ts): nothing was committed.
+   */
+  | 'REPO_LOCKED'
 
 export class RepositoryError extends PlakarError {
   declare readonly code: RepositoryErrorCode

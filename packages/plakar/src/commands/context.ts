@@ -38,6 +38,8 @@ export interface OpenedRepository extends RestoreRepository {
   readonly store: { readonly location: string; readonly concurrency: number }
   /** What check, prune and repair may do (Repository.maintenance). */
   maintenance(): RepositoryMaintenance
+  /** The contents of blobs, verified, each or its error (Repository.loadBlobs): prune's repack. */
+  loadBlobs(ids: readonly Uint8Array[]): Promise<(Uint8Array | Error)[]>
   /** Removes a snapshot object (rm, keep); its blobs stay until a prune. */
   deleteSnapshot(uuid: string): Promise<void>
   /** Changes whenever a blob may have left the index (Repository.indexEpoch): the file cache's trust. */

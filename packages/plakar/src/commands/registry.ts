@@ -7,6 +7,7 @@ import { find } from './find.js'
 import { info } from './info.js'
 import { keep } from './keep.js'
 import { ls } from './ls.js'
+import { pruneCommand } from './prune.js'
 import { pull } from './pull.js'
 import { push } from './push.js'
 import { rm } from './rm.js'
@@ -25,6 +26,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   checkCommand,
   rm,
   keep,
+  pruneCommand,
   version,
 ]
 

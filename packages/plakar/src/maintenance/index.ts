@@ -15,6 +15,14 @@ export {
   type Loss,
   type Subset,
 } from './check.js'
+export {
+  type PackCount,
+  type PruneEvent,
+  type PruneOptions,
+  type PruneReport,
+  type PruneRepository,
+  prune,
+} from './prune.js'
 export { removeSnapshots, type SnapshotRemover } from './remove.js'
 export {
   applyPolicy,

@@ -13,6 +13,12 @@ export interface WriterOptions<S = never> {
   readonly cpus?: number
   /** What putFile reads (source.ts): the snapshot layer's files. Without it, putFile fails. */
   readonly source?: SourceSpec<S>
+  /**
+   * Called before each index object is written; a rejection fails the writer (a writer's
+   * lock that went stale, WriteLock.assertHeld: its index must not name packs a prune may
+   * have taken for leftovers).
+   */
+  readonly beforeIndex?: () => Promise<void>
 }
 
 /**
@@ -53,7 +59,7 @@ export class RepositoryBlobWriter<S> implements BlobWriter<S> {
     private readonly ctx: WriterContext,
     private readonly opts: WriterOptions<S> = {},
   ) {
-    this.packer = new Packer(ctx.store, ctx.envelope, ctx.cache, ctx.config.packSize)
+    this.packer = new Packer(ctx.store, ctx.envelope, ctx.cache, ctx.config.packSize, opts.beforeIndex)
   }
 
   get stats(): PackerStats {

@@ -26,8 +26,15 @@ import type { BlobLocation, BlobType } from './types.js'
  * found in the index is still there. Random, not a counter: a cache deleted and made again
  * must not come back to an epoch it had. The file cache relies on it (Repository.indexEpoch,
  * snapshot/file-cache.ts).
+ *
+ * Doom lists (locks.ts, schema 3): a pack a prune means to delete is recorded in
+ * `repo_doomed_packs`, and its rows move from `repo_blobs` to `repo_doomed_blobs`. hasBlob
+ * and the writer's known blobs look at `repo_blobs` only, so nothing is deduplicated against
+ * a doomed blob; lookup still finds it, so a snapshot that uses it (one a prune will keep it
+ * for) still reads. Applying a doom list draws a new epoch. `repo_dooms` names the lists
+ * applied; when one of them is gone the cache is rebuilt.
  */
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 /** `${XDG_CACHE_HOME:-~/.cache}/plakar` in the environment `env` (the CLI's). */
 export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -98,7 +105,7 @@ export class LocalCache {
         const schema = this.db.prepare("SELECT value FROM repo_meta WHERE key = 'schema'").pluck().get()
         if (schema !== String(SCHEMA_VERSION)) {
           this.db.exec(
-            'DROP TABLE IF EXISTS repo_blobs; DROP TABLE IF EXISTS repo_indexes; DROP TABLE IF EXISTS repo_packs;',
+            'DROP TABLE IF EXISTS repo_blobs; DROP TABLE IF EXISTS repo_indexes; DROP TABLE IF EXISTS repo_packs; DROP TABLE IF EXISTS repo_dooms; DROP TABLE IF EXISTS repo_doomed_packs; DROP TABLE IF EXISTS repo_doomed_blobs;',
           )
           bumpEpoch(this.db)
           this.db
@@ -114,6 +121,12 @@ export class LocalCache {
             offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
           ) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS repo_dooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS repo_doomed_packs (pack_id INTEGER PRIMARY KEY);
+          CREATE TABLE IF NOT EXISTS repo_doomed_blobs (
+            id BLOB PRIMARY KEY, type INTEGER NOT NULL, pack_id INTEGER NOT NULL,
+            offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
+          ) WITHOUT ROWID;
         `)
         const foreign = this.db
           .prepare(
@@ -158,7 +171,9 @@ export class LocalCache {
   private hasAllTxn: ((ids: Iterable<Uint8Array>) => boolean) | undefined
 
   lookup(id: Uint8Array): BlobRow | undefined {
-    const row = this.stmts.lookup.get(id) as [number, number, number, number, number] | undefined
+    const row = (this.stmts.lookup.get(id) ?? this.stmts.lookupDoomed.get(id)) as
+      | [number, number, number, number, number]
+      | undefined
     if (!row) return undefined
     const [typeCode, packId, offset, length, rawLength] = row
     const type = blobTypeFromCode(typeCode) ?? 'data'
@@ -219,7 +234,8 @@ export class LocalCache {
 
   /** Where the blobs of a pack end (its header starts there), when an index names the pack. */
   packDataEnd(name: string): number | undefined {
-    return this.stmts.packEnd.get(Buffer.from(name, 'hex')) as number | undefined
+    // 0: a row only a doom list made (no index names the pack).
+    return (this.stmts.packEnd.get(Buffer.from(name, 'hex')) as number | undefined) || undefined
   }
 
   /** True when some index object seen by the cache names this pack. */
@@ -244,16 +260,44 @@ export class LocalCache {
         const pack = Buffer.from(p.pack, 'hex')
         this.stmts.insertPack.run(pack, end)
         const packId = this.stmts.packId.get(pack) as number
+        const insert =
+          this.stmts.isDoomed.get(packId) === undefined ? this.stmts.insert : this.stmts.insertDoomed
         for (const e of p.entries)
-          this.stmts.insert.run(e.id, blobTypeCode(e.type), packId, e.offset, e.length, e.rawLength)
+          insert.run(e.id, blobTypeCode(e.type), packId, e.offset, e.length, e.rawLength)
       }
       this.stmts.insertIndex.run(name)
     })()
   }
 
+  /** The doom lists applied (locks.ts). */
+  doomNames(): string[] {
+    return this.stmts.dooms.all() as string[]
+  }
+
+  /**
+   * Applies a doom list: its packs' blobs leave what hasBlob sees (not what lookup finds),
+   * and the epoch changes. Packs no index names yet are recorded all the same.
+   */
+  applyDoom(name: string, packs: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const p of packs) {
+        const pack = Buffer.from(p, 'hex')
+        this.stmts.insertPack.run(pack, 0)
+        const packId = this.stmts.packId.get(pack) as number
+        this.stmts.doomPack.run(packId)
+        this.stmts.moveDoomed.run(packId)
+        this.stmts.deleteDoomed.run(packId)
+      }
+      this.stmts.insertDoom.run(name)
+      bumpEpoch(this.db)
+    })()
+  }
+
   reset(): void {
     this.db.transaction(() => {
-      this.db.exec('DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs;')
+      this.db.exec(
+        'DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs; DELETE FROM repo_dooms; DELETE FROM repo_doomed_packs; DELETE FROM repo_doomed_blobs;',
+      )
       bumpEpoch(this.db)
     })()
     this.packNames.clear()
@@ -272,6 +316,20 @@ function prepare(db: Database.Database) {
     has: db.prepare(HAS_BLOB).pluck(),
     epoch: db.prepare("SELECT value FROM repo_meta WHERE key = 'epoch'").pluck(),
     lookup: db.prepare('SELECT type, pack_id, offset, length, raw_length FROM repo_blobs WHERE id = ?').raw(),
+    lookupDoomed: db
+      .prepare('SELECT type, pack_id, offset, length, raw_length FROM repo_doomed_blobs WHERE id = ?')
+      .raw(),
+    isDoomed: db.prepare('SELECT 1 FROM repo_doomed_packs WHERE pack_id = ?').pluck(),
+    dooms: db.prepare('SELECT name FROM repo_dooms').pluck(),
+    insertDoom: db.prepare('INSERT OR IGNORE INTO repo_dooms (name) VALUES (?)'),
+    doomPack: db.prepare('INSERT OR IGNORE INTO repo_doomed_packs (pack_id) VALUES (?)'),
+    moveDoomed: db.prepare(
+      'INSERT OR IGNORE INTO repo_doomed_blobs SELECT * FROM repo_blobs WHERE pack_id = ?',
+    ),
+    deleteDoomed: db.prepare('DELETE FROM repo_blobs WHERE pack_id = ?'),
+    insertDoomed: db.prepare(
+      'INSERT OR IGNORE INTO repo_doomed_blobs (id, type, pack_id, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
     packName: db.prepare('SELECT pack FROM repo_packs WHERE pack_id = ?').pluck(),
     packId: db.prepare('SELECT pack_id FROM repo_packs WHERE pack = ?').pluck(),
     packEnd: db.prepare('SELECT data_end FROM repo_packs WHERE pack = ?').pluck(),

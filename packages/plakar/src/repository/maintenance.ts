@@ -1,7 +1,18 @@
 import { isPlakarError, RepositoryError } from '../errors.js'
 import { decodeIndex, type Envelope, encodeIndex, type IndexedPack } from '../format/index.js'
 import type { ObjectInfo, Store } from '../storage/store.js'
+import type { BlobWriter } from './blob-writer.js'
 import type { LocalCache } from './cache.js'
+import {
+  isStale,
+  type Lock,
+  type LockInfo,
+  type LockKind,
+  listDoomNames,
+  listLocks,
+  takeExclusive,
+  writeDoom,
+} from './locks.js'
 import { readPackEntries } from './rebuild.js'
 
 /**
@@ -20,6 +31,8 @@ import { readPackEntries } from './rebuild.js'
  * - deletePack is the caller's decision that no index object names the pack any more; the
  *   repository does not check it (prune's order: supersede first, then delete packs).
  * - Listings carry what the store knows of each object (size, modification time).
+ * - Locks and doom lists are locks.ts's; prune's protocol over them is in
+ *   docs/plakar-maintenance.md. writeDoom only writes: sync() applies it to this cache.
  */
 export interface RepositoryMaintenance {
   listPacks(): AsyncIterable<ObjectInfo>
@@ -28,14 +41,31 @@ export interface RepositoryMaintenance {
   readPackHeader(name: string, size?: number): Promise<IndexedPack>
   /** The name of the index object written. */
   supersede(packs: readonly IndexedPack[], old: readonly string[]): Promise<string>
+  /** Writes one index object naming exactly `packs`, durable; the old ones stay. */
+  writeIndex(packs: readonly IndexedPack[]): Promise<string>
   deletePack(name: string): Promise<void>
   deleteIndex(name: string): Promise<void>
+  /** The repository's exclusive maintenance lock (REPO_LOCKED when another holds it). */
+  lockExclusive(): Promise<Lock>
+  listLocks(kind: LockKind): Promise<LockInfo[]>
+  isStale(lock: LockInfo): boolean
+  deleteLock(name: string): Promise<void>
+  writeDoom(packs: readonly string[]): Promise<string>
+  listDooms(): Promise<string[]>
+  /** The cache brought up to date with the index objects and doom lists (Repository.sync). */
+  sync(): Promise<void>
+  /** A writer of blobs (prune's repack); it deduplicates against no doomed blob. */
+  writer(): BlobWriter
+  /** Store.clean: leftovers of interrupted puts older than `olderThanMs`, or of dead writers. */
+  clean(olderThanMs: number): Promise<number>
 }
 
 export function maintenanceAccess(
   store: Store,
   envelope: Envelope,
   cache: LocalCache,
+  sync: () => Promise<void>,
+  writer: () => BlobWriter,
 ): RepositoryMaintenance {
   return {
     listPacks: () => store.list('pack'),
@@ -60,7 +90,21 @@ export function maintenanceAccess(
       cache.reset()
       return encoded.name
     },
+    async writeIndex(packs) {
+      const encoded = encodeIndex(envelope, packs)
+      await store.put('index', encoded.name, encoded.bytes)
+      return encoded.name
+    },
     deletePack: (name) => store.delete('pack', name),
+    lockExclusive: () => takeExclusive(store, envelope),
+    listLocks: (kind) => listLocks(store, envelope, kind),
+    isStale: (lock) => isStale(lock),
+    deleteLock: (name) => store.delete('lock', name),
+    writeDoom: (packs) => writeDoom(store, envelope, packs),
+    listDooms: () => listDoomNames(store),
+    sync,
+    writer,
+    clean: (ms) => store.clean(ms),
     async deleteIndex(name) {
       await store.delete('index', name)
       cache.reset()

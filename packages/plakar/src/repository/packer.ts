@@ -48,6 +48,7 @@ export class Packer {
     private readonly envelope: Envelope,
     private readonly cache: LocalCache,
     private readonly packSize: number,
+    private readonly beforeIndex?: () => Promise<void>,
   ) {
     // Room for the pack header after the blobs (a bigger header is joined by a copy).
     this.bufferSize = packSize + Math.max(64 << 10, packSize >> 4)
@@ -128,6 +129,7 @@ export class Packer {
     this.indexing = this.indexing.then(async () => {
       if (this.failure !== undefined) return
       try {
+        await this.beforeIndex?.()
         const index = encodeIndex(this.envelope, packs)
         await this.store.put('index', index.name, index.bytes)
         this.cache.addIndex(index.name, packs)

@@ -17,6 +17,7 @@ import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blo
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { Decoder } from './decoder.js'
+import { Lock, listDoomNames, readDoom } from './locks.js'
 import { maintenanceAccess, type RepositoryMaintenance } from './maintenance.js'
 import { PackReader } from './pack-reader.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
@@ -70,6 +71,13 @@ async function orNotFound<T>(store: Store, p: Promise<T>): Promise<T> {
       throw new RepositoryError('REPO_NOT_FOUND', `no repository at ${store.location}`, { cause: err })
     throw err
   }
+}
+
+/** A writer's lock (Repository.lockForWrite). */
+export interface WriteLock {
+  /** Fails with REPO_LOCKED when the lock may have been taken for stale: do not commit. */
+  assertHeld(): Promise<void>
+  release(): Promise<void>
 }
 
 export class Repository {
@@ -202,11 +210,16 @@ export class Repository {
   }
 
   /**
-   * Brings the cache up to date with the repository's index objects: reads those not seen
-   * yet. If one the cache has seen is gone, the cache is rebuilt from scratch.
+   * Brings the cache up to date with the repository's index objects and doom lists
+   * (locks.ts): reads those not seen yet. If one the cache has seen is gone, the cache is
+   * rebuilt from scratch.
    */
   async sync(): Promise<void> {
     this.check()
+    // Doom lists first: a pack a prune dooms is indexed before the list is written, so an
+    // index read below is never newer than the dooms that apply to it.
+    const dooms = await listDoomNames(this.store)
+    if (this.cache.doomNames().some((n) => !dooms.includes(n))) this.cache.reset()
     const listed: string[] = []
     let seen = 0
     for await (const info of this.store.list('index')) {
@@ -233,6 +246,45 @@ export class Repository {
     }
     await Promise.all(Array.from({ length: Math.min(SYNC_PARALLEL, fresh.length) }, worker))
     this.damagedIndexes = damaged
+    const applied = new Set(this.cache.doomNames())
+    const damagedDooms: string[] = []
+    for (const name of dooms) {
+      if (applied.has(name)) continue
+      try {
+        const doom = await readDoom(this.store, this.envelope, name)
+        if (doom) this.cache.applyDoom(name, doom.packs)
+      } catch (err) {
+        if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
+        damagedDooms.push(`${name}: ${(err as Error).message}`)
+      }
+    }
+    this.damagedDooms = damagedDooms
+  }
+
+  /** Doom lists the last sync could not read: no write may start (lockForWrite) until a prune removes them. */
+  private damagedDooms: readonly string[] = []
+
+  /**
+   * Takes a writer's shared lock (locks.ts), then syncs, so the writer sees every doom list
+   * a prune wrote before the prune looked for writers. Hold it from before the first blob is
+   * looked up (the file cache's trust included) until the snapshot is committed; call
+   * assertHeld() right before committing. A prune beside it never deletes what it uses.
+   */
+  async lockForWrite(): Promise<WriteLock> {
+    this.check()
+    const lock = await Lock.take(this.store, this.envelope, 'push')
+    try {
+      await this.sync()
+      if (this.damagedDooms.length > 0)
+        throw new RepositoryError(
+          'REPO_CORRUPT',
+          `doom list ${this.damagedDooms[0]}: no backup can start until plakar prune removes it`,
+        )
+    } catch (err) {
+      await lock.release().catch(() => {})
+      throw err
+    }
+    return lock
   }
 
   /**
@@ -483,7 +535,13 @@ export class Repository {
   /** What maintenance may do to this repository (see maintenance.ts). */
   maintenance(): RepositoryMaintenance {
     this.check()
-    return maintenanceAccess(this.store, this.envelope, this.cache)
+    return maintenanceAccess(
+      this.store,
+      this.envelope,
+      this.cache,
+      () => this.sync(),
+      () => this.writer(),
+    )
   }
 
   /**

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { isPlakarError, SnapshotError } from '../errors.js'
 import { readXattrs } from '../platform/xattr.js'
+import type { WriteLock } from '../repository/index.js'
 import type { Entry, EntryKind } from './entry.js'
 import { errnoText, isErrno, isSystemError } from './errno.js'
 import { Excludes } from './exclude.js'
@@ -87,8 +88,26 @@ type RecordSink = (name: Buffer, record: CachedFile) => void
 export async function archive(repository: SnapshotRepository, opts: ArchiveOptions): Promise<SnapshotHeader> {
   const started = Date.now()
   const tree = resolvePaths(opts.paths)
+  // Before any lookup, the file cache's included: the lock's sync brings in a prune's doom
+  // lists, and changes the epoch the file cache trusts if there are new ones.
+  const lock = await repository.lockForWrite()
+  try {
+    return await archiveLocked(repository, opts, started, tree, lock)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function archiveLocked(
+  repository: SnapshotRepository,
+  opts: ArchiveOptions,
+  started: number,
+  tree: ReturnType<typeof resolvePaths>,
+  lock: WriteLock,
+): Promise<SnapshotHeader> {
   const writer = repository.writer({
     source: FILE_SOURCE,
+    beforeIndex: () => lock.assertHeld(),
     ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
   })
   const a = new Archiver(
@@ -125,6 +144,7 @@ export async function archive(repository: SnapshotRepository, opts: ArchiveOptio
     users: a.names(a.uids, '/etc/passwd'),
     groups: a.names(a.gids, '/etc/group'),
   }
+  await lock.assertHeld()
   await repository.putSnapshot(header.uuid, encodeHeader(header))
   // Every blob of the snapshot is in the index now: the cache rows written can be trusted.
   opts.cache?.commit()

@@ -35,4 +35,5 @@ export {
   resolveSnapshot,
 } from './snapshots.js'
 export { DirWriter, makeContent, TREE_VERSION, TreeReader } from './tree.js'
+export { usedBlobs } from './used.js'
 export { joinPath, walk } from './walk.js'

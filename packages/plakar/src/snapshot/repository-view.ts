@@ -9,6 +9,7 @@ import type {
   PutResult,
   SealedBatch,
   SourceSpec,
+  WriteLock,
 } from '../repository/index.js'
 import type { ReadableFile } from './file-source.js'
 
@@ -29,7 +30,16 @@ export interface SnapshotBlobWriter {
 
 export interface SnapshotRepository {
   readonly id: string
-  writer(opts: { cpus?: number; source: SourceSpec<ReadableFile> }): SnapshotBlobWriter
+  writer(opts: {
+    cpus?: number
+    source: SourceSpec<ReadableFile>
+    beforeIndex?: () => Promise<void>
+  }): SnapshotBlobWriter
+  /**
+   * A writer's lock (Repository.lockForWrite), taken before anything is looked up and held
+   * until the snapshot is committed: what keeps a prune beside it from deleting what it uses.
+   */
+  lockForWrite(): Promise<WriteLock>
   getBlob(id: BlobId): Promise<Uint8Array>
   hasBlob(id: BlobId): Promise<boolean>
   /** The same answer as hasBlob without a promise, when the repository can give it (optional). */

@@ -158,7 +158,15 @@ describe('the local cache file', () => {
     const after = new Database(file)
     const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
     after.close()
-    expect(tables.sort()).toEqual(['repo_blobs', 'repo_indexes', 'repo_meta', 'repo_packs'])
+    expect(tables.sort()).toEqual([
+      'repo_blobs',
+      'repo_doomed_blobs',
+      'repo_doomed_packs',
+      'repo_dooms',
+      'repo_indexes',
+      'repo_meta',
+      'repo_packs',
+    ])
   })
 
   it('draws a new random index epoch when rows leave the index, also for a file made again', () => {

@@ -26,6 +26,7 @@ function blobStore() {
     putSnapshot: async () => {},
     getSnapshot: async () => new Uint8Array(),
     listSnapshots: async () => [],
+    lockForWrite: async () => ({ assertHeld: async () => {}, release: async () => {} }),
   }
   return { blobs, writer, repository }
 }
