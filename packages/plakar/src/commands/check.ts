@@ -65,7 +65,8 @@ function why(error: string): string {
   return error.replace(/^blob [0-9a-f]{64}: /, '')
 }
 
-function damageLines(r: CheckReport): string[] {
+/** One line per snapshot:path that loses data (check, and repair after its rebuild). */
+export function damageLines(r: CheckReport): string[] {
   const out: string[] = []
   for (const s of r.unreadableSnapshots) out.push(`snapshot ${s.uuid}: cannot be read: ${s.error}`)
   for (const t of r.treeDamage)

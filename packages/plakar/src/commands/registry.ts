@@ -10,6 +10,7 @@ import { ls } from './ls.js'
 import { pruneCommand } from './prune.js'
 import { pull } from './pull.js'
 import { push } from './push.js'
+import { repairCommand } from './repair.js'
 import { rm } from './rm.js'
 import { version } from './version.js'
 
@@ -27,6 +28,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   rm,
   keep,
   pruneCommand,
+  repairCommand,
   version,
 ]
 

@@ -354,7 +354,11 @@ class Check {
     }
     const visit = async (dir: Entry, dirPath: Buffer): Promise<void> => {
       try {
-        for await (const id of this.reader.nodes(dir.tree!)) nodes.push(id)
+        // Counted as used once they all read: a directory blob that fails is reported once,
+        // as the directory lost (tree damage), not again as a blob no file uses.
+        const own: Uint8Array[] = []
+        for await (const id of this.reader.nodes(dir.tree!)) own.push(id)
+        nodes.push(...own)
         for await (const e of this.reader.list(dir.tree!, { readAhead: true })) {
           const p = joinPath(dirPath, e.name)
           if (e.kind === 'dir') await visit(e, p)

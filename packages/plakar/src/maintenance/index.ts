@@ -24,6 +24,7 @@ export {
   prune,
 } from './prune.js'
 export { removeSnapshots, type SnapshotRemover } from './remove.js'
+export { type RepairOptions, type RepairReport, type RepairRepository, repair } from './repair.js'
 export {
   applyPolicy,
   before,

@@ -173,7 +173,7 @@ class Prune {
         packs = await maint.readIndex(name)
       } catch (err) {
         if (isPlakarError(err, 'REPO_CORRUPT') || isPlakarError(err, 'REPO_UNSUPPORTED'))
-          throw unsafe(`index object ${name}: ${(err as Error).message}: run plakar repair first`, err)
+          throw unsafe(`${(err as Error).message}: run plakar repair first (nothing was pruned)`, err)
         throw err
       }
       db.transaction(() => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { SnapshotError } from '../errors.js'
+import { isPlakarError, SnapshotError } from '../errors.js'
 import { writeXattrs } from '../platform/xattr.js'
 import { type Entry, isSafeName } from './entry.js'
 import { errnoText, failureText, isErrno } from './errno.js'
@@ -228,13 +228,20 @@ export class Restorer {
   }
 
   private async children(e: Entry, d: Dir): Promise<void> {
-    for await (const child of this.reader.list(e.tree!, { readAhead: true })) {
-      if (!isSafeName(child.name)) {
-        this.fail(join(d.path, Buffer.from('?')), unsafe(child.name).message)
-        continue
+    try {
+      for await (const child of this.reader.list(e.tree!, { readAhead: true })) {
+        if (!isSafeName(child.name)) {
+          this.fail(join(d.path, Buffer.from('?')), unsafe(child.name).message)
+          continue
+        }
+        const wait = this.one(child, d)
+        if (wait !== undefined) await wait
       }
-      const wait = this.one(child, d)
-      if (wait !== undefined) await wait
+    } catch (err) {
+      // A directory blob lost or damaged loses what it lists, not the rest of the snapshot:
+      // reported like a file that failed (exit status 3), and the restore goes on.
+      if (!LOST.some((code) => isPlakarError(err, code))) throw err
+      this.fail(d.path, `${(err as Error).message} (what this directory holds is not restored)`)
     }
   }
 
@@ -396,6 +403,9 @@ export class Restorer {
     this.opts.onError?.(path, message)
   }
 }
+
+/** What reading a directory blob fails with when the repository lost or damaged it. */
+const LOST = ['REPO_CORRUPT', 'REPO_BLOB_NOT_FOUND', 'SNAPSHOT_CORRUPT'] as const
 
 function unsafe(name: Buffer): SnapshotError {
   return new SnapshotError(
