@@ -6,6 +6,7 @@
  *   each prune is removing: no snapshot ever loses data (every push's snapshot restores, and
  *   check is clean at the end);
  * - kill -9 at random moments of a prune, looped: nothing is lost, the next prune finishes;
+ *   and of rm, keep and repair: every snapshot left restores, the next run finishes the job;
  * - leftovers of a killed push go once old enough, the packs of a live push never;
  * - it refuses, changing nothing, when a snapshot cannot be read, and while another prune
  *   holds the repository.
@@ -190,6 +191,62 @@ describe.each(BACKENDS)('prune ($name)', (backend) => {
     expect(c.status, c.stdout.toString()).toBe(0)
     for (const [u, d] of digests)
       expect((await restoreAndDigest(repo, u, [tree], env, restoreDir)).digest).toBe(d)
+  })
+})
+
+describe.each(BACKENDS)('kill -9 during rm, keep and repair ($name)', (backend) => {
+  const dir = path.join(scratch, `others-${backend.name}`)
+  const env: PlakarEnv = { home: path.join(dir, 'home'), passphrase: PASSPHRASE }
+  fs.mkdirSync(env.home, { recursive: true })
+  const corpus = ensureCorpus(path.join(dir, 'corpus'), 76, 0.002)
+  const tree = path.join(corpus.root, 'tree')
+
+  it('leaves every remaining snapshot whole, and the next run finishes', { timeout: 300_000 }, async () => {
+    const repo = backend.location(dir)
+    const rng = new Rng(77)
+    await ok(['on', repo, 'create'], env)
+    const digests = new Map<string, string>()
+    for (let i = 0; i < 9; i++) {
+      const digest = reshape(corpus, tree, rng, i)
+      await ok(['on', repo, 'push', tree], env)
+      for (const u of await snapshots(repo, env)) if (!digests.has(u)) digests.set(u, digest)
+    }
+    const runs: { args: string[]; gone: () => Promise<string[]> }[] = []
+    const listed = await snapshots(repo, env)
+    runs.push({ args: ['rm', ...listed.slice(0, 3)], gone: async () => listed.slice(0, 3) })
+    runs.push({ args: ['keep', '3'], gone: async () => (await snapshots(repo, env)).slice(0, -3) })
+    runs.push({ args: ['repair'], gone: async () => [] })
+    for (const run of runs) {
+      const goal = await run.gone()
+      for (let k = 0; k < 3; k++) {
+        const delay = 150 + Math.round(rng.float() * 900)
+        const child = startPlakar(['on', repo, ...run.args], env)
+        const outcome = finished(child)
+        const timer = setTimeout(() => child.kill('SIGKILL'), delay)
+        await outcome
+        clearTimeout(timer)
+        const what = `${run.args[0]} killed after ${delay} ms`
+        const now = await snapshots(repo, env)
+        for (const u of now) expect(digests.has(u), `${what}: ${u} appeared`).toBe(true)
+        const c = await plakar(['on', repo, 'check', '-fast'], env)
+        expect(c.status, `${what}: check: ${c.stdout.toString()}`).toBe(0)
+        const newest = now[now.length - 1]!
+        expect((await restoreAndDigest(repo, newest, [tree], env, path.join(dir, 'restore'))).digest).toBe(
+          digests.get(newest),
+        )
+      }
+      // The same command again finishes the job (rm says which were already gone: status 1).
+      const again = await plakar(['on', repo, ...run.args], env)
+      expect([0, 1], `${run.args.join(' ')}: ${again.stderr}`).toContain(again.status)
+      const now = await snapshots(repo, env)
+      for (const u of goal) expect(now, `${run.args[0]}: ${u} stayed`).not.toContain(u)
+    }
+    const c = await plakar(['on', repo, 'check'], env)
+    expect(c.status, c.stdout.toString()).toBe(0)
+    for (const u of await snapshots(repo, env))
+      expect((await restoreAndDigest(repo, u, [tree], env, path.join(dir, 'restore'))).digest).toBe(
+        digests.get(u),
+      )
   })
 })
 
