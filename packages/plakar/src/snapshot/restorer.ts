@@ -404,8 +404,11 @@ export class Restorer {
   }
 }
 
-/** What reading a directory blob fails with when the repository lost or damaged it. */
-const LOST = ['REPO_CORRUPT', 'REPO_BLOB_NOT_FOUND', 'SNAPSHOT_CORRUPT'] as const
+/**
+ * What reading a directory blob fails with when the repository lost or damaged it. A blob
+ * that opens but does not decode (SNAPSHOT_CORRUPT: crafted, or a bug) still stops the restore.
+ */
+const LOST = ['REPO_CORRUPT', 'REPO_BLOB_NOT_FOUND'] as const
 
 function unsafe(name: Buffer): SnapshotError {
   return new SnapshotError(
