@@ -49,7 +49,7 @@ export interface PruneOptions {
   readonly maxRepack?: number
   /**
    * How much older than the oldest writer's lock a pack no index names must be to count as
-   * a killed writer's leftover: the clock skew allowed between hosts (default 60 s).
+   * a killed writer's leftover: the clock skew allowed between hosts (default STALE_MS, 5 min).
    */
   readonly leftoverSlackMs?: number
   /** How often to look again while waiting for writers (default 1 s). */
@@ -101,6 +101,15 @@ export async function prune(repo: PruneRepository, opts: PruneOptions = {}): Pro
   const db = new Database(join(dir, 'prune.db'))
   try {
     return await new Prune(repo, maint, db, opts, lock).run()
+  } catch (err) {
+    // The temporary database's own failures (a full disk) are one line like any other.
+    if ((err as Error)?.name === 'SqliteError')
+      throw new MaintenanceError(
+        'MAINT_UNSAFE',
+        `prune's temporary database in ${dir}: ${(err as Error).message}`,
+        { cause: err },
+      )
+    throw err
   } finally {
     db.close()
     rmSync(dir, { recursive: true, force: true })
@@ -150,8 +159,17 @@ class Prune {
 
     // 1. What there is.
     const startedAt = Date.now()
-    const writersAtStart = await maint.listLocks('push')
+    // A stale writer's lock (a killed push) goes now: it would hold back the leftover cutoff
+    // forever, and its holder, if it wakes, must fail its assertHeld.
+    const writersAtStart: LockInfo[] = []
+    for (const w of await maint.listLocks('push')) {
+      if (maint.isStale(w)) await maint.deleteLock(w.name)
+      else writersAtStart.push(w)
+    }
     const oldDooms = await maint.listDooms()
+    // Snapshots before index objects: a push that commits in between is marked by spare(),
+    // and the blobs S0 uses are all named by the index objects listed after it.
+    const s0 = await this.repo.listSnapshots()
     // Index objects before packs: a pack is put before any index names it, so every pack a
     // listed index names is in the pack listing unless it is truly gone.
     const indexes: string[] = []
@@ -187,7 +205,6 @@ class Prune {
       .prepare('SELECT count(*) AS packs, coalesce(sum(size), 0) AS bytes FROM packs')
       .get() as PackCount
 
-    const s0 = await this.repo.listSnapshots()
     await this.mark(s0)
     this.chooseLive()
 
@@ -211,7 +228,7 @@ class Prune {
       }
     })()
     const cutoff =
-      Math.min(startedAt, ...writersAtStart.map((w) => w.created)) - (this.opts.leftoverSlackMs ?? 60_000)
+      Math.min(startedAt, ...writersAtStart.map((w) => w.created)) - (this.opts.leftoverSlackMs ?? STALE_MS)
     db.prepare("UPDATE packs SET fate = 'leftover' WHERE indexed = 0 AND mtime < ?").run(cutoff)
     const unused = db
       .prepare(
@@ -237,7 +254,12 @@ class Prune {
       const deleted = count('delete')
       const repacked = count('repack')
       const leftovers = count('leftover')
-      const blobs = this.repackEntries().length
+      const blobs = this.db
+        .prepare(
+          "SELECT count(*) FROM entries WHERE live = 1 AND pack IN (SELECT pack FROM packs WHERE fate = 'repack')",
+        )
+        .pluck()
+        .get() as number
       const written = (
         db
           .prepare(
@@ -430,24 +452,26 @@ class Prune {
     return spared.length
   }
 
-  private repackEntries(): { id: Buffer; type: BlobType }[] {
-    return this.db
+  /** Copies the live blobs of the packs to repack into new packs, indexed before it returns. */
+  private async repack(): Promise<{ blobs: number; written: number }> {
+    const entries = this.db
       .prepare(
         "SELECT id, type FROM entries WHERE live = 1 AND pack IN (SELECT pack FROM packs WHERE fate = 'repack') ORDER BY pack, offset",
       )
-      .all() as { id: Buffer; type: BlobType }[]
-  }
-
-  /** Copies the live blobs of the packs to repack into new packs, indexed before it returns. */
-  private async repack(): Promise<{ blobs: number; written: number }> {
-    const todo = this.repackEntries()
-    if (todo.length === 0) return { blobs: 0, written: 0 }
+      .iterate() as IterableIterator<{ id: Buffer; type: BlobType }>
     const writer = this.maint.writer()
     let written = 0
+    let blobs = 0
     try {
-      for (let i = 0; i < todo.length; i += BATCH) {
+      // In batches off the cursor: memory holds one batch, whatever the number to copy.
+      for (;;) {
+        const batch: { id: Buffer; type: BlobType }[] = []
+        for (let r = entries.next(); !r.done; r = entries.next()) {
+          batch.push(r.value)
+          if (batch.length >= BATCH) break
+        }
+        if (batch.length === 0) break
         await this.assertLocked()
-        const batch = todo.slice(i, i + BATCH)
         const contents = await this.repo.loadBlobs(batch.map((b) => b.id))
         for (let k = 0; k < batch.length; k++) {
           const c = contents[k]!
@@ -456,13 +480,15 @@ class Prune {
           const r = await writer.putBlob(batch[k]!.type, c)
           written += r.packedSize
         }
-        this.opts.progress?.({ phase: 'repack', blobs: Math.min(i + BATCH, todo.length), of: todo.length })
+        blobs += batch.length
+        this.opts.progress?.({ phase: 'repack', blobs, of: blobs })
       }
       await writer.flush()
     } finally {
+      entries.return?.()
       await writer.close()
     }
-    return { blobs: todo.length, written }
+    return { blobs, written }
   }
 
   /**

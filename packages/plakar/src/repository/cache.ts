@@ -27,14 +27,16 @@ import type { BlobLocation, BlobType } from './types.js'
  * must not come back to an epoch it had. The file cache relies on it (Repository.indexEpoch,
  * snapshot/file-cache.ts).
  *
- * Doom lists (locks.ts, schema 3): a pack a prune means to delete is recorded in
+ * Doom lists (locks.ts, schema 4): a pack a prune means to delete is recorded in
  * `repo_doomed_packs`, and its rows move from `repo_blobs` to `repo_doomed_blobs`. hasBlob
  * and the writer's known blobs look at `repo_blobs` only, so nothing is deduplicated against
  * a doomed blob; lookup still finds it, so a snapshot that uses it (one a prune will keep it
- * for) still reads. Applying a doom list draws a new epoch. `repo_dooms` names the lists
+ * for) still reads. Applying a doom list draws a new epoch. A reset (an index object gone)
+ * keeps the doom lists applied, so that rows re-read from the index never return to
+ * `repo_blobs` for a doomed pack, even for a moment. `repo_dooms` names the lists
  * applied; when one of them is gone the cache is rebuilt.
  */
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 
 /** `${XDG_CACHE_HOME:-~/.cache}/plakar` in the environment `env` (the CLI's). */
 export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -122,7 +124,7 @@ export class LocalCache {
           ) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS repo_indexes (name TEXT PRIMARY KEY) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS repo_dooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
-          CREATE TABLE IF NOT EXISTS repo_doomed_packs (pack_id INTEGER PRIMARY KEY);
+          CREATE TABLE IF NOT EXISTS repo_doomed_packs (pack BLOB PRIMARY KEY) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS repo_doomed_blobs (
             id BLOB PRIMARY KEY, type INTEGER NOT NULL, pack_id INTEGER NOT NULL,
             offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL
@@ -261,7 +263,7 @@ export class LocalCache {
         this.stmts.insertPack.run(pack, end)
         const packId = this.stmts.packId.get(pack) as number
         const insert =
-          this.stmts.isDoomed.get(packId) === undefined ? this.stmts.insert : this.stmts.insertDoomed
+          this.stmts.isDoomed.get(pack) === undefined ? this.stmts.insert : this.stmts.insertDoomed
         for (const e of p.entries)
           insert.run(e.id, blobTypeCode(e.type), packId, e.offset, e.length, e.rawLength)
       }
@@ -280,27 +282,32 @@ export class LocalCache {
    */
   applyDoom(name: string, packs: readonly string[]): void {
     this.db.transaction(() => {
-      for (const p of packs) {
-        const pack = Buffer.from(p, 'hex')
-        this.stmts.insertPack.run(pack, 0)
-        const packId = this.stmts.packId.get(pack) as number
-        this.stmts.doomPack.run(packId)
-        this.stmts.moveDoomed.run(packId)
-        this.stmts.deleteDoomed.run(packId)
-      }
+      for (const p of packs) this.stmts.doomPack.run(Buffer.from(p, 'hex'))
+      // One pass over the table for the whole list, not one per pack.
+      this.stmts.moveDoomed.run()
+      this.stmts.deleteDoomed.run()
       this.stmts.insertDoom.run(name)
       bumpEpoch(this.db)
     })()
   }
 
+  /** Empties the index tables (an index object is gone); the doom lists applied stay. */
   reset(): void {
     this.db.transaction(() => {
       this.db.exec(
-        'DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs; DELETE FROM repo_dooms; DELETE FROM repo_doomed_packs; DELETE FROM repo_doomed_blobs;',
+        'DELETE FROM repo_blobs; DELETE FROM repo_indexes; DELETE FROM repo_packs; DELETE FROM repo_doomed_blobs;',
       )
       bumpEpoch(this.db)
     })()
     this.packNames.clear()
+  }
+
+  /** reset, and the doom lists forgotten too (one of them is gone: its packs may be spared). */
+  resetAll(): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM repo_dooms; DELETE FROM repo_doomed_packs;')
+      this.reset()
+    })()
   }
 
   close(): void {
@@ -319,14 +326,18 @@ function prepare(db: Database.Database) {
     lookupDoomed: db
       .prepare('SELECT type, pack_id, offset, length, raw_length FROM repo_doomed_blobs WHERE id = ?')
       .raw(),
-    isDoomed: db.prepare('SELECT 1 FROM repo_doomed_packs WHERE pack_id = ?').pluck(),
+    isDoomed: db.prepare('SELECT 1 FROM repo_doomed_packs WHERE pack = ?').pluck(),
     dooms: db.prepare('SELECT name FROM repo_dooms').pluck(),
     insertDoom: db.prepare('INSERT OR IGNORE INTO repo_dooms (name) VALUES (?)'),
-    doomPack: db.prepare('INSERT OR IGNORE INTO repo_doomed_packs (pack_id) VALUES (?)'),
+    doomPack: db.prepare('INSERT OR IGNORE INTO repo_doomed_packs (pack) VALUES (?)'),
     moveDoomed: db.prepare(
-      'INSERT OR IGNORE INTO repo_doomed_blobs SELECT * FROM repo_blobs WHERE pack_id = ?',
+      `INSERT OR IGNORE INTO repo_doomed_blobs SELECT * FROM repo_blobs WHERE pack_id IN
+       (SELECT pack_id FROM repo_packs WHERE pack IN (SELECT pack FROM repo_doomed_packs))`,
     ),
-    deleteDoomed: db.prepare('DELETE FROM repo_blobs WHERE pack_id = ?'),
+    deleteDoomed: db.prepare(
+      `DELETE FROM repo_blobs WHERE pack_id IN
+       (SELECT pack_id FROM repo_packs WHERE pack IN (SELECT pack FROM repo_doomed_packs))`,
+    ),
     insertDoomed: db.prepare(
       'INSERT OR IGNORE INTO repo_doomed_blobs (id, type, pack_id, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)',
     ),

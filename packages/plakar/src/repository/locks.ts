@@ -134,17 +134,32 @@ export class Lock {
     return lock
   }
 
-  private async beat(): Promise<void> {
+  private beat(): Promise<void> {
+    this.beating ??= this.refresh().finally(() => {
+      this.beating = null
+    })
+    return this.beating
+  }
+
+  private beating: Promise<void> | null = null
+
+  private async refresh(): Promise<void> {
     if (this.released) return
     const started = Date.now()
     if (started - this.lastBeat > STALE_MS / 2) this.broken ??= 'its heartbeat stalled'
     try {
-      // A re-put of the same bytes moves mtime forward. If a prune removed the lock as
-      // stale, this puts it back, but `broken` is already set by then (the gap above).
+      // Gone: a prune took it for stale. Never put it back (its holder must not commit).
+      if ((await this.store.stat('lock', this.name)) === undefined) {
+        this.broken ??= 'it was removed'
+        return
+      }
+      if (this.released) return
+      // A re-put of the same bytes moves mtime forward.
       await this.store.put('lock', this.name, this.bytes)
       this.lastBeat = started
-    } catch (err) {
-      this.broken ??= `it could not be refreshed (${(err as Error).message})`
+    } catch {
+      // One failed refresh is no reason to fail a long backup: lastBeat stays behind, and the
+      // gap check above breaks the lock only once refreshes have failed for STALE_MS / 2.
     }
   }
 
@@ -164,6 +179,8 @@ export class Lock {
     if (this.released) return
     this.released = true
     if (this.timer) clearInterval(this.timer)
+    // A refresh in flight could land after the delete and leave the lock behind.
+    await this.beating?.catch(() => {})
     await this.store.delete('lock', this.name)
   }
 }

@@ -219,7 +219,22 @@ export class Repository {
     // Doom lists first: a pack a prune dooms is indexed before the list is written, so an
     // index read below is never newer than the dooms that apply to it.
     const dooms = await listDoomNames(this.store)
-    if (this.cache.doomNames().some((n) => !dooms.includes(n))) this.cache.reset()
+    if (this.cache.doomNames().some((n) => !dooms.includes(n))) this.cache.resetAll()
+    // Applied before any index object is read: a row of a doomed pack never enters the set
+    // that deduplication sees.
+    const applied = new Set(this.cache.doomNames())
+    const damagedDooms: string[] = []
+    for (const name of dooms) {
+      if (applied.has(name)) continue
+      try {
+        const doom = await readDoom(this.store, this.envelope, name)
+        if (doom) this.cache.applyDoom(name, doom.packs)
+      } catch (err) {
+        if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
+        damagedDooms.push(`${name}: ${(err as Error).message}`)
+      }
+    }
+    this.damagedDooms = damagedDooms
     const listed: string[] = []
     let seen = 0
     for await (const info of this.store.list('index')) {
@@ -246,19 +261,6 @@ export class Repository {
     }
     await Promise.all(Array.from({ length: Math.min(SYNC_PARALLEL, fresh.length) }, worker))
     this.damagedIndexes = damaged
-    const applied = new Set(this.cache.doomNames())
-    const damagedDooms: string[] = []
-    for (const name of dooms) {
-      if (applied.has(name)) continue
-      try {
-        const doom = await readDoom(this.store, this.envelope, name)
-        if (doom) this.cache.applyDoom(name, doom.packs)
-      } catch (err) {
-        if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
-        damagedDooms.push(`${name}: ${(err as Error).message}`)
-      }
-    }
-    this.damagedDooms = damagedDooms
   }
 
   /** Doom lists the last sync could not read: no write may start (lockForWrite) until a prune removes them. */
