@@ -308,9 +308,10 @@ class Prune {
     const stray = db.prepare("SELECT pack FROM packs WHERE fate = 'leftover'").pluck().all() as string[]
     let strayGone: PackCount = { packs: 0, bytes: 0 }
     const sizeOf = db.prepare('SELECT size FROM packs WHERE pack = ?').pluck()
-    const named = await this.namedPacks()
+    // A damaged index object may name any of them: then none goes.
+    const unsure = (this.repo.damagedIndexes ?? []).length > 0
     for (const pack of stray) {
-      if (named.has(pack)) continue
+      if (unsure || maint.hasPack(pack)) continue
       await maint.deletePack(pack)
       strayGone = { packs: strayGone.packs + 1, bytes: strayGone.bytes + (sizeOf.get(pack) as number) }
     }
@@ -329,21 +330,6 @@ class Prune {
       cleaned,
       freed: deleted.bytes + repackedCount.bytes + strayGone.bytes - written,
     }
-  }
-
-  /** The packs the index objects now in the repository name. */
-  private async namedPacks(): Promise<Set<string>> {
-    const out = new Set<string>()
-    for await (const info of this.maint.listIndexes()) {
-      try {
-        for (const p of await this.maint.readIndex(info.name)) out.add(p.pack)
-      } catch (err) {
-        // Unreadable: it may name anything, so no leftover goes.
-        if (!isPlakarError(err)) throw err
-        for (const p of this.db.prepare('SELECT pack FROM packs').pluck().all() as string[]) out.add(p)
-      }
-    }
-    return out
   }
 
   private async assertLocked(): Promise<void> {
@@ -492,8 +478,8 @@ class Prune {
   }
 
   /**
-   * Index objects naming every pack that stays, with its entries as the old ones had them,
-   * in pieces of INDEX_PACKS packs; then the old index objects go. Index objects written
+   * Index objects naming every pack that stays, with its entries as the old ones had them;
+   * then the old index objects go (RepositoryMaintenance.supersede). Index objects written
    * meanwhile (writers, the repack) are not among `old` and stay.
    */
   private async supersede(old: readonly string[]): Promise<number> {
@@ -504,24 +490,24 @@ class Prune {
     const entriesOf = this.db.prepare(
       'SELECT id, type, offset, length, raw FROM entries WHERE pack = ? ORDER BY offset',
     )
-    const written = new Set<string>()
-    for (let i = 0; i < packs.length; i += INDEX_PACKS) {
-      const piece: IndexedPack[] = packs.slice(i, i + INDEX_PACKS).map((pack) => ({
-        pack,
-        entries: (
-          entriesOf.all(pack) as { id: Buffer; type: BlobType; offset: number; length: number; raw: number }[]
-        ).map((e) => ({ id: e.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.raw })),
-      }))
-      await this.assertLocked()
-      written.add(await this.maint.writeIndex(piece))
+    function* kept(): Generator<IndexedPack> {
+      for (const pack of packs)
+        yield {
+          pack,
+          entries: (
+            entriesOf.all(pack) as {
+              id: Buffer
+              type: BlobType
+              offset: number
+              length: number
+              raw: number
+            }[]
+          ).map((e) => ({ id: e.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.raw })),
+        }
     }
-    // An unencrypted index object's name is its hash: the new one may be an old one.
-    for (const name of old) if (!written.has(name)) await this.maint.deleteIndex(name)
+    await this.maint.supersede(kept(), old, () => this.assertLocked())
     let now = 0
     for await (const _ of this.maint.listIndexes()) now++
     return now
   }
 }
-
-/** Packs per index object prune writes (an index object is read whole). */
-const INDEX_PACKS = 4096

@@ -10,8 +10,8 @@ import { type CheckReport, type CheckRepository, type CheckTarget, check } from 
  * 2. Read every pack's own header (verified). A pack whose header cannot be read is listed
  *    as unreadable and left alone; an old index object's entries for it are kept, since its
  *    blobs may be sound (each is verified when read).
- * 3. Write index objects naming exactly the readable packs (up to INDEX_PACKS each), durable,
- *    then delete the index objects of step 1. Index objects written meanwhile by a push stay.
+ * 3. Write index objects naming exactly the readable packs (RepositoryMaintenance.supersede),
+ *    durable, then delete the index objects of step 1. Index objects written meanwhile by a push stay.
  *    A crash in between leaves both, whose union is still a correct index.
  * 4. Check every snapshot without reading data (check -fast): each snapshot:path that lost
  *    data, and how many files of each snapshot restore whole.
@@ -45,8 +45,6 @@ export interface RepairReport {
   /** Per snapshot: files checked, and those that lost data. */
   readonly snapshots: readonly { readonly uuid: string; readonly files: number; readonly lost: number }[]
 }
-
-const INDEX_PACKS = 4096
 
 export async function repair(repo: RepairRepository, opts: RepairOptions): Promise<RepairReport> {
   const maint = repo.maintenance()
@@ -93,47 +91,33 @@ async function rebuild(
   const listed: { name: string; size: number }[] = []
   for await (const info of maint.listPacks()) listed.push(info)
   const unreadablePacks: { pack: string; error: string }[] = []
-  let piece: IndexedPack[] = []
-  const written = new Set<string>()
   let added = 0
   let blobs = 0
   let read = 0
-  const flush = async () => {
-    if (piece.length === 0 || assertHeld === null) {
-      piece = []
-      return
+  async function* readable(): AsyncGenerator<IndexedPack> {
+    for (const info of listed) {
+      try {
+        const p = await maint.readPackHeader(info.name, info.size)
+        blobs += p.entries.length
+        if (!known.has(info.name)) added++
+        yield p
+      } catch (err) {
+        if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
+        unreadablePacks.push({ pack: info.name, error: (err as Error).message })
+      }
+      opts.progress?.(++read, listed.length)
     }
-    await assertHeld()
-    written.add(await maint.writeIndex(piece))
-    piece = []
-  }
-  for (const info of listed) {
-    try {
-      const p = await maint.readPackHeader(info.name, info.size)
-      piece.push(p)
-      blobs += p.entries.length
-      if (!known.has(info.name)) added++
-    } catch (err) {
-      if (!isPlakarError(err, 'REPO_CORRUPT') && !isPlakarError(err, 'REPO_UNSUPPORTED')) throw err
-      unreadablePacks.push({ pack: info.name, error: (err as Error).message })
-    }
-    opts.progress?.(++read, listed.length)
-    if (piece.length >= INDEX_PACKS) await flush()
-  }
-  // A pack whose own header is damaged may still hold sound blobs that an old index object
-  // locates: those entries stay named (check reads and judges each blob).
-  if (unreadablePacks.length > 0) {
+    // A pack whose own header is damaged may still hold sound blobs that an old index object
+    // locates: those entries stay named (check reads and judges each blob).
+    if (unreadablePacks.length === 0) return
     const bad = new Set(unreadablePacks.map((u) => u.pack))
     for (const name of old) {
       if (damagedIndexes.some((d) => d.name === name)) continue
-      for (const p of await maint.readIndex(name)) if (bad.has(p.pack)) piece.push(p)
+      for (const p of await maint.readIndex(name)) if (bad.has(p.pack)) yield p
     }
   }
-  await flush()
-  if (assertHeld !== null) {
-    // An unencrypted index object's name is its hash: a rebuilt one may be an old one.
-    for (const name of old) if (!written.has(name)) await maint.deleteIndex(name)
-  }
+  if (assertHeld === null) for await (const _ of readable());
+  else await maint.supersede(readable(), old, assertHeld)
   let after = 0
   for await (const _ of maint.listIndexes()) after++
   return {

@@ -18,33 +18,40 @@ import { readPackEntries } from './rebuild.js'
 /**
  * What maintenance (check, prune, repair: src/maintenance/) may do to a repository, through
  * the repository's own envelope and cache rather than around them: list and read packs and
- * index objects (verified), write an index object that supersedes others, delete objects.
+ * index objects (verified), write index objects that supersede others, delete packs and locks.
  * Repository.maintenance() hands one out; the repository's keys stay inside it.
  *
  * CONTRACT
  * - readIndex and readPackHeader verify what they return (REPO_CORRUPT when damaged, naming
  *   the object); readPackHeader needs no index (the pack describes itself).
- * - supersede(packs, old) writes one index object naming exactly `packs`, durable, and only
- *   then deletes the index objects `old`: a crash in between leaves both, whose union is
- *   still a correct index (more names, never fewer). The local cache is rebuilt from the
- *   index objects at the next sync.
+ * - supersede(packs, old) writes index objects naming exactly `packs` (up to INDEX_PACKS
+ *   each, `beforeWrite` awaited before each), durable, and only then deletes the index
+ *   objects `old`: a crash in between leaves both, whose union is still a correct index
+ *   (more names, never fewer). The local cache is rebuilt from the index objects at the next
+ *   sync. `packs` may be produced lazily, so memory holds one object's worth.
  * - deletePack is the caller's decision that no index object names the pack any more; the
  *   repository does not check it (prune's order: supersede first, then delete packs).
  * - Listings carry what the store knows of each object (size, modification time).
  * - Locks and doom lists are locks.ts's; prune's protocol over them is in
  *   docs/plakar-maintenance.md. writeDoom only writes: sync() applies it to this cache.
  */
+/** Packs per index object supersede writes (an index object is read whole). */
+export const INDEX_PACKS = 4096
+
 export interface RepositoryMaintenance {
   listPacks(): AsyncIterable<ObjectInfo>
   listIndexes(): AsyncIterable<ObjectInfo>
   readIndex(name: string): Promise<IndexedPack[]>
   readPackHeader(name: string, size?: number): Promise<IndexedPack>
-  /** The name of the index object written. */
-  supersede(packs: readonly IndexedPack[], old: readonly string[]): Promise<string>
-  /** Writes one index object naming exactly `packs`, durable; the old ones stay. */
-  writeIndex(packs: readonly IndexedPack[]): Promise<string>
+  /** The names of the index objects written. */
+  supersede(
+    packs: Iterable<IndexedPack> | AsyncIterable<IndexedPack>,
+    old: readonly string[],
+    beforeWrite?: () => Promise<void>,
+  ): Promise<string[]>
+  /** True when an index object the last sync read names the pack. */
+  hasPack(name: string): boolean
   deletePack(name: string): Promise<void>
-  deleteIndex(name: string): Promise<void>
   /** The repository's exclusive maintenance lock (REPO_LOCKED when another holds it). */
   lockExclusive(): Promise<Lock>
   listLocks(kind: LockKind): Promise<LockInfo[]>
@@ -82,19 +89,29 @@ export function maintenanceAccess(
       return decodeIndex(envelope, name, bytes)
     },
     readPackHeader: (name, size) => readPackEntries(store, envelope, name, size),
-    async supersede(packs, old) {
-      const encoded = encodeIndex(envelope, packs)
-      await store.put('index', encoded.name, encoded.bytes)
-      for (const name of old) if (name !== encoded.name) await store.delete('index', name)
+    async supersede(packs, old, beforeWrite) {
+      const written = new Set<string>()
+      let piece: IndexedPack[] = []
+      const flush = async () => {
+        if (piece.length === 0) return
+        await beforeWrite?.()
+        const encoded = encodeIndex(envelope, piece)
+        await store.put('index', encoded.name, encoded.bytes)
+        written.add(encoded.name)
+        piece = []
+      }
+      for await (const p of packs) {
+        piece.push(p)
+        if (piece.length >= INDEX_PACKS) await flush()
+      }
+      await flush()
+      // An unencrypted index object's name is its hash: a new one may be an old one.
+      for (const name of old) if (!written.has(name)) await store.delete('index', name)
       // The cache holds the union of the index objects it saw: some are gone now.
       cache.reset()
-      return encoded.name
+      return [...written]
     },
-    async writeIndex(packs) {
-      const encoded = encodeIndex(envelope, packs)
-      await store.put('index', encoded.name, encoded.bytes)
-      return encoded.name
-    },
+    hasPack: (name) => cache.hasPack(name),
     deletePack: (name) => store.delete('pack', name),
     lockExclusive: () => takeExclusive(store, envelope),
     listLocks: (kind) => listLocks(store, envelope, kind),
@@ -105,9 +122,5 @@ export function maintenanceAccess(
     sync,
     writer,
     clean: (ms) => store.clean(ms),
-    async deleteIndex(name) {
-      await store.delete('index', name)
-      cache.reset()
-    },
   }
 }

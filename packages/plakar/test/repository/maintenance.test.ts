@@ -78,7 +78,7 @@ describe('maintenance access', () => {
     const old = await names(m.listIndexes())
     const union = []
     for (const name of old) union.push(...(await m.readIndex(name)))
-    const fresh = await m.supersede(union, old)
+    const [fresh] = await m.supersede(union, old)
     expect(await names(m.listIndexes())).toEqual([fresh])
     await repo.close()
     const again = await openRepo(openStore(store.location), `${dir.path}/cache`)
