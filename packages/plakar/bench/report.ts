@@ -39,7 +39,7 @@ interface Row {
   readonly value: (runs: readonly RunResult[]) => number
   readonly format: (v: number) => string
   /** The target as plakar/restic, and whether higher ratios are better. */
-  readonly target?: { readonly ratio: number; readonly higherIsBetter: boolean }
+  readonly target?: Target
 }
 
 const MB = 1e6
@@ -105,33 +105,47 @@ function rows(info: DatasetInfo): Row[] {
   ]
 }
 
+export interface Target {
+  readonly ratio: number
+  readonly higherIsBetter: boolean
+}
+
+/** The header and separator lines of a markdown table whose first column is a label. */
+export function tableHead(header: readonly string[]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`]
+}
+
+/** The ratio, target and met cells for plakar / restic against a target (or none). */
+export function ratioCells(ratio: number, t: Target | undefined): string[] {
+  const met =
+    t && Number.isFinite(ratio)
+      ? (t.higherIsBetter ? ratio >= t.ratio : ratio <= t.ratio)
+        ? 'yes'
+        : 'NO'
+      : ''
+  // Two decimals, three where two would round a miss into the target's own value.
+  const digits = t && Math.abs(ratio - t.ratio) < 0.01 ? 3 : 2
+  return [
+    Number.isFinite(ratio) ? ratio.toFixed(digits) : '-',
+    t ? `${t.higherIsBetter ? '≥' : '≤'} ${t.ratio}` : '',
+    met,
+  ]
+}
+
 /** A markdown table for one dataset: one column per tool, then plakar/restic and the target. */
 export function table(info: DatasetInfo, tools: readonly string[], results: readonly RunResult[]): string {
   const ok = (tool: string) => results.filter((r) => r.dataset === info.name && r.tool === tool && !r.error)
   const ratioColumn = tools.includes('plakar') && tools.includes('restic')
   const header = ['', ...tools.map((t) => `${t} (${ok(t).length} runs)`)]
   if (ratioColumn) header.push('plakar / restic', 'target', 'met')
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`]
+  const lines = tableHead(header)
   for (const row of rows(info)) {
     const values = tools.map((t) => (ok(t).length ? row.value(ok(t)) : Number.NaN))
     const cells = [row.label, ...values.map(row.format)]
-    if (ratioColumn) {
-      const ratio = values[tools.indexOf('plakar')]! / values[tools.indexOf('restic')]!
-      const t = row.target
-      const met =
-        t && Number.isFinite(ratio)
-          ? (t.higherIsBetter ? ratio >= t.ratio : ratio <= t.ratio)
-            ? 'yes'
-            : 'NO'
-          : ''
-      // Two decimals, three where two would round a miss into the target's own value.
-      const digits = t && Math.abs(ratio - t.ratio) < 0.01 ? 3 : 2
+    if (ratioColumn)
       cells.push(
-        Number.isFinite(ratio) ? ratio.toFixed(digits) : '-',
-        t ? `${t.higherIsBetter ? '≥' : '≤'} ${t.ratio}` : '',
-        met,
+        ...ratioCells(values[tools.indexOf('plakar')]! / values[tools.indexOf('restic')]!, row.target),
       )
-    }
     lines.push(`| ${cells.join(' | ')} |`)
   }
   const failures = results.filter((r) => r.dataset === info.name && r.error)

@@ -140,6 +140,26 @@ const BATCH_BLOBS = 4096
 const IN_FLIGHT = 2
 /** Rows written per transaction during the walk. */
 const FLUSH_ROWS = 4096
+/** A row the walk queues for the database (see Check.flush). */
+type WalkOp =
+  | readonly ['used', Uint8Array]
+  | readonly ['dir', number, Buffer | null]
+  | readonly ['files', number, number]
+  | readonly ['edge', number, number, Buffer]
+  | readonly ['root', number, string, Buffer]
+  | readonly ['damage', number, Buffer, string]
+  | readonly ['file', number, Buffer, readonly Buffer[], Buffer | null]
+
+const EMPTY = Buffer.alloc(0)
+
+function sha256(ids: readonly Uint8Array[]): Buffer {
+  const h = createHash('sha256')
+  for (const id of ids) h.update(id)
+  return h.digest()
+}
+
+/** Rows of a read plan per page. */
+const PLAN_PAGE = 8192
 /** Blobs located per index query. */
 const LOCATE_BATCH = 8192
 
@@ -180,7 +200,16 @@ class Check {
   private total = 0
   private problemCount = 0
   private phase: CheckProgress['phase'] = 'walk'
-  private readonly treeDamage: { loss: Loss; error: string }[] = []
+  /** Targets whose path did not resolve for damage on the way (no directory row to hang on). */
+  private readonly rootDamage: { loss: Loss; error: string }[] = []
+  /** Directories and chunk lists that did not read (rows of place_damage). */
+  private placeDamage = 0
+  /** Rows the walk queued for the next transaction (flush). */
+  private ops: WalkOp[] = []
+  /** Directories walked since the last flush: not in the table yet. */
+  private readonly pendingDirs = new Map<string, { id: number; files: number }>()
+  private nextDir = 1
+  private plans = 0
   private readonly damagedIndexes: { name: string; error: string }[] = []
   private readonly damagedPacks: { pack: string; error: string }[] = []
   private readonly stmt: ReturnType<Check['prepare']>
@@ -201,8 +230,14 @@ class Check {
       CREATE INDEX content_blobs_blob ON content_blobs (blob);
       CREATE TABLE contents (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, first BLOB NOT NULL, digest BLOB,
         error TEXT);
-      CREATE TABLE refs (content INTEGER NOT NULL, snapshot TEXT NOT NULL, path BLOB NOT NULL);
+      CREATE TABLE dirs (id INTEGER PRIMARY KEY, tree BLOB UNIQUE, files INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE edges (child INTEGER NOT NULL, parent INTEGER NOT NULL, name BLOB NOT NULL);
+      CREATE INDEX edges_child ON edges (child);
+      CREATE TABLE roots (dir INTEGER NOT NULL, snapshot TEXT NOT NULL, path BLOB NOT NULL);
+      CREATE INDEX roots_dir ON roots (dir);
+      CREATE TABLE refs (content INTEGER NOT NULL, dir INTEGER NOT NULL, name BLOB NOT NULL);
       CREATE INDEX refs_content ON refs (content);
+      CREATE TABLE place_damage (dir INTEGER NOT NULL, name BLOB NOT NULL, error TEXT NOT NULL);
       CREATE TABLE located (blob BLOB PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL,
         length INTEGER NOT NULL, raw INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE packs (pack TEXT PRIMARY KEY, size INTEGER NOT NULL, indexed INTEGER NOT NULL DEFAULT 0,
@@ -220,7 +255,16 @@ class Check {
       contentOf: db.prepare('SELECT id, digest FROM contents WHERE key = ?'),
       contentBlob: db.prepare('INSERT INTO content_blobs (content, pos, blob) VALUES (?, ?, ?)'),
       contentError: db.prepare('UPDATE contents SET error = ? WHERE id = ? AND error IS NULL'),
-      ref: db.prepare('INSERT INTO refs (content, snapshot, path) VALUES (?, ?, ?)'),
+      ref: db.prepare('INSERT INTO refs (content, dir, name) VALUES (?, ?, ?)'),
+      dir: db.prepare('INSERT INTO dirs (id, tree) VALUES (?, ?)'),
+      dirOf: db.prepare('SELECT id, files FROM dirs WHERE tree = ?'),
+      dirFiles: db.prepare('UPDATE dirs SET files = ? WHERE id = ?'),
+      edge: db.prepare('INSERT INTO edges (child, parent, name) VALUES (?, ?, ?)'),
+      root: db.prepare('INSERT INTO roots (dir, snapshot, path) VALUES (?, ?, ?)'),
+      placeDamage: db.prepare('INSERT INTO place_damage (dir, name, error) VALUES (?, ?, ?)'),
+      rootsOf: db.prepare('SELECT snapshot, path FROM roots WHERE dir = ? ORDER BY snapshot, path'),
+      parentsOf: db.prepare('SELECT parent, name FROM edges WHERE child = ?'),
+      refsOf: db.prepare('SELECT dir, name FROM refs WHERE content = ?'),
       located: db.prepare(
         'INSERT OR REPLACE INTO located (blob, pack, offset, length, raw, type) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -267,11 +311,12 @@ class Check {
       : { n: 0, bytes: 0 }
     const damagedBlobs = this.damagedBlobs()
     const damagedContents = this.damagedContents()
+    const treeDamage = this.treeDamageReport()
     const unreadable = this.opts.unreadableSnapshots ?? []
     const problems =
       damagedBlobs.length +
       damagedContents.length +
-      this.treeDamage.length +
+      treeDamage.length +
       this.damagedIndexes.length +
       this.damagedPacks.length +
       unreadable.length
@@ -285,7 +330,7 @@ class Check {
       bytesRead: this.bytes,
       packsRead,
       packsSkipped: this.opts.fast ? 0 : skipped,
-      treeDamage: this.treeDamage,
+      treeDamage,
       damagedBlobs,
       damagedContents,
       damagedIndexes: this.damagedIndexes,
@@ -322,12 +367,19 @@ class Check {
       blobs: this.blobs,
       bytes: this.bytes,
       total: this.total,
-      problems: this.problemCount + this.treeDamage.length,
+      problems: this.problemCount + this.placeDamage + this.rootDamage.length,
     })
   }
 
   // ---- 1. walk ----
 
+  /**
+   * Walks one target. A directory is walked once however many snapshots (or targets) hold it:
+   * its blob id names its whole subtree (every entry and, through them, every subdirectory's
+   * id), so a second meeting only records the edge that leads to it. Snapshots of one tree
+   * share nearly all their directories, which is what makes checking ten of them cost little
+   * more than one. Who loses what is found afterwards by going up the edges (losses()).
+   */
   private async walkTarget(t: CheckTarget): Promise<void> {
     const snapshot = t.header.uuid
     let at: Entry
@@ -338,72 +390,125 @@ class Check {
       path = Buffer.from(found.path)
     } catch (err) {
       if (!isPlakarError(err) || isPlakarError(err, 'SNAPSHOT_PATH_NOT_FOUND')) throw err
-      this.treeDamage.push({ loss: { snapshot, path: t.path }, error: message(err) })
+      this.rootDamage.push({ loss: { snapshot, path: t.path }, error: message(err) })
       return
     }
-    // Rows go to the database in large transactions: a commit per directory would cost
-    // more than the walk (each one writes its pages out).
-    const pending: [Buffer, Entry][] = []
-    const nodes: Uint8Array[] = []
-    const flush = (force = false) => {
-      if (!force && pending.length + nodes.length < FLUSH_ROWS) return
-      this.db.transaction(() => {
-        for (const id of nodes.splice(0)) this.stmt.used.run(id)
-        for (const [p, e] of pending.splice(0)) this.recordEntry(snapshot, p, e)
-      })()
+    if (at.kind === 'dir') {
+      const root = await this.visitDir(at.tree!)
+      this.ops.push(['root', root, snapshot, path])
+    } else {
+      // A file target: a directory of its own (no blob), whose one entry has an empty name.
+      const place = this.nextDir++
+      this.ops.push(['dir', place, null], ['root', place, snapshot, path])
+      if (at.kind === 'file') await this.fileChunks(place, EMPTY, at)
     }
-    const visit = async (dir: Entry, dirPath: Buffer): Promise<void> => {
-      try {
-        // Counted as used once they all read: a directory blob that fails is reported once,
-        // as the directory lost (tree damage), not again as a blob no file uses.
-        const own: Uint8Array[] = []
-        for await (const id of this.reader.nodes(dir.tree!)) own.push(id)
-        nodes.push(...own)
-        for await (const e of this.reader.list(dir.tree!, { readAhead: true })) {
-          const p = joinPath(dirPath, e.name)
-          if (e.kind === 'dir') await visit(e, p)
-          else if (e.kind === 'file') await this.fileChunks(snapshot, p, e, pending)
-          flush()
-        }
-      } catch (err) {
-        if (!isPlakarError(err)) throw err
-        this.treeDamage.push({ loss: { snapshot, path: dirPath.toString() }, error: message(err) })
-        this.report()
-      }
-    }
-    if (at.kind === 'dir') await visit(at, path)
-    else if (at.kind === 'file') await this.fileChunks(snapshot, path, at, pending)
-    flush(true)
+    this.flush(true)
   }
 
-  /** A file's chunk ids (reading its chunk lists, verified), queued as [path, entry with ids]. */
-  private async fileChunks(snapshot: string, p: Buffer, e: Entry, pending: [Buffer, Entry][]): Promise<void> {
+  /** Walks a directory unless it was walked already; returns its row id either way. */
+  private async visitDir(tree: Buffer): Promise<number> {
+    const key = tree.toString('hex')
+    const known =
+      this.pendingDirs.get(key) ?? (this.stmt.dirOf.get(tree) as { id: number; files: number } | undefined)
+    if (known !== undefined) {
+      this.files += known.files
+      return known.id
+    }
+    const id = this.nextDir++
+    const memo = { id, files: 0 }
+    this.pendingDirs.set(key, memo)
+    this.ops.push(['dir', id, tree])
+    const before = this.files
+    try {
+      // Counted as used once they all read: a directory blob that fails is reported once,
+      // as the directory lost, not again as a blob no file uses.
+      const own: Uint8Array[] = []
+      for await (const n of this.reader.nodes(tree)) own.push(n)
+      for (const n of own) this.ops.push(['used', n])
+      for await (const e of this.reader.list(tree, { readAhead: true })) {
+        if (e.kind === 'dir') this.ops.push(['edge', await this.visitDir(e.tree!), id, e.name])
+        else if (e.kind === 'file') await this.fileChunks(id, e.name, e)
+        this.flush()
+      }
+    } catch (err) {
+      if (!isPlakarError(err)) throw err
+      this.ops.push(['damage', id, EMPTY, message(err)])
+      this.placeDamage++
+      this.report()
+    }
+    memo.files = this.files - before
+    this.ops.push(['files', id, memo.files])
+    return id
+  }
+
+  /** A file's chunk ids (reading its chunk lists, verified), recorded under (dir, name). */
+  private async fileChunks(dir: number, name: Buffer, e: Entry): Promise<void> {
     this.files++
+    if (this.files % 1000 === 0) this.report()
     const content = e.content
     if (content === undefined) return
     if ('chunks' in content) {
-      pending.push([p, e])
+      this.ops.push(['file', dir, name, content.chunks, e.digest ?? null])
       return
     }
     try {
       const chunks: Buffer[] = []
       for await (const id of this.reader.chunks(content)) chunks.push(id)
-      pending.push([p, { ...e, content: { chunks } }])
-      for (const id of content.lists) this.stmt.used.run(id)
+      for (const id of content.lists) this.ops.push(['used', id])
+      this.ops.push(['file', dir, name, chunks, e.digest ?? null])
     } catch (err) {
       if (!isPlakarError(err)) throw err
-      this.treeDamage.push({ loss: { snapshot, path: p.toString() }, error: message(err) })
+      this.ops.push(['damage', dir, name, message(err)])
+      this.placeDamage++
     }
-    if (this.files % 1000 === 0) this.report()
   }
 
-  private recordEntry(snapshot: string, p: Buffer, e: Entry): void {
-    if (e.content === undefined || !('chunks' in e.content) || e.content.chunks.length === 0) return
-    const chunks = e.content.chunks
-    const h = createHash('sha256')
-    for (const id of chunks) h.update(id)
-    const key = h.digest()
-    const digest = e.digest ?? null
+  /**
+   * Writes the queued rows in one transaction once there are enough of them (or `force`):
+   * a commit per directory would cost more than the walk (each one writes its pages out).
+   */
+  private flush(force = false): void {
+    if (this.ops.length === 0 || (!force && this.ops.length < FLUSH_ROWS)) return
+    const ops = this.ops
+    this.ops = []
+    const s = this.stmt
+    this.db.transaction(() => {
+      for (const op of ops) {
+        switch (op[0]) {
+          case 'used':
+            s.used.run(op[1])
+            break
+          case 'dir':
+            s.dir.run(op[1], op[2])
+            break
+          case 'files':
+            s.dirFiles.run(op[2], op[1])
+            break
+          case 'edge':
+            s.edge.run(op[1], op[2], op[3])
+            break
+          case 'root':
+            s.root.run(op[1], op[2], op[3])
+            break
+          case 'damage':
+            s.placeDamage.run(op[1], op[2], op[3])
+            break
+          case 'file':
+            this.recordFile(op[1], op[2], op[3], op[4])
+            break
+        }
+      }
+    })()
+    // Every walked directory is in the table now, with its file count (a directory still
+    // being walked is an ancestor: no blob can name its own ancestor, ids being hashes).
+    this.pendingDirs.clear()
+  }
+
+  private recordFile(dir: number, name: Buffer, chunks: readonly Buffer[], digest: Buffer | null): void {
+    if (chunks.length === 0) return
+    // One chunk: its id is the content's key (a chunk-list hash equal to a chunk id would be
+    // a SHA-256 preimage).
+    const key = chunks.length === 1 ? chunks[0]! : sha256(chunks)
     let content: number
     const made = this.stmt.content.run(key, chunks[0], digest)
     if (made.changes === 1) {
@@ -419,11 +524,71 @@ class Check {
       if (digest !== null && known.digest !== null && !known.digest.equals(digest))
         this.contentDamage(content, 'files with the same chunks carry different digests')
     }
-    this.stmt.ref.run(content, snapshot, p)
+    this.stmt.ref.run(content, dir, name)
   }
 
   private contentDamage(content: number, error: string): void {
     if (this.stmt.contentError.run(error, content).changes === 1) this.problemCount++
+  }
+
+  /**
+   * The snapshot:paths of places (dir row, name in it; an empty name is the directory
+   * itself), found by going up the edges to the roots: at most `max` of them, in order, and
+   * how many there are in all.
+   */
+  private losses(
+    places: readonly (readonly [number, Buffer])[],
+    max = MAX_LOSSES,
+  ): { losses: Loss[]; more: number } {
+    const counts = new Map<number, number>()
+    const count = (dir: number): number => {
+      let n = counts.get(dir)
+      if (n !== undefined) return n
+      counts.set(dir, 0) // no cycles (ids are hashes), but a hostile database must not loop
+      n = (this.stmt.rootsOf.all(dir) as unknown[]).length
+      for (const e of this.stmt.parentsOf.all(dir) as { parent: number }[]) n += count(e.parent)
+      counts.set(dir, n)
+      return n
+    }
+    const found = new Map<string, Loss>()
+    const up = (dir: number, suffix: Buffer[]): void => {
+      for (const r of this.stmt.rootsOf.all(dir) as { snapshot: string; path: Buffer }[]) {
+        if (found.size >= max) return
+        let p = r.path
+        for (let i = suffix.length - 1; i >= 0; i--) p = joinPath(p, suffix[i]!)
+        const loss = { snapshot: r.snapshot, path: p.toString() }
+        found.set(`${loss.snapshot}\0${loss.path}`, loss)
+      }
+      for (const e of this.stmt.parentsOf.all(dir) as { parent: number; name: Buffer }[]) {
+        if (found.size >= max || suffix.length > 4096) return
+        up(e.parent, [...suffix, e.name])
+      }
+    }
+    let total = 0
+    for (const [dir, name] of places) {
+      total += count(dir)
+      if (found.size < max) up(dir, name.length === 0 ? [] : [name])
+    }
+    const losses = [...found.values()].sort((a, b) =>
+      a.snapshot === b.snapshot
+        ? Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))
+        : a.snapshot < b.snapshot
+          ? -1
+          : 1,
+    )
+    return { losses, more: Math.max(0, total - losses.length) }
+  }
+
+  /** Directories and chunk lists that did not read, one entry per snapshot:path lost. */
+  private treeDamageReport(): { loss: Loss; error: string }[] {
+    const out = [...this.rootDamage]
+    for (const d of this.db.prepare('SELECT dir, name, error FROM place_damage ORDER BY rowid').all() as {
+      dir: number
+      name: Buffer
+      error: string
+    }[])
+      for (const loss of this.losses([[d.dir, d.name]]).losses) out.push({ loss, error: d.error })
+    return out
   }
 
   // ---- 2. locate ----
@@ -543,19 +708,11 @@ class Check {
   }
 
   private async readInPackOrder(reader: BatchReader, where: string): Promise<void> {
-    // Pages, not an iterator: the replies write to the same database while the read goes on.
-    const page = this.db.prepare(
+    const plan = this.plan(
       `SELECT l.blob, l.pack, l.offset, l.length, l.raw, l.type FROM located l JOIN packs p ON p.pack = l.pack
-       WHERE ${where} AND (l.pack, l.offset) > (?, ?) ORDER BY l.pack, l.offset LIMIT 10000`,
+       WHERE ${where} ORDER BY l.pack, l.offset`,
     )
-    let after: [string, number] = ['', -1]
-    for (;;) {
-      const rows = page.all(...after) as LocRow[]
-      if (rows.length === 0) break
-      const last = rows[rows.length - 1]!
-      after = [last.pack, last.offset]
-      for (const r of rows) await reader.add(located(r))
-    }
+    for await (const rows of plan) for (const r of rows as LocRow[]) await reader.add(located(r))
     await reader.flush()
   }
 
@@ -563,28 +720,53 @@ class Check {
     // Contents with a blob already known damaged are lost whole: they are not read.
     this.db.exec(`CREATE TABLE lost AS SELECT DISTINCT content FROM content_blobs
       WHERE blob IN (SELECT blob FROM damaged) OR blob NOT IN (SELECT blob FROM located)`)
-    const page = this.db.prepare(
-      `SELECT c.id, c.digest, l.pack, l.offset FROM contents c JOIN located l ON l.blob = c.first
+    // A content's rows are consecutive, its chunks in file order.
+    const plan = this.plan(
+      `SELECT c.id, c.digest, l.blob, l.pack, l.offset, l.length, l.raw, l.type
+       FROM contents c JOIN located f ON f.blob = c.first JOIN content_blobs b ON b.content = c.id
+         JOIN located l ON l.blob = b.blob
        WHERE c.error IS NULL AND c.id NOT IN (SELECT content FROM lost)
-         AND (l.pack, l.offset, c.id) > (?, ?, ?)
-       ORDER BY l.pack, l.offset, c.id LIMIT 1000`,
+       ORDER BY f.pack, f.offset, c.id, b.pos`,
     )
-    const chunks = this.db.prepare(
-      `SELECT l.blob, l.pack, l.offset, l.length, l.raw, l.type FROM content_blobs b JOIN located l ON l.blob = b.blob
-       WHERE b.content = ? ORDER BY b.pos`,
-    )
-    let after: [string, number, number] = ['', -1, -1]
-    for (;;) {
-      const rows = page.all(...after) as { id: number; digest: Buffer | null; pack: string; offset: number }[]
-      if (rows.length === 0) break
-      const last = rows[rows.length - 1]!
-      after = [last.pack, last.offset, last.id]
-      for (const c of rows) {
-        const blobs = (chunks.all(c.id) as LocRow[]).map(located)
-        await reader.addContent(c.id, c.digest, blobs)
+    let id = -1
+    let digest: Buffer | null = null
+    let blobs: LocatedBlob[] = []
+    for await (const rows of plan)
+      for (const r of rows as (LocRow & { id: number; digest: Buffer | null })[]) {
+        if (r.id !== id) {
+          if (blobs.length > 0) await reader.addContent(id, digest, blobs)
+          id = r.id
+          digest = r.digest
+          blobs = []
+        }
+        blobs.push(located(r))
       }
-    }
+    if (blobs.length > 0) await reader.addContent(id, digest, blobs)
     await reader.flush()
+  }
+
+  /**
+   * The rows of `select` in its order, a page at a time. They are written to a table first,
+   * sorted once: an iterator would hold the connection while the replies write to it, and
+   * paging the query itself would sort it again for every page.
+   */
+  private async *plan(select: string): AsyncGenerator<unknown[]> {
+    const table = `plan${++this.plans}`
+    this.db.exec(`CREATE TABLE ${table} AS ${select}`)
+    const page = this.db.prepare(
+      `SELECT rowid AS seq, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+    )
+    let after = 0
+    try {
+      for (;;) {
+        const rows = page.all(after, PLAN_PAGE) as { seq: number }[]
+        if (rows.length === 0) break
+        after = rows[rows.length - 1]!.seq
+        yield rows
+      }
+    } finally {
+      this.db.exec(`DROP TABLE ${table}`)
+    }
   }
 
   private onReply(
@@ -646,52 +828,39 @@ class Check {
 
   /** The contents whose digest failed, each with the snapshot:paths that hold it (bounded). */
   private damagedContents(): DamagedContent[] {
-    const refs = this.db.prepare(
-      'SELECT snapshot, path FROM refs WHERE content = ? ORDER BY snapshot, path LIMIT ?',
-    )
-    const count = this.db.prepare('SELECT count(*) AS n FROM refs WHERE content = ?')
     return (
       this.db.prepare('SELECT id, error FROM contents WHERE error IS NOT NULL ORDER BY id').all() as {
         id: number
         error: string
       }[]
     ).map((c) => {
-      const rows = refs.all(c.id, MAX_LOSSES) as { snapshot: string; path: Buffer }[]
-      return {
-        error: c.error,
-        losses: rows.map((r) => ({ snapshot: r.snapshot, path: r.path.toString() })),
-        moreLosses: (count.get(c.id) as { n: number }).n - rows.length,
-      }
+      const { losses, more } = this.losses(this.placesOf([c.id]))
+      return { error: c.error, losses, moreLosses: more }
     })
   }
 
   /** The damaged blobs, each with the snapshot:paths that use it (bounded). */
   private damagedBlobs(): DamagedBlob[] {
-    const losses = this.db.prepare(
-      `SELECT DISTINCT r.snapshot, r.path FROM content_blobs c JOIN refs r ON r.content = c.content
-       WHERE c.blob = ? ORDER BY r.snapshot, r.path LIMIT ?`,
-    )
-    const count = this.db.prepare(
-      `SELECT count(*) AS n FROM (SELECT DISTINCT r.snapshot, r.path FROM content_blobs c
-       JOIN refs r ON r.content = c.content WHERE c.blob = ?)`,
-    )
+    const contents = this.db.prepare('SELECT DISTINCT content FROM content_blobs WHERE blob = ?').pluck()
     const out: DamagedBlob[] = []
     for (const d of this.db.prepare('SELECT blob, pack, error FROM damaged ORDER BY pack, blob').all() as {
       blob: Buffer
       pack: string | null
       error: string
     }[]) {
-      const rows = losses.all(d.blob, MAX_LOSSES) as { snapshot: string; path: Buffer }[]
-      const n = (count.get(d.blob) as { n: number }).n
-      out.push({
-        blob: d.blob.toString('hex'),
-        pack: d.pack,
-        error: d.error,
-        losses: rows.map((r) => ({ snapshot: r.snapshot, path: r.path.toString() })),
-        moreLosses: n - rows.length,
-      })
+      const { losses, more } = this.losses(this.placesOf(contents.all(d.blob) as number[]))
+      out.push({ blob: d.blob.toString('hex'), pack: d.pack, error: d.error, losses, moreLosses: more })
     }
     return out
+  }
+
+  /** Where contents are: (dir row, name) pairs. */
+  private placesOf(contents: readonly number[]): [number, Buffer][] {
+    return contents.flatMap((c) =>
+      (this.stmt.refsOf.all(c) as { dir: number; name: Buffer }[]).map(
+        (r) => [r.dir, r.name] as [number, Buffer],
+      ),
+    )
   }
 }
 

@@ -3,6 +3,27 @@ import { decodeIndex, type Envelope, encodeIndex, type IndexedPack } from '../fo
 import type { ObjectInfo, Store } from '../storage/store.js'
 import type { BlobWriter } from './blob-writer.js'
 import type { LocalCache } from './cache.js'
+/**
+ * What maintenance (check, prune, repair: src/maintenance/) may do to a repository, through
+ * the repository's own envelope and cache rather than around them: list and read packs and
+ * index objects (verified), write index objects that supersede others, delete packs and locks.
+ * Repository.maintenance() hands one out; the repository's keys stay inside it.
+ *
+ * CONTRACT
+ * - readIndex and readPackHeader verify what they return (REPO_CORRUPT when damaged, naming
+ *   the object); readPackHeader needs no index (the pack describes itself).
+ * - supersede(packs, old) writes index objects naming exactly `packs` (up to INDEX_PACKS
+ *   packs or INDEX_BLOBS blobs each, at least one pack, `beforeWrite` awaited before each), durable, and only then deletes the index
+ *   objects `old`: a crash in between leaves both, whose union is still a correct index
+ *   (more names, never fewer). The local cache is rebuilt from the index objects at the next
+ *   sync. `packs` may be produced lazily, so memory holds one object's worth.
+ * - deletePack is the caller's decision that no index object names the pack any more; the
+ *   repository does not check it (prune's order: supersede first, then delete packs).
+ * - Listings carry what the store knows of each object (size, modification time).
+ * - Locks and doom lists are locks.ts's; prune's protocol over them is in
+ *   docs/plakar-maintenance.md. writeDoom only writes: sync() applies it to this cache.
+ */
+import { INDEX_BLOBS, INDEX_PACKS } from './limits.js'
 import {
   isStale,
   type Lock,
@@ -15,28 +36,7 @@ import {
 } from './locks.js'
 import { readPackEntries } from './rebuild.js'
 
-/**
- * What maintenance (check, prune, repair: src/maintenance/) may do to a repository, through
- * the repository's own envelope and cache rather than around them: list and read packs and
- * index objects (verified), write index objects that supersede others, delete packs and locks.
- * Repository.maintenance() hands one out; the repository's keys stay inside it.
- *
- * CONTRACT
- * - readIndex and readPackHeader verify what they return (REPO_CORRUPT when damaged, naming
- *   the object); readPackHeader needs no index (the pack describes itself).
- * - supersede(packs, old) writes index objects naming exactly `packs` (up to INDEX_PACKS
- *   each, `beforeWrite` awaited before each), durable, and only then deletes the index
- *   objects `old`: a crash in between leaves both, whose union is still a correct index
- *   (more names, never fewer). The local cache is rebuilt from the index objects at the next
- *   sync. `packs` may be produced lazily, so memory holds one object's worth.
- * - deletePack is the caller's decision that no index object names the pack any more; the
- *   repository does not check it (prune's order: supersede first, then delete packs).
- * - Listings carry what the store knows of each object (size, modification time).
- * - Locks and doom lists are locks.ts's; prune's protocol over them is in
- *   docs/plakar-maintenance.md. writeDoom only writes: sync() applies it to this cache.
- */
-/** Packs per index object supersede writes (an index object is read whole). */
-export const INDEX_PACKS = 4096
+export { INDEX_BLOBS, INDEX_PACKS }
 
 export interface RepositoryMaintenance {
   listPacks(): AsyncIterable<ObjectInfo>
@@ -92,6 +92,7 @@ export function maintenanceAccess(
     async supersede(packs, old, beforeWrite) {
       const written = new Set<string>()
       let piece: IndexedPack[] = []
+      let blobs = 0
       const flush = async () => {
         if (piece.length === 0) return
         await beforeWrite?.()
@@ -99,10 +100,12 @@ export function maintenanceAccess(
         await store.put('index', encoded.name, encoded.bytes)
         written.add(encoded.name)
         piece = []
+        blobs = 0
       }
       for await (const p of packs) {
         piece.push(p)
-        if (piece.length >= INDEX_PACKS) await flush()
+        blobs += p.entries.length
+        if (piece.length >= INDEX_PACKS || blobs >= INDEX_BLOBS) await flush()
       }
       await flush()
       // An unencrypted index object's name is its hash: a new one may be an old one.

@@ -1,6 +1,7 @@
 import { type Envelope, encodeIndex, finishPack, type IndexedPack, type PackEntry } from '../format/index.js'
 import type { Store } from '../storage/store.js'
 import type { LocalCache } from './cache.js'
+import { INDEX_BLOBS } from './limits.js'
 import type { BlobType } from './types.js'
 
 /**
@@ -12,7 +13,9 @@ import type { BlobType } from './types.js'
  *   which is how the pipeline feels the storage's speed).
  * - Index objects are written only after every pack they name is durable; once one is
  *   written its entries go to the local cache and leave memory. One is written at every
- *   flush(), and on the way every INDEX_EVERY packs so memory does not grow with a backup.
+ *   flush(), and on the way every INDEX_EVERY packs or INDEX_BLOBS blobs, whichever comes
+ *   first, so that neither the writer's memory nor any reader's (an index object is read
+ *   whole) grows with a backup: packs of tiny blobs hold tens of thousands each.
  * - `has(id)` covers blobs of this writer not yet in the cache (open pack, packs in flight,
  *   packs durable but not yet indexed), so this writer never stores a blob twice.
  * - The first storage failure is kept and thrown by every later writable()/flush().
@@ -38,6 +41,7 @@ export class Packer {
   private size = 0
   private readonly pending = new Set<string>()
   private durable: IndexedPack[] = []
+  private durableBlobs = 0
   private readonly puts = new Set<Promise<void>>()
   private indexing: Promise<void> = Promise.resolve()
   private failure: unknown = undefined
@@ -112,7 +116,8 @@ export class Packer {
         if (inPlace && reusable && this.spare.length < MAX_PUTS) this.spare.push(own)
         this.stats.packs++
         this.durable.push({ pack: pack.name, entries })
-        if (this.durable.length >= INDEX_EVERY) this.scheduleIndex()
+        this.durableBlobs += entries.length
+        if (this.durable.length >= INDEX_EVERY || this.durableBlobs >= INDEX_BLOBS) this.scheduleIndex()
       },
       (err) => {
         this.failure ??= err
@@ -126,6 +131,7 @@ export class Packer {
     if (this.durable.length === 0) return
     const packs = this.durable
     this.durable = []
+    this.durableBlobs = 0
     this.indexing = this.indexing.then(async () => {
       if (this.failure !== undefined) return
       try {

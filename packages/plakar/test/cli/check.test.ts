@@ -182,6 +182,71 @@ describe.each([
     expect((await cli('check')).status).toBe(0)
   })
 
+  it('walks a directory once however many snapshots and paths hold it, and names them all', async () => {
+    // x/ and y/ are the same directory (same entries, same times): one directory blob,
+    // walked once, in two snapshots at two paths each. Damage under it is named four times.
+    const tree = join(work, `shared-${name}`)
+    const bytes = randomBytes(150_000)
+    for (const d of ['x', 'y']) {
+      fs.mkdirSync(join(tree, 'a', d), { recursive: true })
+      fs.writeFileSync(join(tree, 'a', d, 'f.bin'), bytes)
+      fs.utimesSync(join(tree, 'a', d, 'f.bin'), 1_600_000_000, 1_600_000_000)
+    }
+    fs.writeFileSync(join(tree, 'z.bin'), randomBytes(120_000))
+    const loc = location().replace(/(repo-fs|repo\.db)$/, (m) => `shared-${m}`)
+    const r = await Repository.create(openStore(loc), {
+      passphrase: Buffer.from(PASS),
+      compression: true,
+      kdf: { N: 1 << 10, r: 8, p: 1 },
+      packSize: 1 << 16,
+      cacheDir: null,
+      ownsStore: true,
+    })
+    await r.close()
+    const run = (...args: string[]) => plakar(['on', loc, ...args], { env, cwd: work })
+    for (let i = 0; i < 2; i++) expect((await run('push', tree)).status).toBe(0)
+    const snaps = (await run('ls')).stdout.toString().match(/[0-9a-f]{8}-[0-9a-f-]{27}/g)!
+    expect(snaps).toHaveLength(2)
+    const clean = await run('check')
+    expect([clean.status, clean.stdout.toString()]).toEqual([
+      0,
+      expect.stringMatching(/2 snapshots, 6 files/),
+    ])
+    const shared = await layout(loc)
+    const victim = [...shared.users].find(([, files]) => [...files].some((f) => f.endsWith('/x/f.bin')))![0]
+    const pack = shared.packs.find((p) => p.blob === victim)
+    expect(pack).toBeDefined()
+    const old = await alter(loc, 'pack', pack!.name, (b) => {
+      const c = Buffer.from(b)
+      c[pack!.offset + 5]! ^= 0x40
+      return c
+    })
+    try {
+      const c = await run('check')
+      expect(c.status).toBe(4)
+      const named = c.stdout
+        .toString()
+        .split('\n')
+        .filter((l) => l.includes(`blob ${victim.slice(0, 8)}`))
+        .map((l) => l.split(': blob')[0])
+        .sort()
+      const want = snaps.flatMap((u) =>
+        ['x', 'y'].map((d) => `${u.slice(0, 8)}:${join(tree, 'a', d, 'f.bin')}`),
+      )
+      expect(named).toEqual(want.sort())
+      expect(c.stdout.toString()).toMatch(/: 1 problem, data lost under 4 paths\n$/)
+      // The same through a target path: only that snapshot and that path.
+      const one = await run('check', `${snaps[0]!.slice(0, 8)}:${join(tree, 'a', 'y')}`)
+      expect(one.status).toBe(4)
+      expect(one.stdout.toString()).toContain(
+        `${snaps[0]!.slice(0, 8)}:${join(tree, 'a', 'y', 'f.bin')}: blob`,
+      )
+      expect(one.stdout.toString()).toMatch(/: 1 problem, data lost under 1 path\n$/)
+    } finally {
+      await restoreObject(loc, 'pack', pack!.name, old)
+    }
+  })
+
   it('sees a truncated or a deleted pack without reading data', async () => {
     // A pack of data alone: one that also holds a directory loses the whole directory, and
     // check then names the directory rather than each file.

@@ -72,10 +72,6 @@ async function doomListed(location: string): Promise<boolean> {
   }
 }
 
-async function until(cond: () => Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 10))
-}
-
 async function restoresAs(repo: Repository, uuid: string, source: string, into: string): Promise<void> {
   const header = (await listHeaders(repo)).find((h) => h.uuid === uuid)!
   const reader = new TreeReader(repo)
@@ -125,8 +121,22 @@ describe.each(BACKENDS)('prune beside a push, each race forced ($name)', (backen
     // The push deduplicates against a's blobs (all of them: the same tree) and stops at its commit.
     const pushing = archive(held, { paths: [a] })
     await atCommit
-    const pruning = prune(pruner, { maxUnused: 0, pollMs: 10 })
-    await until(() => doomListed(location))
+    // Released only once the prune waits for it: released as soon as the doom list shows,
+    // the push could commit and unlock before the prune lists the writers (then it waits for
+    // none, and only the spare step saves the push; a busy machine made that happen).
+    let waiting!: () => void
+    const prunerWaits = new Promise<void>((r) => {
+      waiting = r
+    })
+    const pruning = prune(pruner, {
+      maxUnused: 0,
+      pollMs: 10,
+      progress: (e) => {
+        if (e.phase === 'wait') waiting()
+      },
+    })
+    await prunerWaits
+    expect(await doomListed(location)).toBe(true)
     release()
     const header = await pushing
     expect(header.stored, 'the push stored nothing: it deduplicated').toBeLessThan(200 << 10)

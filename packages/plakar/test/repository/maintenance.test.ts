@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isPlakarError } from '@poolp/plakar'
+import { INDEX_BLOBS } from '@poolp/plakar/repository'
 import { openStore } from '@poolp/plakar/storage'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createRepo, openRepo, tempDir } from './helpers.js'
@@ -85,6 +86,40 @@ describe('maintenance access', () => {
     const got = await again.loadBlobs(ids)
     for (const [k, g] of got.entries()) expect(Buffer.from(g as Uint8Array).equals(blobs[k]!)).toBe(true)
     await again.close()
+  })
+
+  it('bounds every index object a writer or a supersede writes by blobs, not only by packs', async () => {
+    // Tiny blobs: 32 packs of them would make one index object of half a million entries.
+    const store = openStore(`${dir.path}/repo`)
+    const repo = await createRepo(store, `${dir.path}/cache`, { packSize: 1 << 20 })
+    const writer = repo.writer({ cpus: 1 })
+    const ids: Uint8Array[] = []
+    const count = Math.floor(INDEX_BLOBS * 2.5)
+    for (let i = 0; i < count; i++) ids.push((await writer.putBlob('data', Buffer.from(`tiny blob ${i}`))).id)
+    await writer.flush()
+    await writer.close()
+    const m = repo.maintenance()
+    const sizes = async () => {
+      const out: number[] = []
+      for (const name of await names(m.listIndexes()))
+        out.push((await m.readIndex(name)).reduce((n, p) => n + p.entries.length, 0))
+      return out
+    }
+    const written = await sizes()
+    expect(written.reduce((a, b) => a + b, 0)).toBe(count)
+    expect(written.length).toBeGreaterThanOrEqual(3)
+    // A pack is never split, so a piece may pass the bound by at most one pack's blobs.
+    const packs = []
+    for (const name of await names(m.listIndexes())) packs.push(...(await m.readIndex(name)))
+    const biggestPack = Math.max(...packs.map((p) => p.entries.length))
+    for (const n of written) expect(n).toBeLessThan(INDEX_BLOBS + biggestPack)
+    await m.supersede(packs, await names(m.listIndexes()))
+    const superseded = await sizes()
+    expect(superseded.reduce((a, b) => a + b, 0)).toBe(count)
+    for (const n of superseded) expect(n).toBeLessThan(INDEX_BLOBS + biggestPack)
+    const got = await repo.loadBlobs([ids[0]!, ids[count - 1]!])
+    expect(Buffer.from(got[1] as Uint8Array).toString()).toBe(`tiny blob ${count - 1}`)
+    await repo.close()
   })
 
   it('reports a damaged index object as REPO_CORRUPT naming it', async () => {
