@@ -124,6 +124,24 @@ export class Envelope {
     return raw
   }
 
+  /**
+   * Proves a sealed blob genuine without the work of opening it where the key allows: with
+   * encryption, the AEAD tag binds type, id and bytes (only a key holder, who computed the
+   * id, could seal them); without, the content is decoded and hashed as openBlob does.
+   * Throws REPO_CORRUPT as openBlob does.
+   */
+  verifyBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array): void {
+    if (!this.keys.data) {
+      this.openBlob(type, id, sealed)
+      return
+    }
+    if (!aeadOpen(this.keys.data, blobAad(type, id), sealed))
+      throw new RepositoryError(
+        'REPO_CORRUPT',
+        `blob ${Buffer.from(id).toString('hex')}: authentication failed (damaged or altered)`,
+      )
+  }
+
   sealObject(label: string, payload: Uint8Array): Uint8Array {
     if (this.keys.data) return this.pack(payload, Buffer.from(`plakar/v1 ${label}`))
     const inner = this.pack(payload, null)

@@ -42,21 +42,38 @@ export function encodeIndex(
 }
 
 export function decodeIndex(envelope: Envelope, name: string, bytes: Uint8Array): IndexedPack[] {
+  const packs: IndexedPack[] = []
+  decodeIndexEach(envelope, name, bytes, (p) => packs.push(p))
+  return packs
+}
+
+/**
+ * decodeIndex one pack at a time: `visit` gets each pack as it is decoded, so that memory
+ * holds the object's bytes and one pack's entries rather than every entry at once (a reader
+ * that stores them elsewhere, a check or a prune, never needs them all). The object is
+ * authenticated before the first visit; a malformed payload throws REPO_CORRUPT between
+ * visits, so a caller that must not act on part of an object undoes what it did (a
+ * transaction).
+ */
+export function decodeIndexEach(
+  envelope: Envelope,
+  name: string,
+  bytes: Uint8Array,
+  visit: (pack: IndexedPack) => void,
+): void {
   const what = `index ${name}`
   const plain = Buffer.from(envelope.openObject(LABEL, bytes, what))
   const r = new Reader(plain, what)
   const version = r.u8()
   if (version !== INDEX_VERSION) throw new RepositoryError('REPO_UNSUPPORTED', `${what}: version ${version}`)
   const packCount = r.u32()
-  const packs: IndexedPack[] = []
   for (let i = 0; i < packCount; i++) {
     const pack = Buffer.from(r.bytes(32)).toString('hex')
     const count = r.u32()
     if (count * ENTRY_SIZE > plain.length) throw new RepositoryError('REPO_CORRUPT', `${what}: truncated`)
     const entries: PackEntry[] = []
     for (let j = 0; j < count; j++) entries.push(r.entry())
-    packs.push({ pack, entries })
+    visit({ pack, entries })
   }
   r.end()
-  return packs
 }

@@ -11,7 +11,7 @@ export {
   Envelope,
   type EnvelopeKeys,
 } from './envelope.js'
-export { decodeIndex, encodeIndex, INDEX_VERSION, type IndexedPack } from './index-object.js'
+export { decodeIndex, decodeIndexEach, encodeIndex, INDEX_VERSION, type IndexedPack } from './index-object.js'
 export {
   type BuiltPack,
   buildPack,

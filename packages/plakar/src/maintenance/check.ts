@@ -158,6 +158,13 @@ function sha256(ids: readonly Uint8Array[]): Buffer {
   return h.digest()
 }
 
+/** Rows to read, sorted once (Check.plan). */
+interface Plan {
+  /** The sum of the rows' lengths. */
+  readonly bytes: number
+  pages(): AsyncGenerator<unknown[]>
+}
+
 /** Rows of a read plan per page. */
 const PLAN_PAGE = 8192
 /** Blobs located per index query. */
@@ -210,6 +217,10 @@ class Check {
   private readonly pendingDirs = new Map<string, { id: number; files: number }>()
   private nextDir = 1
   private plans = 0
+  /** Prepared once contents exists (finishWalk). */
+  private contentError: Database.Statement | undefined
+  /** Made only when there is damage to name (see placesOf). */
+  private lossIndexes = false
   private readonly damagedIndexes: { name: string; error: string }[] = []
   private readonly damagedPacks: { pack: string; error: string }[] = []
   private readonly stmt: ReturnType<Check['prepare']>
@@ -221,22 +232,25 @@ class Check {
   ) {
     this.reader = new TreeReader(repo)
     this.maint = repo.maintenance()
-    db.pragma('journal_mode = OFF')
+    // A scratch database: no durability wanted. OFF is refused here (better-sqlite3 opens in
+    // defensive mode), and the default journal costs a file created and deleted per commit;
+    // in memory, it holds only the pages a transaction changes that existed before it (the
+    // walk appends; readIndexes' rollback of a damaged object needs one).
+    db.pragma('journal_mode = MEMORY')
     db.pragma('synchronous = OFF')
     db.exec(`
-      CREATE TABLE used (blob BLOB PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE content_blobs (content INTEGER NOT NULL, pos INTEGER NOT NULL, blob BLOB NOT NULL,
-        PRIMARY KEY (content, pos)) WITHOUT ROWID;
-      CREATE INDEX content_blobs_blob ON content_blobs (blob);
-      CREATE TABLE contents (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, first BLOB NOT NULL, digest BLOB,
-        error TEXT);
+      -- Written during the walk, in arrival order and without indexes: random keys inserted
+      -- into B-trees larger than the page cache cost a read and a write each (a million files
+      -- took a minute, half of it in the kernel). finishWalk() builds the rest sorted.
+      CREATE TABLE files (dir INTEGER NOT NULL, name BLOB NOT NULL, key BLOB NOT NULL, first BLOB NOT NULL,
+        digest BLOB, chunks INTEGER NOT NULL);
+      CREATE TABLE file_chunks (file INTEGER NOT NULL, pos INTEGER NOT NULL, blob BLOB NOT NULL);
+      CREATE TABLE node_blobs (blob BLOB NOT NULL);
       CREATE TABLE dirs (id INTEGER PRIMARY KEY, tree BLOB UNIQUE, files INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE edges (child INTEGER NOT NULL, parent INTEGER NOT NULL, name BLOB NOT NULL);
       CREATE INDEX edges_child ON edges (child);
       CREATE TABLE roots (dir INTEGER NOT NULL, snapshot TEXT NOT NULL, path BLOB NOT NULL);
       CREATE INDEX roots_dir ON roots (dir);
-      CREATE TABLE refs (content INTEGER NOT NULL, dir INTEGER NOT NULL, name BLOB NOT NULL);
-      CREATE INDEX refs_content ON refs (content);
       CREATE TABLE place_damage (dir INTEGER NOT NULL, name BLOB NOT NULL, error TEXT NOT NULL);
       CREATE TABLE located (blob BLOB PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL,
         length INTEGER NOT NULL, raw INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
@@ -250,12 +264,9 @@ class Check {
   private prepare() {
     const db = this.db
     return {
-      used: db.prepare('INSERT OR IGNORE INTO used (blob) VALUES (?)'),
-      content: db.prepare('INSERT OR IGNORE INTO contents (key, first, digest) VALUES (?, ?, ?)'),
-      contentOf: db.prepare('SELECT id, digest FROM contents WHERE key = ?'),
-      contentBlob: db.prepare('INSERT INTO content_blobs (content, pos, blob) VALUES (?, ?, ?)'),
-      contentError: db.prepare('UPDATE contents SET error = ? WHERE id = ? AND error IS NULL'),
-      ref: db.prepare('INSERT INTO refs (content, dir, name) VALUES (?, ?, ?)'),
+      node: db.prepare('INSERT INTO node_blobs (blob) VALUES (?)'),
+      file: db.prepare('INSERT INTO files (dir, name, key, first, digest, chunks) VALUES (?, ?, ?, ?, ?, ?)'),
+      fileChunk: db.prepare('INSERT INTO file_chunks (file, pos, blob) VALUES (?, ?, ?)'),
       dir: db.prepare('INSERT INTO dirs (id, tree) VALUES (?, ?)'),
       dirOf: db.prepare('SELECT id, files FROM dirs WHERE tree = ?'),
       dirFiles: db.prepare('UPDATE dirs SET files = ? WHERE id = ?'),
@@ -264,7 +275,6 @@ class Check {
       placeDamage: db.prepare('INSERT INTO place_damage (dir, name, error) VALUES (?, ?, ?)'),
       rootsOf: db.prepare('SELECT snapshot, path FROM roots WHERE dir = ? ORDER BY snapshot, path'),
       parentsOf: db.prepare('SELECT parent, name FROM edges WHERE child = ?'),
-      refsOf: db.prepare('SELECT dir, name FROM refs WHERE content = ?'),
       located: db.prepare(
         'INSERT OR REPLACE INTO located (blob, pack, offset, length, raw, type) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -283,6 +293,7 @@ class Check {
       await this.walkTarget(t)
       snapshots++
     }
+    this.finishWalk()
     this.phase = 'locate'
     if (whole) await this.readIndexes()
     await this.locateUsed()
@@ -476,7 +487,7 @@ class Check {
       for (const op of ops) {
         switch (op[0]) {
           case 'used':
-            s.used.run(op[1])
+            s.node.run(op[1])
             break
           case 'dir':
             s.dir.run(op[1], op[2])
@@ -509,26 +520,47 @@ class Check {
     // One chunk: its id is the content's key (a chunk-list hash equal to a chunk id would be
     // a SHA-256 preimage).
     const key = chunks.length === 1 ? chunks[0]! : sha256(chunks)
-    let content: number
-    const made = this.stmt.content.run(key, chunks[0], digest)
-    if (made.changes === 1) {
-      content = Number(made.lastInsertRowid)
-      chunks.forEach((id, pos) => {
-        this.stmt.contentBlob.run(content, pos, id)
-        this.stmt.used.run(id)
-      })
-    } else {
-      const known = this.stmt.contentOf.get(key) as { id: number; digest: Buffer | null }
-      content = known.id
-      // The same chunks cannot hash to two digests: one of the files was recorded wrong.
-      if (digest !== null && known.digest !== null && !known.digest.equals(digest))
-        this.contentDamage(content, 'files with the same chunks carry different digests')
-    }
-    this.stmt.ref.run(content, dir, name)
+    const row = this.stmt.file.run(dir, name, key, chunks[0], digest, chunks.length)
+    if (chunks.length > 1)
+      for (const [pos, id] of chunks.entries()) this.stmt.fileChunk.run(row.lastInsertRowid, pos, id)
+  }
+
+  /**
+   * After the walk, what the rest asks, built in sorted passes: one row per distinct content
+   * (files with the same chunks share it; they must share a digest too), its blobs in file
+   * order, and the set of used blobs.
+   */
+  private finishWalk(): void {
+    this.db.exec(`
+      CREATE TABLE contents (id INTEGER PRIMARY KEY, key BLOB NOT NULL, file INTEGER NOT NULL,
+        first BLOB NOT NULL, digest BLOB, error TEXT);
+      INSERT INTO contents (key, file, first, digest)
+        SELECT key, min(rowid), first, max(digest) FROM files GROUP BY key ORDER BY key;
+      CREATE TABLE content_blobs (content INTEGER NOT NULL, pos INTEGER NOT NULL, blob BLOB NOT NULL,
+        PRIMARY KEY (content, pos)) WITHOUT ROWID;
+      INSERT INTO content_blobs SELECT c.id, 0, c.key FROM contents c JOIN files f ON f.rowid = c.file
+        WHERE f.chunks = 1 ORDER BY c.id;
+      CREATE INDEX file_chunks_file ON file_chunks (file);
+      INSERT INTO content_blobs SELECT c.id, k.pos, k.blob FROM contents c JOIN file_chunks k ON k.file = c.file
+        ORDER BY c.id, k.pos;
+      CREATE TABLE used (blob BLOB PRIMARY KEY) WITHOUT ROWID;
+      INSERT OR IGNORE INTO used SELECT blob FROM
+        (SELECT blob FROM content_blobs UNION ALL SELECT blob FROM node_blobs) ORDER BY blob;
+    `)
+    // The same chunks cannot hash to two digests: one of the files was recorded wrong.
+    const split = this.db
+      .prepare(
+        `SELECT c.id FROM contents c JOIN (SELECT key FROM files WHERE digest IS NOT NULL GROUP BY key
+         HAVING count(DISTINCT digest) > 1) d ON d.key = c.key`,
+      )
+      .pluck()
+      .all() as number[]
+    for (const id of split) this.contentDamage(id, 'files with the same chunks carry different digests')
   }
 
   private contentDamage(content: number, error: string): void {
-    if (this.stmt.contentError.run(error, content).changes === 1) this.problemCount++
+    this.contentError ??= this.db.prepare('UPDATE contents SET error = ? WHERE id = ? AND error IS NULL')
+    if (this.contentError.run(error, content).changes === 1) this.problemCount++
   }
 
   /**
@@ -596,24 +628,29 @@ class Check {
   /** Every index object, decoded: for the whole repository, what it names is what is read. */
   private async readIndexes(): Promise<void> {
     const marked = this.db.prepare('UPDATE packs SET indexed = 1 WHERE pack = ?')
+    // In arrival order first, then into located sorted (see the walk's tables for why).
+    this.db.exec(`CREATE TABLE indexed (blob BLOB NOT NULL, pack TEXT NOT NULL, offset INTEGER NOT NULL,
+      length INTEGER NOT NULL, raw INTEGER NOT NULL, type TEXT NOT NULL)`)
+    const add = this.db.prepare('INSERT INTO indexed VALUES (?, ?, ?, ?, ?, ?)')
     for await (const info of this.maint.listIndexes()) {
-      let packs: IndexedPack[]
+      // One transaction per object, undone when it turns out damaged part way.
+      this.db.exec('BEGIN')
       try {
-        packs = await this.maint.readIndex(info.name)
+        await this.maint.forEachIndexPack(info.name, (p) => {
+          marked.run(p.pack)
+          for (const e of p.entries) add.run(e.id, p.pack, e.offset, e.length, e.rawLength, e.type)
+        })
+        this.db.exec('COMMIT')
       } catch (err) {
+        this.db.exec('ROLLBACK')
         if (!isPlakarError(err)) throw err
         this.damagedIndexes.push({ name: info.name, error: message(err) })
         this.report()
-        continue
       }
-      this.db.transaction(() => {
-        for (const p of packs) {
-          marked.run(p.pack)
-          for (const e of p.entries)
-            this.stmt.located.run(e.id, p.pack, e.offset, e.length, e.rawLength, e.type)
-        }
-      })()
     }
+    // A blob two index objects name keeps the later one, as one by one it would.
+    this.db.exec(`INSERT OR REPLACE INTO located SELECT * FROM indexed ORDER BY blob, rowid;
+      DROP TABLE indexed`)
   }
 
   /** The blobs used, looked up in the index (the local cache, synced when opened). */
@@ -676,29 +713,25 @@ class Check {
    * repository, the indexed blobs no snapshot uses, in pack order.
    */
   private async readData(whole: boolean): Promise<number> {
-    const sized = (where: string) =>
-      (
-        this.db
-          .prepare(
-            `SELECT coalesce(sum(l.length), 0) AS n FROM located l JOIN packs p ON p.pack = l.pack WHERE ${where}`,
-          )
-          .get() as { n: number }
-      ).n
     const fresh = 'l.blob NOT IN (SELECT blob FROM damaged)'
     const reader = new BatchReader(this.repo, this.opts.workers, (blobs, reply, payload) =>
       this.onReply(blobs, reply, payload),
     )
     try {
       if (this.opts.subset !== undefined) {
-        const where = `${whole ? '' : 'l.blob IN (SELECT blob FROM used) AND '}p.selected = 1 AND ${fresh}`
-        this.total = sized(where)
-        await this.readInPackOrder(reader, where)
+        const plan = this.packOrder(
+          `${whole ? '' : 'l.blob IN (SELECT blob FROM used) AND '}p.selected = 1 AND ${fresh}`,
+        )
+        this.total = plan.bytes
+        await this.readInPackOrder(reader, plan)
       } else {
-        const leftover = `l.blob NOT IN (SELECT blob FROM used) AND ${fresh}`
-        this.total =
-          sized(`l.blob IN (SELECT blob FROM content_blobs) AND ${fresh}`) + (whole ? sized(leftover) : 0)
-        await this.readContents(reader)
-        if (whole) await this.readInPackOrder(reader, leftover)
+        const contents = this.contentOrder()
+        const leftover = whole
+          ? this.packOrder(`l.blob NOT IN (SELECT blob FROM used) AND ${fresh}`)
+          : undefined
+        this.total = contents.bytes + (leftover?.bytes ?? 0)
+        await this.readContents(reader, contents)
+        if (leftover) await this.readInPackOrder(reader, leftover)
       }
       await reader.finish()
     } finally {
@@ -707,31 +740,41 @@ class Check {
     return reader.packs.size
   }
 
-  private async readInPackOrder(reader: BatchReader, where: string): Promise<void> {
-    const plan = this.plan(
+  /** The blobs `where` selects, in pack and offset order. */
+  private packOrder(where: string): Plan {
+    return this.plan(
       `SELECT l.blob, l.pack, l.offset, l.length, l.raw, l.type FROM located l JOIN packs p ON p.pack = l.pack
        WHERE ${where} ORDER BY l.pack, l.offset`,
     )
-    for await (const rows of plan) for (const r of rows as LocRow[]) await reader.add(located(r))
-    await reader.flush()
   }
 
-  private async readContents(reader: BatchReader): Promise<void> {
-    // Contents with a blob already known damaged are lost whole: they are not read.
+  /**
+   * Every content to read, in the order of its first blob, its chunks in file order (a
+   * content's rows are consecutive). Contents with a blob already known damaged are lost
+   * whole: they are not read.
+   */
+  private contentOrder(): Plan {
     this.db.exec(`CREATE TABLE lost AS SELECT DISTINCT content FROM content_blobs
       WHERE blob IN (SELECT blob FROM damaged) OR blob NOT IN (SELECT blob FROM located)`)
-    // A content's rows are consecutive, its chunks in file order.
-    const plan = this.plan(
+    return this.plan(
       `SELECT c.id, c.digest, l.blob, l.pack, l.offset, l.length, l.raw, l.type
        FROM contents c JOIN located f ON f.blob = c.first JOIN content_blobs b ON b.content = c.id
          JOIN located l ON l.blob = b.blob
        WHERE c.error IS NULL AND c.id NOT IN (SELECT content FROM lost)
        ORDER BY f.pack, f.offset, c.id, b.pos`,
     )
+  }
+
+  private async readInPackOrder(reader: BatchReader, plan: Plan): Promise<void> {
+    for await (const rows of plan.pages()) for (const r of rows as LocRow[]) await reader.add(located(r))
+    await reader.flush()
+  }
+
+  private async readContents(reader: BatchReader, plan: Plan): Promise<void> {
     let id = -1
     let digest: Buffer | null = null
     let blobs: LocatedBlob[] = []
-    for await (const rows of plan)
+    for await (const rows of plan.pages())
       for (const r of rows as (LocRow & { id: number; digest: Buffer | null })[]) {
         if (r.id !== id) {
           if (blobs.length > 0) await reader.addContent(id, digest, blobs)
@@ -746,26 +789,32 @@ class Check {
   }
 
   /**
-   * The rows of `select` in its order, a page at a time. They are written to a table first,
-   * sorted once: an iterator would hold the connection while the replies write to it, and
-   * paging the query itself would sort it again for every page.
+   * The rows of `select` (which has a `length` column), in its order, a page at a time, and
+   * the sum of their lengths (what the reads will count). They are written to a table first,
+   * sorted once, rows numbered in that order: an iterator would hold the connection while
+   * the replies write to it, and paging the query itself would sort it again for every page.
    */
-  private async *plan(select: string): AsyncGenerator<unknown[]> {
+  private plan(select: string): Plan {
     const table = `plan${++this.plans}`
     this.db.exec(`CREATE TABLE ${table} AS ${select}`)
-    const page = this.db.prepare(
-      `SELECT rowid AS seq, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-    )
-    let after = 0
-    try {
-      for (;;) {
-        const rows = page.all(after, PLAN_PAGE) as { seq: number }[]
-        if (rows.length === 0) break
-        after = rows[rows.length - 1]!.seq
-        yield rows
-      }
-    } finally {
-      this.db.exec(`DROP TABLE ${table}`)
+    const bytes = this.db.prepare(`SELECT coalesce(sum(length), 0) FROM ${table}`).pluck().get() as number
+    const db = this.db
+    return {
+      bytes,
+      async *pages() {
+        const page = db.prepare(`SELECT rowid AS seq, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+        let after = 0
+        try {
+          for (;;) {
+            const rows = page.all(after, PLAN_PAGE) as { seq: number }[]
+            if (rows.length === 0) break
+            after = rows[rows.length - 1]!.seq
+            yield rows
+          }
+        } finally {
+          db.exec(`DROP TABLE ${table}`)
+        }
+      },
     }
   }
 
@@ -841,8 +890,11 @@ class Check {
 
   /** The damaged blobs, each with the snapshot:paths that use it (bounded). */
   private damagedBlobs(): DamagedBlob[] {
-    const contents = this.db.prepare('SELECT DISTINCT content FROM content_blobs WHERE blob = ?').pluck()
     const out: DamagedBlob[] = []
+    const damaged = this.db.prepare('SELECT count(*) FROM damaged').pluck().get() as number
+    if (damaged === 0) return out
+    this.indexForLosses()
+    const contents = this.db.prepare('SELECT DISTINCT content FROM content_blobs WHERE blob = ?').pluck()
     for (const d of this.db.prepare('SELECT blob, pack, error FROM damaged ORDER BY pack, blob').all() as {
       blob: Buffer
       pack: string | null
@@ -856,11 +908,21 @@ class Check {
 
   /** Where contents are: (dir row, name) pairs. */
   private placesOf(contents: readonly number[]): [number, Buffer][] {
-    return contents.flatMap((c) =>
-      (this.stmt.refsOf.all(c) as { dir: number; name: Buffer }[]).map(
-        (r) => [r.dir, r.name] as [number, Buffer],
-      ),
+    this.indexForLosses()
+    const files = this.db.prepare(
+      'SELECT f.dir, f.name FROM contents c JOIN files f ON f.key = c.key WHERE c.id = ?',
     )
+    return contents.flatMap((c) =>
+      (files.all(c) as { dir: number; name: Buffer }[]).map((r) => [r.dir, r.name] as [number, Buffer]),
+    )
+  }
+
+  /** The indexes that go from a blob to its contents and from a content to its files, once. */
+  private indexForLosses(): void {
+    if (this.lossIndexes) return
+    this.db.exec(`CREATE INDEX content_blobs_blob ON content_blobs (blob);
+      CREATE INDEX files_key ON files (key);`)
+    this.lossIndexes = true
   }
 }
 

@@ -12,7 +12,7 @@ import type {
   RepositoryMaintenance,
 } from '../repository/index.js'
 import { STALE_MS } from '../repository/index.js'
-import { decodeHeader, type SnapshotRepository, TreeReader, usedBlobs } from '../snapshot/index.js'
+import { decodeHeader, forEachUsedBlob, type SnapshotRepository, TreeReader } from '../snapshot/index.js'
 
 /**
  * Prune: gives back the space of blobs no snapshot uses, safely while others push. The
@@ -92,7 +92,9 @@ export interface PruneReport {
   readonly freed: number
 }
 
-const BATCH = 256
+/** Blobs repacked per read: at most this many, and about this many bytes. */
+const BATCH = 4096
+const BATCH_BYTES = 8 << 20
 
 export async function prune(repo: PruneRepository, opts: PruneOptions = {}): Promise<PruneReport> {
   const maint = repo.maintenance()
@@ -134,7 +136,10 @@ class Prune {
   ) {
     this.reader = new TreeReader(repo)
     this.maxUnused = opts.maxUnused ?? 5
-    db.pragma('journal_mode = OFF')
+    // A scratch database: no durability wanted. OFF is refused here (better-sqlite3 opens in
+    // defensive mode), and the default journal costs a file created and deleted per commit;
+    // in memory, it holds only the pages a transaction changes that existed before it.
+    db.pragma('journal_mode = MEMORY')
     db.pragma('synchronous = OFF')
     db.exec(`
       CREATE TABLE packs (pack TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
@@ -143,8 +148,10 @@ class Prune {
       CREATE TABLE entries (n INTEGER PRIMARY KEY, pack TEXT NOT NULL, id BLOB NOT NULL, type TEXT NOT NULL,
         offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL, live INTEGER NOT NULL DEFAULT 0,
         UNIQUE (pack, offset));
-      CREATE INDEX entries_id ON entries (id);
-            CREATE TABLE used (id BLOB PRIMARY KEY) WITHOUT ROWID;
+      -- Filled in arrival order, then sorted into entries and used: random keys inserted into
+      -- B-trees larger than the page cache cost a read and a write each.
+      CREATE TABLE entries_raw (pack TEXT NOT NULL, id BLOB NOT NULL, type TEXT NOT NULL, offset INTEGER NOT NULL,
+        length INTEGER NOT NULL, raw INTEGER NOT NULL);
     `)
   }
 
@@ -180,27 +187,28 @@ class Prune {
     db.transaction(() => {
       for (const p of listed) addPack.run(p.name, p.size, p.mtime)
     })()
-    const addEntry = db.prepare(
-      // OR IGNORE: a pack two index objects name (a rebuilt index beside the first) counts once.
-      'INSERT OR IGNORE INTO entries (pack, id, type, offset, length, raw) VALUES (?, ?, ?, ?, ?, ?)',
-    )
+    const addEntry = db.prepare('INSERT INTO entries_raw VALUES (?, ?, ?, ?, ?, ?)')
     const indexed = db.prepare('UPDATE packs SET indexed = 1 WHERE pack = ?')
+    // One transaction for them all: a damaged object stops the prune, nothing to undo.
+    db.exec('BEGIN')
     for (const name of indexes) {
-      let packs: IndexedPack[]
       try {
-        packs = await maint.readIndex(name)
+        await maint.forEachIndexPack(name, (p) => {
+          indexed.run(p.pack)
+          for (const e of p.entries) addEntry.run(p.pack, e.id, e.type, e.offset, e.length, e.rawLength)
+        })
       } catch (err) {
         if (isPlakarError(err, 'REPO_CORRUPT') || isPlakarError(err, 'REPO_UNSUPPORTED'))
           throw unsafe(`${(err as Error).message}: run plakar repair first (nothing was pruned)`, err)
         throw err
       }
-      db.transaction(() => {
-        for (const p of packs) {
-          indexed.run(p.pack)
-          for (const e of p.entries) addEntry.run(p.pack, e.id, e.type, e.offset, e.length, e.rawLength)
-        }
-      })()
     }
+    db.exec('COMMIT')
+    // OR IGNORE: a pack two index objects name (a rebuilt index beside the first) counts once.
+    db.exec(`INSERT OR IGNORE INTO entries (pack, id, type, offset, length, raw)
+        SELECT pack, id, type, offset, length, raw FROM entries_raw ORDER BY pack, offset, rowid;
+      DROP TABLE entries_raw;
+      CREATE INDEX entries_id ON entries (id);`)
     const before = db
       .prepare('SELECT count(*) AS packs, coalesce(sum(size), 0) AS bytes FROM packs')
       .get() as PackCount
@@ -336,36 +344,48 @@ class Prune {
     await this.lock?.assertHeld()
   }
 
-  /** Marks every blob the snapshots use. Any snapshot that cannot be walked stops the prune. */
-  private async mark(uuids: readonly string[], onBlob?: (id: Uint8Array) => void): Promise<void> {
-    const add = this.db.prepare('INSERT OR IGNORE INTO used (id) VALUES (?)')
+  /**
+   * Marks every blob the snapshots use (`used` holds them and only them afterwards). Any
+   * snapshot that cannot be walked stops the prune. A directory met again, in this snapshot
+   * or an earlier one of this mark, is skipped whole: its id names its subtree, already
+   * marked. The mark is one transaction over tables made for it (nothing to journal), so the
+   * walk's lookups see its own rows without a commit per directory.
+   */
+  private async mark(uuids: readonly string[]): Promise<void> {
+    const db = this.db
+    db.exec(`DROP TABLE IF EXISTS used;
+      CREATE TABLE used_raw (id BLOB NOT NULL);
+      -- The directories this mark has walked.
+      CREATE TABLE trees (id BLOB PRIMARY KEY) WITHOUT ROWID;
+      BEGIN`)
+    const add = db.prepare('INSERT INTO used_raw (id) VALUES (?)')
+    const tree = db.prepare('INSERT OR IGNORE INTO trees (id) VALUES (?)')
     let done = 0
-    for (const uuid of uuids) {
-      const pending: Uint8Array[] = []
-      const flush = () =>
-        this.db.transaction(() => {
-          for (const id of pending.splice(0)) add.run(id)
-        })()
-      try {
-        const header = decodeHeader(await this.repo.getSnapshot(uuid), uuid)
-        for await (const id of usedBlobs(this.reader, header.root)) {
-          onBlob?.(id)
-          pending.push(id)
-          if (pending.length >= 4096) flush()
+    try {
+      for (const uuid of uuids) {
+        try {
+          const header = decodeHeader(await this.repo.getSnapshot(uuid), uuid)
+          await forEachUsedBlob(this.reader, header.root, (id) => add.run(id), {
+            firstVisit: (id) => tree.run(id).changes === 1,
+          })
+        } catch (err) {
+          // A snapshot removed meanwhile (rm) uses nothing any more.
+          if (isPlakarError(err, 'REPO_SNAPSHOT_NOT_FOUND')) continue
+          if (isPlakarError(err))
+            throw unsafe(
+              `snapshot ${uuid.slice(0, 8)} cannot be read (${(err as Error).message}): prune cannot know what it uses; run plakar check (nothing was pruned)`,
+              err,
+            )
+          throw err
         }
-      } catch (err) {
-        // A snapshot removed meanwhile (rm) uses nothing any more.
-        if (isPlakarError(err, 'REPO_SNAPSHOT_NOT_FOUND')) continue
-        if (isPlakarError(err))
-          throw unsafe(
-            `snapshot ${uuid.slice(0, 8)} cannot be read (${(err as Error).message}): prune cannot know what it uses; run plakar check (nothing was pruned)`,
-            err,
-          )
-        throw err
+        this.opts.progress?.({ phase: 'mark', snapshots: ++done, of: uuids.length })
       }
-      flush()
-      this.opts.progress?.({ phase: 'mark', snapshots: ++done, of: uuids.length })
+    } finally {
+      db.exec('COMMIT')
     }
+    db.exec(`CREATE TABLE used (id BLOB PRIMARY KEY) WITHOUT ROWID;
+      INSERT OR IGNORE INTO used (id) SELECT id FROM used_raw ORDER BY id;
+      DROP TABLE used_raw; DROP TABLE trees`)
   }
 
   /**
@@ -422,7 +442,6 @@ class Prune {
   private async spare(seen: ReadonlySet<string>): Promise<number> {
     const fresh = (await this.repo.listSnapshots()).filter((u) => !seen.has(u))
     if (fresh.length === 0) return 0
-    this.db.exec('DELETE FROM used')
     await this.mark(fresh)
     const spared = this.db
       .prepare(
@@ -442,9 +461,9 @@ class Prune {
   private async repack(): Promise<{ blobs: number; written: number }> {
     const entries = this.db
       .prepare(
-        "SELECT id, type FROM entries WHERE live = 1 AND pack IN (SELECT pack FROM packs WHERE fate = 'repack') ORDER BY pack, offset",
+        "SELECT id, type, length FROM entries WHERE live = 1 AND pack IN (SELECT pack FROM packs WHERE fate = 'repack') ORDER BY pack, offset",
       )
-      .iterate() as IterableIterator<{ id: Buffer; type: BlobType }>
+      .iterate() as IterableIterator<{ id: Buffer; type: BlobType; length: number }>
     const writer = this.maint.writer()
     let written = 0
     let blobs = 0
@@ -452,19 +471,20 @@ class Prune {
       // In batches off the cursor: memory holds one batch, whatever the number to copy.
       for (;;) {
         const batch: { id: Buffer; type: BlobType }[] = []
+        let bytes = 0
         for (let r = entries.next(); !r.done; r = entries.next()) {
           batch.push(r.value)
-          if (batch.length >= BATCH) break
+          bytes += r.value.length
+          if (batch.length >= BATCH || bytes >= BATCH_BYTES) break
         }
         if (batch.length === 0) break
         await this.assertLocked()
-        const contents = await this.repo.loadBlobs(batch.map((b) => b.id))
-        for (let k = 0; k < batch.length; k++) {
-          const c = contents[k]!
+        // Moved as stored, each authenticated on the way: nothing decompressed or sealed again.
+        const copied = await writer.copyBlobs(batch.map((b) => b.id))
+        for (const [k, c] of copied.entries()) {
           if (c instanceof Error)
             throw unsafe(`blob ${batch[k]!.id.toString('hex')} cannot be read for repacking: ${c.message}`, c)
-          const r = await writer.putBlob(batch[k]!.type, c)
-          written += r.packedSize
+          written += c
         }
         blobs += batch.length
         this.opts.progress?.({ phase: 'repack', blobs, of: blobs })

@@ -87,6 +87,20 @@ export class RepositoryBlobWriter<S> implements BlobWriter<S> {
     return { id, stored: true, packedSize: sealed.length }
   }
 
+  /**
+   * A blob already sealed (copied out of another pack: sealed bytes do not depend on where
+   * they lie), added as is unless the repository has it. The caller verified it.
+   */
+  async putSealed(type: BlobType, id: BlobId, sealed: Uint8Array, rawLength: number): Promise<PutResult> {
+    if (this.closed) throw new RepositoryError('REPO_USAGE', 'writer is closed')
+    const hex = Buffer.from(id).toString('hex')
+    if (this.known(id, hex)) return { id, stored: false, packedSize: 0 }
+    await this.packer.writable()
+    if (this.known(id, hex)) return { id, stored: false, packedSize: 0 }
+    this.packer.add(type, id, hex, sealed, rawLength)
+    return { id, stored: true, packedSize: sealed.length }
+  }
+
   async flush(): Promise<void> {
     if (this.pipeline) await this.pipeline.idle()
     await this.packer.flush()

@@ -1,7 +1,13 @@
 import { isPlakarError, RepositoryError } from '../errors.js'
-import { decodeIndex, type Envelope, encodeIndex, type IndexedPack } from '../format/index.js'
+import {
+  decodeIndex,
+  decodeIndexEach,
+  type Envelope,
+  encodeIndex,
+  type IndexedPack,
+} from '../format/index.js'
 import type { ObjectInfo, Store } from '../storage/store.js'
-import type { BlobWriter } from './blob-writer.js'
+import type { BlobWriter, RepositoryBlobWriter } from './blob-writer.js'
 import type { LocalCache } from './cache.js'
 /**
  * What maintenance (check, prune, repair: src/maintenance/) may do to a repository, through
@@ -35,6 +41,8 @@ import {
   writeDoom,
 } from './locks.js'
 import { readPackEntries } from './rebuild.js'
+import type { LocatedBlob, SealedBatch } from './sealed-batch.js'
+import type { BlobId, BlobLocation } from './types.js'
 
 export { INDEX_BLOBS, INDEX_PACKS }
 
@@ -42,6 +50,12 @@ export interface RepositoryMaintenance {
   listPacks(): AsyncIterable<ObjectInfo>
   listIndexes(): AsyncIterable<ObjectInfo>
   readIndex(name: string): Promise<IndexedPack[]>
+  /**
+   * readIndex one pack at a time, `visit` called synchronously in order, so memory holds one
+   * pack's entries: for readers that store them elsewhere. A damaged object throws (before or
+   * between visits): wrap what visit does in a transaction to undo a partial object.
+   */
+  forEachIndexPack(name: string, visit: (pack: IndexedPack) => void): Promise<void>
   readPackHeader(name: string, size?: number): Promise<IndexedPack>
   /** The names of the index objects written. */
   supersede(
@@ -62,9 +76,27 @@ export interface RepositoryMaintenance {
   /** The cache brought up to date with the index objects and doom lists (Repository.sync). */
   sync(): Promise<void>
   /** A writer of blobs (prune's repack); it deduplicates against no doomed blob. */
-  writer(): BlobWriter
+  writer(): MaintenanceWriter
   /** Store.clean: leftovers of interrupted puts older than `olderThanMs`, or of dead writers. */
   clean(olderThanMs: number): Promise<number>
+}
+
+/** A writer that can also copy blobs as they are stored (prune's repack). */
+export interface MaintenanceWriter extends BlobWriter {
+  /**
+   * Copies the blobs `ids` as they are stored into this writer's packs, each authenticated
+   * first (Envelope.verifyBlob), none opened or sealed again: a repack moves bytes. Per id,
+   * the bytes it added (0 when the repository holds it elsewhere) or the error that kept it
+   * from being copied (REPO_BLOB_NOT_FOUND, REPO_CORRUPT: its pack lost or the bytes
+   * damaged). Indexed at the writer's flush, as putBlob's.
+   */
+  copyBlobs(ids: readonly BlobId[]): Promise<(number | RepositoryError)[]>
+}
+
+/** The repository's read path, as copyBlobs needs it. */
+export interface MaintenanceReads {
+  locate(ids: readonly BlobId[]): Promise<(BlobLocation | RepositoryError)[]>
+  fetch(blobs: readonly LocatedBlob[]): Promise<SealedBatch>
 }
 
 export function maintenanceAccess(
@@ -72,21 +104,26 @@ export function maintenanceAccess(
   envelope: Envelope,
   cache: LocalCache,
   sync: () => Promise<void>,
-  writer: () => BlobWriter,
+  writer: () => RepositoryBlobWriter<never>,
+  reads: MaintenanceReads,
 ): RepositoryMaintenance {
+  const getIndex = async (name: string): Promise<Uint8Array> => {
+    try {
+      return await store.get('index', name)
+    } catch (err) {
+      if (isPlakarError(err, 'STORAGE_NOT_FOUND'))
+        throw new RepositoryError('REPO_CORRUPT', `index ${name} is missing`, { cause: err })
+      throw err
+    }
+  }
   return {
     listPacks: () => store.list('pack'),
     listIndexes: () => store.list('index'),
     async readIndex(name) {
-      let bytes: Uint8Array
-      try {
-        bytes = await store.get('index', name)
-      } catch (err) {
-        if (isPlakarError(err, 'STORAGE_NOT_FOUND'))
-          throw new RepositoryError('REPO_CORRUPT', `index ${name} is missing`, { cause: err })
-        throw err
-      }
-      return decodeIndex(envelope, name, bytes)
+      return decodeIndex(envelope, name, await getIndex(name))
+    },
+    async forEachIndexPack(name, visit) {
+      decodeIndexEach(envelope, name, await getIndex(name), visit)
     },
     readPackHeader: (name, size) => readPackEntries(store, envelope, name, size),
     async supersede(packs, old, beforeWrite) {
@@ -123,7 +160,47 @@ export function maintenanceAccess(
     writeDoom: (packs) => writeDoom(store, envelope, packs),
     listDooms: () => listDoomNames(store),
     sync,
-    writer,
+    writer() {
+      const w = writer()
+      return Object.assign(w, {
+        async copyBlobs(ids: readonly BlobId[]): Promise<(number | RepositoryError)[]> {
+          const locs = await reads.locate(ids)
+          const located: LocatedBlob[] = []
+          const at: number[] = []
+          locs.forEach((loc, i) => {
+            if (loc instanceof RepositoryError) return
+            at[i] = located.length
+            located.push({ id: ids[i]!, loc })
+          })
+          const batch = await reads.fetch(located)
+          const out: (number | RepositoryError)[] = []
+          for (const [i, loc] of locs.entries()) {
+            if (loc instanceof RepositoryError) {
+              out.push(loc)
+              continue
+            }
+            const k = batch.slot(at[i]!)
+            const error = batch.error(k)
+            if (error !== null) {
+              out.push(
+                new RepositoryError('REPO_CORRUPT', `blob ${Buffer.from(ids[i]!).toString('hex')}: ${error}`),
+              )
+              continue
+            }
+            const { type, bytes } = batch.sealed(k)
+            try {
+              envelope.verifyBlob(type, ids[i]!, bytes)
+            } catch (err) {
+              if (!isPlakarError(err)) throw err
+              out.push(err as RepositoryError)
+              continue
+            }
+            out.push((await w.putSealed(type, ids[i]!, bytes, loc.rawLength)).packedSize)
+          }
+          return out
+        },
+      })
+    },
     clean: (ms) => store.clean(ms),
   }
 }

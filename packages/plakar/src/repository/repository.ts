@@ -13,7 +13,7 @@ import { decodeIndex, type Envelope } from '../format/index.js'
 import type { Store } from '../storage/store.js'
 import { envelopeFor } from './blob-opener.js'
 import { BlobPool, type BlobPoolOptions } from './blob-pool.js'
-import { type BlobWriter, RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
+import { RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
 import { defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { Decoder } from './decoder.js'
@@ -295,7 +295,7 @@ export class Repository {
    */
   damagedIndexes: readonly { readonly name: string; readonly error: string }[] = []
 
-  writer<S = never>(opts?: WriterOptions<S>): BlobWriter<S> {
+  writer<S = never>(opts?: WriterOptions<S>): RepositoryBlobWriter<S> {
     this.check()
     return new RepositoryBlobWriter<S>(
       {
@@ -543,6 +543,10 @@ export class Repository {
       this.cache,
       () => this.sync(),
       () => this.writer(),
+      {
+        locate: (ids) => this.locateBlobs(ids),
+        fetch: (blobs) => this.fetchBlobs(blobs),
+      },
     )
   }
 

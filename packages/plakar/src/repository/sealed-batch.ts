@@ -72,6 +72,17 @@ export class SealedBatch {
     return openIn(this.batch, k, this.opener)
   }
 
+  /** Blob k as stored (a view of its range), unverified; with its type. */
+  sealed(k: number): { readonly type: BlobType; readonly bytes: Uint8Array } {
+    const b = this.batch
+    const range = b.data[b.ranges[k]!]
+    if (range === null || range === undefined) throw new Error(this.error(k) ?? `blob ${k}: not read`)
+    return {
+      type: blobTypeFromCode(b.types[k]!) ?? 'data',
+      bytes: new Uint8Array(range, b.offsets[k], b.lengths[k]),
+    }
+  }
+
   /**
    * The batch for a worker, with what to transfer. The ranges are detached from this
    * thread: the batch cannot be opened here afterwards.

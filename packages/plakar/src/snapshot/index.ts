@@ -35,5 +35,5 @@ export {
   resolveSnapshot,
 } from './snapshots.js'
 export { DirWriter, makeContent, TREE_VERSION, TreeReader } from './tree.js'
-export { usedBlobs } from './used.js'
+export { forEachUsedBlob, type UsedBlobOptions } from './used.js'
 export { joinPath, walk } from './walk.js'

@@ -122,6 +122,53 @@ describe('maintenance access', () => {
     await repo.close()
   })
 
+  it('copies blobs as stored into new packs, authenticating each, and refuses a damaged one', async () => {
+    const { store, repo, blobs, ids } = await filled()
+    const m = repo.maintenance()
+    const victim = await repo.locate(ids[5]!)
+    // One byte flipped inside blob 5 as stored: what a failing disk does.
+    const raw = Buffer.from(await store.get('pack', victim.pack))
+    raw[victim.offset + victim.length - 20]! ^= 0x01
+    await store.delete('pack', victim.pack)
+    await store.put('pack', victim.pack, raw)
+    // The repository holds them: a copy stores nothing until their packs are doomed.
+    const writer = m.writer()
+    const copied = await writer.copyBlobs([ids[0]!, ids[5]!, ids[1]!])
+    expect(copied[0]).toBe(0) // held elsewhere already: not stored twice
+    expect(isPlakarError(copied[1], 'REPO_CORRUPT')).toBe(true)
+    expect((copied[1] as Error).message).toMatch(/authentication failed/)
+    await writer.close()
+    await repo.close()
+
+    // Doomed (their only copy about to go), the sound ones are moved, byte for byte.
+    const again = await openRepo(openStore(store.location), `${dir.path}/cache`)
+    const am = again.maintenance()
+    const from = await again.locate(ids[0]!)
+    await am.writeDoom([from.pack])
+    await am.sync()
+    const before = await names(am.listPacks())
+    const w2 = am.writer()
+    const moved = await w2.copyBlobs([ids[0]!])
+    await w2.close()
+    expect(moved[0]).toBe(from.length)
+    const fresh = (await names(am.listPacks())).filter((p) => !before.includes(p))
+    expect(fresh).toHaveLength(1)
+    const header = await am.readPackHeader(fresh[0]!)
+    const entry = header.entries.find((e) => Buffer.from(e.id).equals(Buffer.from(ids[0]!)))!
+    const stored = async (pack: string, offset: number, length: number) =>
+      Buffer.from(await store.get('pack', pack)).subarray(offset, offset + length)
+    expect(
+      (await stored(fresh[0]!, entry.offset, entry.length)).equals(
+        await stored(from.pack, from.offset, from.length),
+      ),
+    ).toBe(true)
+    await again.close()
+    const third = await openRepo(openStore(store.location), `${dir.path}/cache-3`)
+    const got = await third.loadBlobs([ids[0]!])
+    expect(Buffer.from(got[0] as Uint8Array).equals(blobs[0]!)).toBe(true)
+    await third.close()
+  })
+
   it('reports a damaged index object as REPO_CORRUPT naming it', async () => {
     const { store, repo } = await filled()
     const m = repo.maintenance()
