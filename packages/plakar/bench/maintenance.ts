@@ -154,7 +154,7 @@ function writeFresh(dir: string, seed: number, n: number, budget: number): numbe
   return total
 }
 
-const STEPS = ['check', 'rm', 'prune'] as const
+const STEPS = ['check', 'rm', 'prune', 'list'] as const
 type Step = (typeof STEPS)[number]
 
 interface RunResult {
@@ -291,6 +291,7 @@ async function runOnce(opts: Options, corpus: Corpus, runIndex: number, results:
       tool.name === 'plakar' ? subcommand(tool, s.ctx, 'ls') : subcommand(tool, s.ctx, 'snapshots', '--json')
     const l = await exec(tool, 'list', list, false)
     if (l) {
+      s.result.steps.list = l.m
       const count = countSnapshots(tool, l.log)
       if (count !== BACKUPS - REMOVED) {
         s.result.error = `after prune the repository lists ${count} snapshots, not ${BACKUPS - REMOVED}`
@@ -361,6 +362,11 @@ const ROWS: readonly Row[] = [
     value: rss('rm', 'prune'),
     digits: 0,
     target: { ratio: 1, higherIsBetter: false },
+  },
+  {
+    label: 'list snapshots, peak RSS MB (the process floor)',
+    value: rss('list'),
+    digits: 0,
   },
   {
     label: 'repository after prune, MB',
