@@ -17,7 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseOrExit } from './args.js'
-import { type Corpus, digestTree, ensureCorpus } from './corpus.js'
+import { benchCorpus, type Corpus, digestTree } from './corpus.js'
 import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes, warmTree } from './measure.js'
 import { RamDisk } from './ramdisk.js'
 import { type DatasetInfo, type Phase, type RunResult, table } from './report.js'
@@ -222,14 +222,7 @@ function findRestored(target: string, source: string): string | undefined {
 async function main(): Promise<void> {
   const opts = parseOptions()
   fs.mkdirSync(opts.work, { recursive: true })
-  const started = performance.now()
-  // One directory per (seed, scale), so that a quick run does not rewrite the full corpus.
-  const corpus = ensureCorpus(
-    path.join(opts.work, `corpus-seed${opts.seed}-scale${opts.scale}`),
-    opts.seed,
-    opts.scale,
-  )
-  console.error(`corpus ready at ${corpus.root} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  const corpus = benchCorpus(opts.work, opts.seed, opts.scale)
   const cachesDropped = !opts.warm && dropCaches()
   const ramdisk = RamDisk.mount(path.join(opts.work, 'restore'), 3 * treeBytes(corpus.root))
   const loadBefore = os.loadavg()[0]!

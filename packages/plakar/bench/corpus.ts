@@ -37,6 +37,17 @@ export interface Corpus {
  * Opens the corpus of (seed, scale) at `root`, writing it first if `root` holds nothing or
  * another corpus. Returns it in its original variant.
  */
+/**
+ * The corpus a bench script runs on: one directory per (seed, scale) under `work`, so that a
+ * quick run does not rewrite the full corpus and every script shares it. Says how long it took.
+ */
+export function benchCorpus(work: string, seed: number, scale: number): Corpus {
+  const started = performance.now()
+  const corpus = ensureCorpus(path.join(work, `corpus-seed${seed}-scale${scale}`), seed, scale)
+  console.error(`corpus ready at ${corpus.root} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  return corpus
+}
+
 export function ensureCorpus(root: string, seed: number, scale: number): Corpus {
   const plan = planCorpus(seed, scale)
   const modification = planModification(plan)

@@ -30,7 +30,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseOrExit } from './args.js'
-import { type Corpus, ensureCorpus } from './corpus.js'
+import { benchCorpus, type Corpus } from './corpus.js'
 import {
   type Command,
   dropCaches,
@@ -413,14 +413,8 @@ async function main(): Promise<void> {
   const opts = parseOptions()
   fs.mkdirSync(opts.work, { recursive: true })
   const started = performance.now()
-  // The same corpus directory as compare.ts's for (seed, scale).
-  const corpus = ensureCorpus(
-    path.join(opts.work, `corpus-seed${opts.seed}-scale${opts.scale}`),
-    opts.seed,
-    opts.scale,
-  )
+  const corpus = benchCorpus(opts.work, opts.seed, opts.scale)
   const tree = path.join(corpus.root, 'tree')
-  console.error(`corpus ready at ${corpus.root} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const treeSize = treeBytes(tree)
   const cachesDropped = !opts.warm && dropCaches()
   const loadBefore = os.loadavg()[0]!

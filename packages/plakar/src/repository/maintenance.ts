@@ -41,7 +41,7 @@ import {
   writeDoom,
 } from './locks.js'
 import { readPackEntries } from './rebuild.js'
-import type { LocatedBlob, SealedBatch } from './sealed-batch.js'
+import { fetchIds, type LocatedBlob, type SealedBatch } from './sealed-batch.js'
 import type { BlobId, BlobLocation } from './types.js'
 
 export { INDEX_BLOBS, INDEX_PACKS }
@@ -164,27 +164,11 @@ export function maintenanceAccess(
       const w = writer()
       return Object.assign(w, {
         async copyBlobs(ids: readonly BlobId[]): Promise<(number | RepositoryError)[]> {
-          const locs = await reads.locate(ids)
-          const located: LocatedBlob[] = []
-          const at: number[] = []
-          locs.forEach((loc, i) => {
-            if (loc instanceof RepositoryError) return
-            at[i] = located.length
-            located.push({ id: ids[i]!, loc })
-          })
-          const batch = await reads.fetch(located)
+          const { batch, slots, locs } = await fetchIds(ids, reads.locate, reads.fetch)
           const out: (number | RepositoryError)[] = []
-          for (const [i, loc] of locs.entries()) {
-            if (loc instanceof RepositoryError) {
-              out.push(loc)
-              continue
-            }
-            const k = batch.slot(at[i]!)
-            const error = batch.error(k)
-            if (error !== null) {
-              out.push(
-                new RepositoryError('REPO_CORRUPT', `blob ${Buffer.from(ids[i]!).toString('hex')}: ${error}`),
-              )
+          for (const [i, k] of slots.entries()) {
+            if (k instanceof RepositoryError) {
+              out.push(k)
               continue
             }
             const { type, bytes } = batch.sealed(k)
@@ -195,7 +179,9 @@ export function maintenanceAccess(
               out.push(err as RepositoryError)
               continue
             }
-            out.push((await w.putSealed(type, ids[i]!, bytes, loc.rawLength)).packedSize)
+            out.push(
+              (await w.putSealed(type, ids[i]!, bytes, (locs[i] as BlobLocation).rawLength)).packedSize,
+            )
           }
           return out
         },

@@ -21,7 +21,7 @@ import { Lock, listDoomNames, readDoom } from './locks.js'
 import { maintenanceAccess, type RepositoryMaintenance } from './maintenance.js'
 import { PackReader } from './pack-reader.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
-import { fetchSealed, type LocatedBlob, type OpenBlob, type SealedBatch } from './sealed-batch.js'
+import { fetchIds, fetchSealed, type LocatedBlob, type OpenBlob, type SealedBatch } from './sealed-batch.js'
 import type { BlobId, BlobLocation, RepositoryConfig } from './types.js'
 
 export interface CreateOptions {
@@ -360,20 +360,13 @@ export class Repository {
    * opened on this thread; for work off it, fetchBlobs and a blobPool.
    */
   async loadBlobs(ids: readonly BlobId[]): Promise<(Uint8Array | RepositoryError)[]> {
-    const locs = await this.locateBlobs(ids)
-    const located: LocatedBlob[] = []
-    const at: number[] = []
-    locs.forEach((loc, i) => {
-      if (loc instanceof RepositoryError) return
-      at[i] = located.length
-      located.push({ id: ids[i]!, loc })
-    })
-    const batch = await this.fetchBlobs(located)
-    return locs.map((loc, i) => {
-      if (loc instanceof RepositoryError) return loc
-      const k = batch.slot(at[i]!)
-      const error = batch.error(k)
-      if (error !== null) return new RepositoryError('REPO_CORRUPT', `blob ${hex(ids[i]!)}: ${error}`)
+    const { batch, slots } = await fetchIds(
+      ids,
+      (x) => this.locateBlobs(x),
+      (x) => this.fetchBlobs(x),
+    )
+    return slots.map((k) => {
+      if (k instanceof RepositoryError) return k
       try {
         return batch.open(k)
       } catch (err) {
@@ -579,10 +572,6 @@ export class Repository {
   private check(): void {
     if (this.closed) throw new RepositoryError('REPO_USAGE', 'repository is closed')
   }
-}
-
-function hex(id: Uint8Array): string {
-  return Buffer.from(id).toString('hex')
 }
 
 /** A pack read's failure as callers see it: a missing or short pack is REPO_CORRUPT, the rest as is. */

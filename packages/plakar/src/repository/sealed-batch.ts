@@ -1,4 +1,4 @@
-import { isPlakarError } from '../errors.js'
+import { isPlakarError, RepositoryError } from '../errors.js'
 import { blobTypeCode, blobTypeFromCode } from '../format/index.js'
 import type { BlobId, BlobLocation, BlobType } from './types.js'
 
@@ -243,4 +243,39 @@ function owned(bytes: Uint8Array): ArrayBuffer {
   )
     return bytes.buffer
   return new Uint8Array(bytes).buffer
+}
+
+/**
+ * The blobs `ids`, located (one index query) and read as one batch: per input, the slot of
+ * its blob in the batch, or the error it failed with: not in the index, or its range not read
+ * (REPO_CORRUPT naming the blob); and where each is. Repository.loadBlobs and maintenance's copyBlobs both read
+ * this way.
+ */
+export async function fetchIds(
+  ids: readonly BlobId[],
+  locate: (ids: readonly BlobId[]) => Promise<(BlobLocation | RepositoryError)[]>,
+  fetch: (blobs: readonly LocatedBlob[]) => Promise<SealedBatch>,
+): Promise<{
+  readonly batch: SealedBatch
+  readonly slots: readonly (number | RepositoryError)[]
+  readonly locs: readonly (BlobLocation | RepositoryError)[]
+}> {
+  const locs = await locate(ids)
+  const located: LocatedBlob[] = []
+  const at: number[] = []
+  locs.forEach((loc, i) => {
+    if (loc instanceof RepositoryError) return
+    at[i] = located.length
+    located.push({ id: ids[i]!, loc })
+  })
+  const batch = await fetch(located)
+  const slots = locs.map((loc, i) => {
+    if (loc instanceof RepositoryError) return loc
+    const k = batch.slot(at[i]!)
+    const error = batch.error(k)
+    return error === null
+      ? k
+      : new RepositoryError('REPO_CORRUPT', `blob ${Buffer.from(ids[i]!).toString('hex')}: ${error}`)
+  })
+  return { batch, slots, locs }
 }
