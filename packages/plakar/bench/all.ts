@@ -8,10 +8,11 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { scriptArgs } from './args.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-// pnpm run passes a literal `--` on (pnpm bench -- --runs 3); compare.ts would take it for a positional.
-const args = process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2)
+// Without the `--` pnpm passes on, which compare.ts would take for a positional.
+const args = scriptArgs()
 for (const script of ['compare.ts', 'maintenance.ts']) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], {
     stdio: 'inherit',

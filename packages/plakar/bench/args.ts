@@ -1,3 +1,5 @@
+import type { PlakarBackend } from './tools/plakar.js'
+
 /**
  * Command-line parsing for the bench scripts: a mistyped option is the user's mistake, not a
  * bug, so it gets one line and exit status 2 instead of a stack trace.
@@ -10,4 +12,37 @@ export function parseOrExit<T>(script: string, parse: () => T): T {
     console.error(`${script}: ${first} (values starting with - take --name=VALUE)`)
     process.exit(2)
   }
+}
+
+/** The script's arguments: pnpm run passes a literal `--` on (pnpm bench -- --runs 3). */
+export function scriptArgs(): string[] {
+  return process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2)
+}
+
+/** The flags compare.ts and maintenance.ts share, as parseArgs gives them. */
+export interface CommonValues {
+  readonly scale: string
+  readonly runs: string
+  readonly seed: string
+  readonly nice: string
+  readonly 'plakar-backend': string
+  readonly 'plakar-cpu'?: string
+}
+
+/** Those flags checked, each mistake one line through `fail` (which exits). */
+export function commonOptions(values: CommonValues, fail: (message: string) => never) {
+  const scale = Number(values.scale)
+  const runs = Number(values.runs)
+  const seed = Number(values.seed)
+  const nice = Number(values.nice)
+  if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
+  if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
+  if (!Number.isInteger(seed)) fail('--seed must be an integer')
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) fail('--nice must be an integer from -20 to 19')
+  const backend = values['plakar-backend']
+  if (backend !== 'fs' && backend !== 'sqlite') fail('--plakar-backend must be fs or sqlite')
+  const cpu = values['plakar-cpu'] === undefined ? undefined : Number(values['plakar-cpu'])
+  if (cpu !== undefined && !(Number.isInteger(cpu) && cpu > 0))
+    fail('--plakar-cpu must be a positive integer')
+  return { scale, runs, seed, nice, backend: backend as PlakarBackend, cpu }
 }

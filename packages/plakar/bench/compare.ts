@@ -16,13 +16,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseOrExit } from './args.js'
+import { commonOptions, parseOrExit } from './args.js'
 import { benchCorpus, type Corpus, digestTree } from './corpus.js'
 import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes, warmTree } from './measure.js'
 import { RamDisk } from './ramdisk.js'
 import { type DatasetInfo, type Phase, type RunResult, table } from './report.js'
 import { borg } from './tools/borg.js'
-import { type PlakarBackend, plakar } from './tools/plakar.js'
+import { plakar } from './tools/plakar.js'
 import { restic } from './tools/restic.js'
 import type { Tool, ToolContext } from './tools/tool.js'
 
@@ -74,19 +74,7 @@ function parseOptions(): Options {
     console.log(USAGE)
     process.exit(0)
   }
-  const scale = Number(values.scale)
-  const runs = Number(values.runs)
-  const seed = Number(values.seed)
-  if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
-  if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
-  if (!Number.isInteger(seed)) fail('--seed must be an integer')
-  const nice = Number(values.nice)
-  if (!Number.isInteger(nice) || nice < -20 || nice > 19) fail('--nice must be an integer from -20 to 19')
-  const backend = values['plakar-backend']
-  if (backend !== 'fs' && backend !== 'sqlite') fail('--plakar-backend must be fs or sqlite')
-  const cpu = values['plakar-cpu'] === undefined ? undefined : Number(values['plakar-cpu'])
-  if (cpu !== undefined && !(Number.isInteger(cpu) && cpu > 0))
-    fail('--plakar-cpu must be a positive integer')
+  const { scale, runs, seed, nice, backend, cpu } = commonOptions(values, fail)
   const datasets = values.datasets.split(',')
   if (datasets.some((d) => d !== 'tree' && d !== 'big')) fail('--datasets takes tree and/or big')
 
@@ -96,7 +84,7 @@ function parseOptions(): Options {
     restic,
     borg(values['borg-compression']),
     plakar({
-      backend: backend as PlakarBackend,
+      backend,
       cpus: cpu,
       cpuProfileDir: prof === undefined ? undefined : path.resolve(prof),
       cli: cli === undefined ? undefined : path.resolve(cli),

@@ -29,7 +29,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseOrExit } from './args.js'
+import { commonOptions, parseOrExit, scriptArgs } from './args.js'
 import { benchCorpus, type Corpus } from './corpus.js'
 import {
   type Command,
@@ -42,7 +42,7 @@ import {
   warmTree,
 } from './measure.js'
 import { median, ratioCells, type Target, tableHead } from './report.js'
-import { type PlakarBackend, plakar } from './tools/plakar.js'
+import { plakar } from './tools/plakar.js'
 import { restic } from './tools/restic.js'
 import { backupOf, countSnapshots, snapshotId, subcommand } from './tools/steps.js'
 import type { Tool, ToolContext } from './tools/tool.js'
@@ -75,8 +75,7 @@ function fail(message: string): never {
 function parseOptions(): Options {
   const { values } = parseOrExit('bench:maintenance', () =>
     parseArgs({
-      // pnpm run passes a literal `--` on (pnpm run bench:maintenance -- --runs 3).
-      args: process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2),
+      args: scriptArgs(),
       options: {
         scale: { type: 'string', default: '1' },
         runs: { type: 'string', default: '3' },
@@ -107,22 +106,10 @@ function parseOptions(): Options {
   for (const name of ignored)
     if (values[name] !== undefined)
       console.error(`bench:maintenance: --${name} is compare.ts's, ignored here`)
-  const scale = Number(values.scale)
-  const runs = Number(values.runs)
-  const seed = Number(values.seed)
-  const nice = Number(values.nice)
-  if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
-  if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
-  if (!Number.isInteger(seed)) fail('--seed must be an integer')
-  if (!Number.isInteger(nice) || nice < -20 || nice > 19) fail('--nice must be an integer from -20 to 19')
-  const backend = values['plakar-backend']
-  if (backend !== 'fs' && backend !== 'sqlite') fail('--plakar-backend must be fs or sqlite')
-  const cpu = values['plakar-cpu'] === undefined ? undefined : Number(values['plakar-cpu'])
-  if (cpu !== undefined && !(Number.isInteger(cpu) && cpu > 0))
-    fail('--plakar-cpu must be a positive integer')
+  const { scale, runs, seed, nice, backend, cpu } = commonOptions(values, fail)
   const cli = values['plakar-cli']
   const p = plakar({
-    backend: backend as PlakarBackend,
+    backend,
     cpus: cpu,
     cli: cli === undefined ? undefined : path.resolve(cli),
   })

@@ -23,7 +23,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseOrExit } from './args.js'
+import { parseOrExit, scriptArgs } from './args.js'
 import { touchManyFiles, writeManyFiles } from './corpus/many.js'
 import { type Command, GNU_TIME, type Measurement, measure, StepFailed, treeBytes } from './measure.js'
 import { tableHead } from './report.js'
@@ -56,7 +56,7 @@ function fail(message: string): never {
 function parseOptions(): Options {
   const { values } = parseOrExit('bench:scale', () =>
     parseArgs({
-      args: process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2),
+      args: scriptArgs(),
       options: {
         files: { type: 'string', default: '100000,1000000' },
         tools: { type: 'string', default: 'plakar,restic' },

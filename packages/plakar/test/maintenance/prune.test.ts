@@ -72,6 +72,22 @@ async function doomListed(location: string): Promise<boolean> {
   }
 }
 
+/** A prune (everything unused repacked), and the moment it first waits for a writer. */
+function pruneReportingWait(pruner: Repository) {
+  let waiting!: () => void
+  const waits = new Promise<void>((r) => {
+    waiting = r
+  })
+  const pruning = prune(pruner, {
+    maxUnused: 0,
+    pollMs: 10,
+    progress: (e) => {
+      if (e.phase === 'wait') waiting()
+    },
+  })
+  return { pruning, waits }
+}
+
 async function restoresAs(repo: Repository, uuid: string, source: string, into: string): Promise<void> {
   const header = (await listHeaders(repo)).find((h) => h.uuid === uuid)!
   const reader = new TreeReader(repo)
@@ -124,18 +140,8 @@ describe.each(BACKENDS)('prune beside a push, each race forced ($name)', (backen
     // Released only once the prune waits for it: released as soon as the doom list shows,
     // the push could commit and unlock before the prune lists the writers (then it waits for
     // none, and only the spare step saves the push; a busy machine made that happen).
-    let waiting!: () => void
-    const prunerWaits = new Promise<void>((r) => {
-      waiting = r
-    })
-    const pruning = prune(pruner, {
-      maxUnused: 0,
-      pollMs: 10,
-      progress: (e) => {
-        if (e.phase === 'wait') waiting()
-      },
-    })
-    await prunerWaits
+    const { pruning, waits } = pruneReportingWait(pruner)
+    await waits
     expect(await doomListed(location)).toBe(true)
     release()
     const header = await pushing
@@ -158,18 +164,8 @@ describe.each(BACKENDS)('prune beside a push, each race forced ($name)', (backen
     const early = await setup.lockForWrite()
     const pusher = await open(location, 'pusher')
     const pruner = await open(location, 'pruner')
-    let waiting!: () => void
-    const prunerWaits = new Promise<void>((r) => {
-      waiting = r
-    })
-    const pruning = prune(pruner, {
-      maxUnused: 0,
-      pollMs: 10,
-      progress: (e) => {
-        if (e.phase === 'wait') waiting()
-      },
-    })
-    await prunerWaits
+    const { pruning, waits } = pruneReportingWait(pruner)
+    await waits
     expect(await doomListed(location)).toBe(true)
     // The push starts now, with a's blobs still in the repository but doomed.
     const { held, atCommit, release } = heldAtCommit(pusher)
