@@ -47,6 +47,7 @@ export {
   getppid,
   getpwnam,
   getpwuid,
+  listenUnix,
   type Passwd,
   setCloexec,
   setParentDeathSignal,

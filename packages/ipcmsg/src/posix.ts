@@ -18,6 +18,16 @@ export function socketpair(): [number, number] {
   return addon.socketpair()
 }
 
+/**
+ * A listening UNIX stream socket bound at `path` (which must not exist), as a raw fd:
+ * non-blocking and close-on-exec. For a process that binds where another accepts (a privsep
+ * parent binds, a listener child accepts it with net.Server's listen({ fd })); the caller
+ * removes the file. Listener.listen() is the way to accept channels in this process.
+ */
+export function listenUnix(path: string, backlog = 128): number {
+  return addon.listen(path, backlog)
+}
+
 /** chdir(path), chroot("."), chdir("/"). Call process.chdir('/') after: Node caches the cwd. */
 export function chroot(path: string): void {
   addon.chroot(path)

@@ -77,6 +77,10 @@ export type StorageErrorCode =
   | 'STORAGE_CLOSED'
   /** A failure raised on purpose by the fault-injecting store (tests only). */
   | 'STORAGE_INJECTED'
+  /** A plakar:// server refused the token, or the request for the token's access level. */
+  | 'STORAGE_DENIED'
+  /** A plakar:// connection failed, dropped, timed out, or the server broke the protocol. */
+  | 'STORAGE_REMOTE'
 
 export class StorageError extends PlakarError {
   declare readonly code: StorageErrorCode

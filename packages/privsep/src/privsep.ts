@@ -33,6 +33,13 @@ export interface StartOptions {
    * and the error names the type with these.
    */
   readonly messageNames?: Readonly<Record<number, string>>
+  /**
+   * Largest message on the channels between peers, header included; default ipcmsg's 16384.
+   * Over 65535 those channels use ipcmsg's 2024 dialect (u32 lengths), which both ends agree
+   * on because every process is the same program; the queue each may hold grows with it
+   * (four such messages, at least ipcmsg's default of 16 MiB).
+   */
+  readonly maxMessageSize?: number
 }
 
 export interface ResolvedStartOptions {
@@ -41,7 +48,13 @@ export interface ResolvedStartOptions {
   readonly readyTimeout: number
   readonly prefixConsole: boolean
   /** Options of every channel between peers (strict, with the message names). */
-  readonly peerChannel: { readonly strict: true; readonly typeName: (type: number) => string | undefined }
+  readonly peerChannel: {
+    readonly strict: true
+    readonly typeName: (type: number) => string | undefined
+    readonly maxMessageSize?: number
+    readonly maxQueuedBytes?: number
+    readonly dialect?: '2024'
+  }
 }
 
 type State = 'declaring' | 'starting' | 'running'
@@ -172,6 +185,14 @@ export class Privsep {
    * when the entry point has returned (a daemon keeps running on its channels after that).
    */
   async start(options: StartOptions = {}): Promise<void> {
+    if (
+      options.maxMessageSize !== undefined &&
+      !(Number.isSafeInteger(options.maxMessageSize) && options.maxMessageSize >= 1024)
+    ) {
+      throw new RangeError(
+        `maxMessageSize must be an integer of at least 1024, not ${options.maxMessageSize}`,
+      )
+    }
     if (this.#state !== 'declaring') throw new StateError('start() was already called')
     this.#state = 'starting'
     const resolved: ResolvedStartOptions = {
@@ -179,7 +200,11 @@ export class Privsep {
       gracePeriod: options.gracePeriod ?? 5000,
       readyTimeout: options.readyTimeout ?? 30_000,
       prefixConsole: options.prefixConsole ?? true,
-      peerChannel: { strict: true, typeName: (type) => options.messageNames?.[type] },
+      peerChannel: {
+        strict: true,
+        typeName: (type) => options.messageNames?.[type],
+        ...peerSizes(options.maxMessageSize),
+      },
     }
     try {
       if (this.#role === undefined) await runParent(this, resolved, () => this.#running())
@@ -214,5 +239,15 @@ export class Privsep {
 
   #running(): void {
     this.#state = 'running'
+  }
+}
+
+/** Channel options for peer messages of up to `max` bytes (see StartOptions.maxMessageSize). */
+function peerSizes(max: number | undefined) {
+  if (max === undefined) return {}
+  return {
+    maxMessageSize: max,
+    maxQueuedBytes: Math.max(16 << 20, 4 * max),
+    ...(max > 0xffff && { dialect: '2024' as const }),
   }
 }

@@ -2,6 +2,7 @@
  * The seed's ping/pong daemon, run the way its README says (through tsx, from source), as
  * any user: it needs no root, since no process changes user or root directory.
  */
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { bundled, packageDir } from './helpers/bundle.js'
@@ -75,5 +76,25 @@ describe('no Node IPC channel in a child', () => {
     }
     daemon.proc.kill('SIGTERM')
     expect((await daemon.exited).code).toBe(0)
+  })
+})
+
+describe('maxMessageSize', () => {
+  const fixture = join(packageDir, 'test/fixtures/big-messages.ts')
+  it('carries a 4 MiB query and its reply between peers when sized for it', async () => {
+    const daemon = runDaemon(fixture, [String(4 << 20), String(5 << 20)], { tsx: true })
+    const expected = createHash('sha256')
+      .update(Buffer.alloc(4 << 20, 7))
+      .digest('hex')
+    await daemon.waitFor(new RegExp(`^sender\\[\\d+\\]: echoed ${4 << 20} ${expected}$`), 60_000)
+    daemon.proc.kill('SIGTERM')
+    expect(await daemon.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it('refuses such a message with the default size, and the daemon lives on', async () => {
+    const daemon = runDaemon(fixture, [String(4 << 20), 'default'], { tsx: true })
+    await daemon.waitFor(/^sender\[\d+\]: failed: IPCMSG_TOO_LARGE$/, 60_000)
+    daemon.proc.kill('SIGTERM')
+    expect(await daemon.exited).toEqual({ code: 0, signal: null })
   })
 })

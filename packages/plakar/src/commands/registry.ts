@@ -12,6 +12,7 @@ import { pull } from './pull.js'
 import { push } from './push.js'
 import { repairCommand } from './repair.js'
 import { rm } from './rm.js'
+import { server } from './server.js'
 import { version } from './version.js'
 
 /** Every command but help (help.ts lists these and itself), in the order help shows them. */
@@ -29,6 +30,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   keep,
   pruneCommand,
   repairCommand,
+  server,
   version,
 ]
 

@@ -7,6 +7,7 @@
  * - decorators: ReadOnlyStore (FaultyStore, for tests, is in @poolp/plakar/testing).
  */
 import { registerStore } from './registry.js'
+import { remoteStoreFactories } from './remote/store-remote.js'
 import { fsStoreFactory } from './store-fs.js'
 import { memoryStoreFactory } from './store-memory.js'
 import { sqliteStoreFactory } from './store-sqlite.js'
@@ -14,9 +15,11 @@ import { sqliteStoreFactory } from './store-sqlite.js'
 registerStore(fsStoreFactory)
 registerStore(sqliteStoreFactory)
 registerStore(memoryStoreFactory)
+for (const f of remoteStoreFactories) registerStore(f)
 
 export { DEFAULT_LOCATION, defaultLocation, parseLocation } from './location.js'
 export { openStore, registerStore, storeSchemes } from './registry.js'
+export { RemoteStore } from './remote/store-remote.js'
 export { OBJECT_KINDS, type ObjectInfo, type ObjectKind, type Store, type StoreFactory } from './store.js'
 export { FsStore } from './store-fs.js'
 export { MemoryStore } from './store-memory.js'

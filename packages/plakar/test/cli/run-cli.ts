@@ -30,6 +30,9 @@ function command(): string[] {
 }
 const BIN = command()
 
+/** The node arguments that run the CLI (the build, or the sources through tsx). */
+export const PLAKAR_ARGS: readonly string[] = BIN
+
 export interface CliResult {
   readonly status: number | null
   readonly stdout: Buffer
