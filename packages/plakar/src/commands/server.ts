@@ -81,6 +81,7 @@ export async function runServer(ctx: Context, opts: ServerOptions): Promise<numb
     config,
     location: config.repository ?? ctx.global.repository,
     tlsFiles,
+    ...(ctx.io.env.PLAKAR_TOKEN && { upstreamToken: ctx.io.env.PLAKAR_TOKEN }),
     debug: opts.debug,
   })
   return EXIT.OK

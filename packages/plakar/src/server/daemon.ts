@@ -22,6 +22,7 @@ import { basename, dirname } from 'node:path'
 import tls from 'node:tls'
 import { closeFd, dupFd, getpwnam, listenUnix, msgpack } from '@poolp/ipcmsg'
 import { log, type Message, Privsep } from '@poolp/privsep'
+import { isPlakarError, StorageError } from '../errors.js'
 import { FsStore, openStore, parseLocation, type Store } from '../storage/index.js'
 import { urlPath } from '../storage/location.js'
 import type { Access } from '../storage/remote/protocol.js'
@@ -64,10 +65,16 @@ interface Layout {
   readonly user?: string
   /** The storage process's jail (fs repositories), or undefined. */
   readonly storageJail?: string
+  /**
+   * A repository the storage process opens before its jail, as root, and then reaches only
+   * through the descriptors it holds (sqlite: the database and its WAL), or undefined.
+   */
+  readonly openBeforeJail?: string
   /** Largest message between processes: an object and its header. */
   readonly maxMessage: number
 }
 const LAYOUT_ENV = 'PLAKAR_SERVER_LAYOUT'
+const SECRET_ENV = ['PLAKAR_TOKEN', 'PLAKAR_TOKEN_FILE', 'PLAKAR_PASSPHRASE'] as const
 
 interface SessionConfig {
   tokens: [string, Access][]
@@ -80,6 +87,8 @@ interface SessionConfig {
 interface StorageConfig {
   /** The location to open, as seen from inside the storage process's jail. */
   location: string
+  /** The token for a plakar:// upstream (the server's own PLAKAR_TOKEN), if any. */
+  upstreamToken?: string
 }
 interface ListenInfo {
   index: number
@@ -103,6 +112,8 @@ export interface DaemonInput {
   readonly location: string
   /** PEM files read by the parent, per listen index. */
   readonly tlsFiles: Record<number, [string, string]>
+  /** The token a plakar:// upstream is reached with (the server's PLAKAR_TOKEN). */
+  readonly upstreamToken?: string
   readonly debug: boolean
 }
 
@@ -143,18 +154,42 @@ export async function runDaemon(input: DaemonInput | undefined): Promise<void> {
 function makeLayout(input: DaemonInput): Layout {
   const root = process.getuid?.() === 0
   let storageJail: string | undefined
+  let openBeforeJail: string | undefined
   if (root) {
     const url = parseLocation(input.location)
     if (url.protocol === 'fs:') storageJail = dirname(urlPath(url))
+    if (url.protocol === 'sqlite:') {
+      storageJail = EMPTY_JAIL
+      openBeforeJail = input.location
+    }
   }
   const layout: Layout = {
     sessions: Math.min(4, Math.max(1, availableParallelism())),
     ...(root && { user: input.config.user }),
     ...(storageJail !== undefined && { storageJail }),
+    ...(openBeforeJail !== undefined && { openBeforeJail }),
     maxMessage: input.config.maxObject + (1 << 16),
   }
   process.env[LAYOUT_ENV] = JSON.stringify(layout)
+  // Children inherit the environment and are given the parent's arguments: secrets reach
+  // them over ipcmsg only, if at all. -D values (tokens, often) are blanked.
+  for (const secret of SECRET_ENV) delete process.env[secret]
+  redactMacros(process.argv)
   return layout
+}
+
+/** `-D name=value` and `-D=name=value` become `name=-` in place (privsep re-executes with argv). */
+export function redactMacros(argv: string[]): void {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--') return
+    if ((a === '-D' || a === '--D') && i + 1 < argv.length) {
+      argv[i + 1] = argv[i + 1]!.replace(/=.*/s, '=-')
+      i++
+    } else if (/^--?D=/.test(a)) {
+      argv[i] = a.replace(/^(--?D=[^=]*)=.*/s, '$1=-')
+    }
+  }
 }
 
 function readLayout(): Layout {
@@ -191,9 +226,14 @@ async function parentMain(daemon: Privsep, input: DaemonInput, sessions: string[
     }
     inside = `fs:///${basename(path)}`
   }
-  await daemon
-    .getProcess('storage')
-    .query(MSG.STORAGE_CONFIG, storageCodec.encode({ location: inside }), { timeout: 30_000 })
+  await daemon.getProcess('storage').query(
+    MSG.STORAGE_CONFIG,
+    storageCodec.encode({
+      location: inside,
+      ...(input.upstreamToken !== undefined && { upstreamToken: input.upstreamToken }),
+    }),
+    { timeout: 30_000 },
+  )
 
   const sessionConfig: SessionConfig = {
     tokens: config.tokens.map((t) => [tokenRule(t.token, t.access).digest.toString('hex'), t.access]),
@@ -275,6 +315,28 @@ async function removeStaleSocket(path: string): Promise<void> {
   rmSync(path, { force: true })
 }
 
+/**
+ * A store opened before the jail: its medium exists by then (made if need be), so a client's
+ * create() finds it there (STORAGE_EXISTS, after which a repository create resumes) rather
+ * than trying to make it again from inside the jail.
+ */
+function openedEarly(store: Store): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'create') {
+        return async () => {
+          throw new StorageError(
+            'STORAGE_EXISTS',
+            `${target.location}: the store exists (opened by the server)`,
+          )
+        }
+      }
+      const value = Reflect.get(target, prop, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 // ---- children ----
 
 function declareChildHandlers(daemon: Privsep, sessions: string[], layout: Layout): void {
@@ -290,12 +352,30 @@ function ack(msg: Message): void {
 
 function declareStorage(daemon: Privsep, sessions: string[], layout: Layout): void {
   let server: StoreServer | undefined
-  daemon.getCurrentProcess().preStartHandler(async () => {
+  let early: Store | undefined
+  const me = daemon.getCurrentProcess()
+  if (layout.openBeforeJail !== undefined) {
+    const location = layout.openBeforeJail
+    me.preChrootHandler(async () => {
+      // Still root, outside the jail: open (or make) the store, whose descriptors are then
+      // all this process keeps of it.
+      early = openStore(location)
+      try {
+        await early.open()
+      } catch (err) {
+        if (!isPlakarError(err, 'STORAGE_NOT_FOUND')) throw err
+        await early.create()
+      }
+      early = openedEarly(early)
+    })
+  }
+  me.preStartHandler(async () => {
     daemon.getParent().setHandler(MSG.STORAGE_CONFIG, async (msg) => {
-      const { location } = storageCodec.decode(msg.payload)
-      const store: Store = location.startsWith('fs:///')
-        ? new FsStore(decodeURI(location.slice(5)))
-        : openStore(location)
+      const { location, upstreamToken } = storageCodec.decode(msg.payload)
+      if (upstreamToken !== undefined) process.env.PLAKAR_TOKEN = upstreamToken
+      const store: Store =
+        early ??
+        (location.startsWith('fs:///') ? new FsStore(decodeURI(location.slice(5))) : openStore(location))
       server = new StoreServer(store, layout.maxMessage - (1 << 16))
       ack(msg)
     })

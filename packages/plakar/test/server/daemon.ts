@@ -54,6 +54,8 @@ export interface ServerOptions {
   /** server.conf lines added to the generated ones. */
   readonly extra?: string
   readonly tls?: { readonly certificate: string; readonly key: string }
+  /** More environment for the daemon (PLAKAR_TOKEN, for a plakar:// upstream). */
+  readonly env?: Record<string, string>
 }
 
 export interface RunningServer {
@@ -105,7 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       '-D',
       `read=${TOKENS['read-only']}`,
     ],
-    { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { PATH: process.env.PATH, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let log = ''
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()))

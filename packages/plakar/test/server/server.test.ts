@@ -239,6 +239,10 @@ describe('plakar server', () => {
           group,
         ])
         expect(/Groups:\s*(.*)/.exec(status)![1]!.trim(), `${t} groups`).toBe(group)
+        // No token reached a child by its environment or its command line (privsep gives
+        // children the parent's arguments: the -D values are blanked before).
+        const environ = readFileSync(`/proc/${pid}/environ`, 'latin1')
+        for (const token of Object.values(TOKENS)) expect(environ, `${t} environment`).not.toContain(token)
         const root = readlinkSync(`/proc/${pid}/root`)
         expect(root, `${t} jail`).toBe(t === 'plakar: storage' ? base : '/var/empty')
       }
@@ -310,3 +314,41 @@ function socketInodes(pid: number): string[] {
   }
   return out
 }
+
+describe('plakar server of other backends', () => {
+  it('serves a sqlite repository, and another plakar server proxies it', async () => {
+    const db = `sqlite://${join(base, 'served.db')}`
+    const sqlite = await startServer({ repository: db, dir: base })
+    try {
+      await ok(['on', sqlite.tcp, 'create'])
+      const tree = writeTree(join(base, 'tree-sqlite'), 7)
+      await ok(['on', sqlite.tcp, 'push', tree])
+      if (IS_ROOT) {
+        // Jailed in the empty directory, it reaches the database only through what it opened.
+        const storage = childPids(sqlite.process.pid!).find((p) => title(p) === 'plakar: storage')!
+        expect(readlinkSync(`/proc/${storage}/root`)).toBe('/var/empty')
+      }
+      const proxy = await startServer({
+        repository: sqlite.tcp,
+        dir: base,
+        env: { PLAKAR_TOKEN: TOKENS.full },
+      })
+      try {
+        const tree2 = writeTree(join(base, 'tree-proxy'), 8)
+        await ok(['on', proxy.unix, 'push', tree2])
+        const direct = (await ok(['on', sqlite.unix, 'ls'])).stdout.toString()
+        expect(direct).toContain(tree)
+        expect(direct).toContain(tree2)
+        const into = join(base, 'restore-proxy')
+        mkdirSync(into)
+        await ok(['on', proxy.tcp, 'pull', '-path', into, 'latest'])
+        expect(digestTree(join(into, tree2)).digest).toBe(digestTree(tree2).digest)
+        expect((await ok(['on', proxy.tcp, 'check'])).stdout.toString()).toMatch(/no damage/)
+      } finally {
+        await proxy.stop()
+      }
+    } finally {
+      await sqlite.stop()
+    }
+  }, 120_000)
+})
