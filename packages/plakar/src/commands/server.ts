@@ -103,7 +103,9 @@ others). -D name=value defines a macro the file uses as $name (a token, say). Wi
 -config, -listen says where to listen and PLAKAR_TOKEN is the one token, with full access.
 -listen adds to the configuration's listen statements.
 -n checks the configuration, prints every problem as file:line:col, and exits.
--d stays in the foreground and logs to stderr (the server always does, for now).`,
+The server stays in the foreground and logs one line per event to stderr (start, refused
+tokens and connections, protocol violations, a process lost, shutdown); -d also logs every
+connection and privsep's own lines.`,
   exit: ['1  the configuration has errors (all printed), or the daemon stopped on a failure'],
   flags: [
     { name: 'listen', kind: 'list', arg: 'ADDR', help: 'HOST:PORT, :PORT or /path/to.sock' },

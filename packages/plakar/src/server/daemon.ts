@@ -83,6 +83,7 @@ interface SessionConfig {
   maxObject: number
   /** Per listen index, the PEM certificate and key of a TLS socket. */
   tls: Record<number, [string, string]>
+  debug: boolean
 }
 interface StorageConfig {
   /** The location to open, as seen from inside the storage process's jail. */
@@ -171,6 +172,8 @@ function makeLayout(input: DaemonInput): Layout {
     maxMessage: input.config.maxObject + (1 << 16),
   }
   process.env[LAYOUT_ENV] = JSON.stringify(layout)
+  // -d: privsep's own lines too (children ready, channels closed).
+  if (input.debug) process.env.PRIVSEP_DEBUG = '1'
   // Children inherit the environment and are given the parent's arguments: secrets reach
   // them over ipcmsg only, if at all. -D values (tokens, often) are blanked.
   for (const secret of SECRET_ENV) delete process.env[secret]
@@ -241,6 +244,7 @@ async function parentMain(daemon: Privsep, input: DaemonInput, sessions: string[
     timeout: config.timeout,
     maxObject: config.maxObject,
     tls: input.tlsFiles,
+    debug: input.debug,
   }
   for (const name of sessions) {
     await daemon
@@ -434,6 +438,7 @@ function declareSession(daemon: Privsep): void {
           maxInFlight: MAX_IN_FLIGHT,
           budget,
           log: (line) => log.info(line),
+          debug: c.debug,
         },
         info.peer,
       ).then(() => {

@@ -94,6 +94,8 @@ export interface SessionOptions {
   readonly budget: ByteBudget
   /** One line per event worth logging (a refused token, a violation). */
   readonly log: (line: string) => void
+  /** Also log every authenticated connection and how it ended (-d). */
+  readonly debug?: boolean
 }
 
 interface Put {
@@ -165,6 +167,7 @@ export function serveConnection(
 
     socket.on('error', () => close())
     socket.on('close', () => {
+      if (opts.debug && !closed) opts.log(`${peer}: disconnected`)
       close()
       resolveGone()
     })
@@ -272,6 +275,7 @@ export function serveConnection(
         clearTimeout(authTimer)
         decoder.maxPayload = MAX_PAYLOAD
         send(T.AUTH_OK, f.id, new FieldWriter().u8(ACCESS.indexOf(access)).finish())
+        if (opts.debug) opts.log(`${peer}: authenticated (${access})`)
         armIdle()
         return
       }

@@ -13,6 +13,7 @@ import { plakar } from '../cli/run-cli.js'
 import {
   ensureServerUser,
   IS_ROOT,
+  makeCertificate,
   type RunningServer,
   removeBase,
   SERVER_USER,
@@ -23,6 +24,7 @@ import {
 
 let base = ''
 let server: RunningServer
+let cert: ReturnType<typeof makeCertificate>
 const env = (token: string) => ({
   PLAKAR_TOKEN: token,
   PLAKAR_PASSPHRASE: 'server test passphrase',
@@ -80,9 +82,11 @@ function header(type: number, id: number, payloadLength: number): Buffer {
 beforeAll(async () => {
   ensureServerUser()
   base = serverBase()
+  cert = makeCertificate(base)
   server = await startServer({
     repository: join(base, 'repo'),
     dir: base,
+    tls: cert,
     extra: 'max connections 40\nauth timeout 1s\ntimeout 5s',
   })
   await ok(['on', server.tcp, 'create'])
@@ -136,6 +140,23 @@ describe('plakar server', () => {
 
     await ok(['on', server.tcp, 'rm', id])
     expect((await ok(['on', server.tcp, 'ls'])).stdout.toString()).not.toContain(id)
+  })
+
+  it('TLS: verified against a pinned fingerprint or a CA file, never an unknown certificate', async () => {
+    const tls = server.tls!
+    const pinned = `${tls}?fingerprint=sha256:${cert.fingerprint}`
+    // Both verify, so both list (ok() fails the test otherwise).
+    await ok(['on', pinned, 'ls'])
+    await ok(['on', `${tls}?ca=${encodeURIComponent(cert.certificate)}`, 'ls'])
+    for (const [url, why] of [
+      [tls, /self.signed|unable to verify|certificate/i],
+      [`${tls}?fingerprint=sha256:${'0'.repeat(64)}`, /not the pinned one/],
+    ] as const) {
+      const r = await plakar(['on', url, 'ls'], { env: env(TOKENS.full), cwd: base })
+      expect(r.status, url).toBe(1)
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1)
+      expect(r.stderr).toMatch(why)
+    }
   })
 
   it('a wrong token gets one line and a non-zero exit', async () => {

@@ -110,7 +110,14 @@ class Connection {
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.#remote(connectionError(err))))
     this.socket.on('close', () => this.fail(this.#remote('connection closed by the server')))
     const secure = transport.kind === 'tls' ? 'secureConnect' : 'connect'
-    const connected = new Promise<void>((resolve) => this.socket.once(secure, () => resolve()))
+    const pinned = transport.kind === 'tls' ? transport.fingerprint : undefined
+    const connected = new Promise<void>((resolve) =>
+      this.socket.once(secure, () => {
+        const wrong = pinned === undefined ? undefined : pinMismatch(this.socket as tls.TLSSocket, pinned)
+        if (wrong === undefined) resolve()
+        else this.fail(this.#remote(wrong))
+      }),
+    )
     // A connection that fails before or during the handshake fails `ready` too.
     const lost = new Promise<never>((_, reject) => {
       this.#lost = reject
@@ -356,26 +363,36 @@ function remoteError(location: string, code: string, message: string): StorageEr
 function connectTransport(location: string, t: Transport): net.Socket {
   if (t.kind === 'tcp') return net.connect({ host: t.host, port: t.port })
   if (t.kind === 'unix') return net.connect({ path: t.path })
-  const pinned = t.fingerprint
+  let ca: Buffer | undefined
+  if (t.ca !== undefined) {
+    try {
+      ca = readFileSync(t.ca)
+    } catch (err) {
+      throw new StorageError(
+        'STORAGE_BAD_LOCATION',
+        `${location}: cannot read the CA file: ${(err as Error).message}`,
+      )
+    }
+  }
+  // Without a pin, Node verifies the chain (against the CA file, or the system's) and the
+  // name, and refuses anything else. With a pin, the certificate's SHA-256 is the whole
+  // check, made by the caller on 'secureConnect' before a byte is sent (Node skips
+  // checkServerIdentity for a chain it could not verify, so it cannot be the place).
   return tls.connect({
     host: t.host,
     port: t.port,
     servername: net.isIP(t.host) ? undefined : t.host,
-    ...(t.ca !== undefined && { ca: readFileSync(t.ca) }),
-    // A pinned certificate is checked here instead of against a CA; without a pin, Node's
-    // own verification (the CA file, or the system's) decides. Nothing is ever accepted
-    // unverified.
-    ...(pinned !== undefined && {
-      checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => {
-        const got = new X509Certificate(cert.raw).fingerprint256.replaceAll(':', '').toLowerCase()
-        if (got !== pinned) {
-          return new Error(`${location}: the server's certificate sha256:${got} is not the pinned one`)
-        }
-        return undefined
-      },
-      rejectUnauthorized: t.ca !== undefined,
-    }),
+    ...(ca !== undefined && { ca }),
+    rejectUnauthorized: t.fingerprint === undefined,
   })
+}
+
+/** Why a pinned TLS peer is not the one pinned, or undefined when it is. */
+function pinMismatch(socket: tls.TLSSocket, pinned: string): string | undefined {
+  const raw = socket.getPeerCertificate()?.raw
+  if (raw === undefined) return 'the server sent no certificate'
+  const got = new X509Certificate(raw).fingerprint256.replaceAll(':', '').toLowerCase()
+  return got === pinned ? undefined : `the server's certificate sha256:${got} is not the pinned one`
 }
 
 export class RemoteStore implements Store {
