@@ -132,9 +132,7 @@ export async function runDaemon(input: DaemonInput | undefined): Promise<void> {
   const sessions = Array.from({ length: layout.sessions }, (_, i) => sessionName(i))
 
   daemon.parent('parent', () => parentMain(daemon, input!, sessions))
-  const listener = daemon
-    .child('listener', () => listenerMain(daemon, sessions))
-    .talksTo('parent', ...sessions)
+  const listener = daemon.child('listener', async () => {}).talksTo('parent', ...sessions)
   const storage = daemon.child('storage', async () => {}).talksTo('parent')
   for (const name of sessions) daemon.child(name, async () => {}).talksTo('parent', 'storage')
   if (layout.user !== undefined) {
@@ -454,7 +452,6 @@ function declareListener(daemon: Privsep, sessions: string[]): void {
     const load = new Map<string, number>(sessions.map((s) => [s, 0]))
     let open = 0
     let max = 0
-    const servers: net.Server[] = []
     for (const name of sessions) {
       daemon.getProcess(name).setHandler(MSG.CLOSED, () => {
         open--
@@ -496,7 +493,6 @@ function declareListener(daemon: Privsep, sessions: string[]): void {
       })
       server.on('error', (err) => log.warn(`${shown}: ${err.message}`))
       await new Promise<void>((resolve) => server.listen({ fd }, () => resolve()))
-      servers.push(server)
       ack(msg)
     })
     parent.setHandler(MSG.LISTEN_DONE, (msg) => {
@@ -505,5 +501,3 @@ function declareListener(daemon: Privsep, sessions: string[]): void {
     })
   })
 }
-
-async function listenerMain(_daemon: Privsep, _sessions: string[]): Promise<void> {}

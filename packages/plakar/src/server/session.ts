@@ -22,6 +22,7 @@ import {
   ACCESS,
   type Access,
   allows,
+  drained,
   errorPayload,
   FieldReader,
   FieldWriter,
@@ -35,6 +36,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolViolation,
   T,
+  withoutLocation,
 } from '../storage/remote/protocol.js'
 
 /** Largest frame payload accepted before authentication (a token fits many times). */
@@ -110,10 +112,7 @@ interface Put {
 /** What a backend failure tells the client: its code, and the message without its location. */
 function describe(err: unknown, location: string): { code: string; message: string } {
   if (isPlakarError(err)) {
-    const message = err.message.startsWith(`${location}: `)
-      ? err.message.slice(location.length + 2)
-      : err.message
-    return { code: err.code, message }
+    return { code: err.code, message: withoutLocation(err.message, location) }
   }
   return { code: 'STORAGE_IO', message: 'internal server error' }
 }
@@ -286,11 +285,19 @@ export function serveConnection(
           return
         case T.CREATE:
           r.end()
-          if (begin(f.id, 'create')) void run(f.id, async () => send(T.OK, f.id, await created()))
+          if (begin(f.id, 'create'))
+            void run(f.id, async () => {
+              await store.create()
+              send(T.OK, f.id)
+            })
           return
         case T.OPEN:
           r.end()
-          if (begin(f.id, 'open')) void run(f.id, async () => send(T.OK, f.id, await opened()))
+          if (begin(f.id, 'open'))
+            void run(f.id, async () => {
+              await store.open()
+              send(T.OK, f.id)
+            })
           return
         case T.PUT: {
           const kind = r.kind()
@@ -401,15 +408,6 @@ export function serveConnection(
       }
     }
 
-    async function created(): Promise<Buffer> {
-      await store.create()
-      return Buffer.alloc(0)
-    }
-    async function opened(): Promise<Buffer> {
-      await store.open()
-      return Buffer.alloc(0)
-    }
-
     function onData(f: Frame): void {
       const put = puts.get(f.id)
       if (put === undefined)
@@ -449,16 +447,7 @@ export function serveConnection(
         socket.write(frameHeader(T.DATA, id, part.length))
         const more = socket.write(part)
         socket.uncork()
-        if (!more)
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              socket.off('drain', done)
-              socket.off('close', done)
-              resolve()
-            }
-            socket.on('drain', done)
-            socket.on('close', done)
-          })
+        if (!more) await drained(socket)
       }
     }
   })

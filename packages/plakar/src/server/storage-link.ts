@@ -10,8 +10,9 @@
  * never re-encoded. Docs: docs/plakar-server.md, "Inside the daemon".
  */
 import { msgpack, PayloadError } from '@poolp/ipcmsg'
-import { isPlakarError, StorageError, type StorageErrorCode } from '../errors.js'
+import { isPlakarError, StorageError } from '../errors.js'
 import type { ObjectInfo, ObjectKind, Store } from '../storage/index.js'
+import { wireCode, withoutLocation } from '../storage/remote/protocol.js'
 
 export const LINK = {
   CREATE: 1,
@@ -74,18 +75,6 @@ export function decodeLink(payload: Buffer): { header: Header; body: Buffer } {
 /** How a session sends a query to the storage process (privsep's getProcess('storage').query). */
 export type Query = (type: number, payload: Uint8Array) => Promise<{ type: number; payload: Buffer }>
 
-const CODES = new Set<string>([
-  'STORAGE_BAD_NAME',
-  'STORAGE_BAD_LOCATION',
-  'STORAGE_EXISTS',
-  'STORAGE_NOT_FOUND',
-  'STORAGE_SHORT_READ',
-  'STORAGE_READ_ONLY',
-  'STORAGE_IO',
-  'STORAGE_CLOSED',
-  'STORAGE_DENIED',
-])
-
 /** The storage process, as a Store, from a session process. */
 export class LinkedStore implements Store {
   readonly location = 'repository'
@@ -97,9 +86,7 @@ export class LinkedStore implements Store {
     const reply = await this.query(type, encodeLink(header, body))
     const answer = decodeLink(reply.payload)
     if (reply.type === LINK.ERROR) {
-      const code = CODES.has(answer.header.code ?? '')
-        ? (answer.header.code as StorageErrorCode)
-        : 'STORAGE_IO'
+      const code = wireCode(answer.header.code, 'STORAGE_IO')
       throw new StorageError(code, `${this.location}: ${answer.header.message ?? 'storage failed'}`)
     }
     return answer
@@ -229,10 +216,7 @@ export class StoreServer {
   #describe(err: unknown): Header {
     const location = this.store.location
     if (isPlakarError(err)) {
-      const message = err.message.startsWith(`${location}: `)
-        ? err.message.slice(location.length + 2)
-        : err.message
-      return { code: err.code, message }
+      return { code: err.code, message: withoutLocation(err.message, location) }
     }
     if (err instanceof PayloadError || err instanceof RangeError || err instanceof TypeError) {
       return { code: 'STORAGE_IO', message: `bad storage request: ${err.message}` }

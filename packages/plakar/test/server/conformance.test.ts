@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { ObjectKind } from '@poolp/plakar/storage'
 import { afterAll, beforeAll } from 'vitest'
 import { storeConformance } from '../storage/conformance.js'
+import { fsObjectPath } from '../storage/objects.js'
 import {
   ensureServerUser,
   makeCertificate,
@@ -59,23 +60,11 @@ async function fresh(transport: 'tcp' | 'unix' | 'tls'): Promise<string> {
   return location
 }
 
-const dirs = {
-  config: 'config',
-  key: 'keys',
-  pack: 'packs',
-  index: 'index',
-  snapshot: 'snapshots',
-  lock: 'locks',
-}
-
 for (const transport of ['tcp', 'unix', 'tls'] as const) {
   storeConformance(`plakar:// (${transport})`, {
     freshLocation: () => fresh(transport),
     backdate: async (location, kind: ObjectKind, name, mtime) => {
-      const root = repositoryOf.get(location)!
-      const file =
-        kind === 'pack' ? join(root, dirs[kind], name.slice(0, 2), name) : join(root, dirs[kind], name)
-      utimesSync(file, mtime / 1000, mtime / 1000)
+      utimesSync(fsObjectPath(repositoryOf.get(location)!, kind, name), mtime / 1000, mtime / 1000)
     },
   })
 }

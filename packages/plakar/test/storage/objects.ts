@@ -4,6 +4,8 @@
  * never matches).
  */
 import { createCipheriv, createHash } from 'node:crypto'
+import { join } from 'node:path'
+import type { ObjectKind } from '@poolp/plakar/storage'
 
 /** The bytes named `name`, of `size` bytes (default: derived from the name, up to `max`). */
 export function objectBytes(name: string, size = objectSize(name)): Buffer {
@@ -20,4 +22,17 @@ export function objectSize(name: string, max = 200_000): number {
 /** A name of the allowed alphabet, unique per (tag, i). */
 export function objectName(tag: string, i: number): string {
   return createHash('sha256').update(`${tag}:${i}`).digest('hex')
+}
+
+/** Where fs layout 1 keeps an object below the repository directory `root` (docs/plakar-storage.md). */
+export function fsObjectPath(root: string, kind: ObjectKind, name: string): string {
+  const dirs = {
+    config: 'config',
+    key: 'keys',
+    pack: 'packs',
+    index: 'index',
+    snapshot: 'snapshots',
+    lock: 'locks',
+  }
+  return kind === 'pack' ? join(root, dirs[kind], name.slice(0, 2), name) : join(root, dirs[kind], name)
 }

@@ -8,6 +8,8 @@
  * Nothing here trusts its input: every read is bounds-checked and a frame must be consumed
  * exactly, so a decoder never yields half a field or reads past a frame.
  */
+import type { Writable } from 'node:stream'
+import type { StorageErrorCode } from '../../errors.js'
 import { OBJECT_KINDS, type ObjectKind } from '../store.js'
 
 export const PROTOCOL_VERSION = 1
@@ -273,6 +275,46 @@ export class FrameDecoder {
     this.buffered -= n
     return out
   }
+}
+
+/**
+ * The StorageError codes that cross a process or network boundary as themselves (in an
+ * ERROR frame, or a storage-link answer); any other code arrives as `fallback`.
+ */
+const WIRE_CODES = new Set<string>([
+  'STORAGE_BAD_NAME',
+  'STORAGE_BAD_LOCATION',
+  'STORAGE_EXISTS',
+  'STORAGE_NOT_FOUND',
+  'STORAGE_SHORT_READ',
+  'STORAGE_READ_ONLY',
+  'STORAGE_IO',
+  'STORAGE_CLOSED',
+  'STORAGE_DENIED',
+  'STORAGE_REMOTE',
+])
+
+export function wireCode(code: string | undefined, fallback: StorageErrorCode): StorageErrorCode {
+  return code !== undefined && WIRE_CODES.has(code) ? (code as StorageErrorCode) : fallback
+}
+
+/** A store's message without its `location: ` prefix: the receiver puts its own location there. */
+export function withoutLocation(message: string, location: string): string {
+  return message.startsWith(`${location}: `) ? message.slice(location.length + 2) : message
+}
+
+/** Resolves once `stream` drains, or at once if it is already gone (its 'close' may have passed). */
+export function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed) return resolve()
+    const done = () => {
+      stream.off('drain', done)
+      stream.off('close', done)
+      resolve()
+    }
+    stream.on('drain', done)
+    stream.on('close', done)
+  })
 }
 
 /** HELLO: the client's magic and the versions it speaks. */

@@ -15,12 +15,13 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
-import { StorageError, type StorageErrorCode } from '../../errors.js'
+import { StorageError } from '../../errors.js'
 import { checkName, checkRange } from '../checks.js'
 import type { ObjectInfo, ObjectKind, Store, StoreFactory } from '../store.js'
 import {
   ACCESS,
   type Access,
+  drained,
   FieldReader,
   FieldWriter,
   type Frame,
@@ -33,6 +34,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolViolation,
   T,
+  wireCode,
 } from './protocol.js'
 
 export const DEFAULT_PORT = 9876
@@ -65,19 +67,6 @@ interface Pending {
   /** LIST: the items so far. */
   items?: ObjectInfo[]
 }
-
-const KNOWN_CODES = new Set<StorageErrorCode>([
-  'STORAGE_BAD_NAME',
-  'STORAGE_BAD_LOCATION',
-  'STORAGE_EXISTS',
-  'STORAGE_NOT_FOUND',
-  'STORAGE_SHORT_READ',
-  'STORAGE_READ_ONLY',
-  'STORAGE_IO',
-  'STORAGE_CLOSED',
-  'STORAGE_DENIED',
-  'STORAGE_REMOTE',
-])
 
 class Connection {
   readonly socket: net.Socket
@@ -325,20 +314,6 @@ function writeFrame(socket: net.Socket, bytes: Uint8Array): Promise<void> {
   return new Promise((resolve) => socket.write(bytes, () => resolve()))
 }
 
-function drained(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    // Destroyed already: its 'close' has been emitted, or is about to be without 'drain'.
-    if (socket.destroyed) return resolve()
-    const done = () => {
-      socket.off('drain', done)
-      socket.off('close', done)
-      resolve()
-    }
-    socket.on('drain', done)
-    socket.on('close', done)
-  })
-}
-
 function connectionError(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ECONNREFUSED':
@@ -356,8 +331,7 @@ function connectionError(err: NodeJS.ErrnoException): string {
 }
 
 function remoteError(location: string, code: string, message: string): StorageError {
-  const known = KNOWN_CODES.has(code as StorageErrorCode) ? (code as StorageErrorCode) : 'STORAGE_REMOTE'
-  return new StorageError(known, `${location}: ${message}`)
+  return new StorageError(wireCode(code, 'STORAGE_REMOTE'), `${location}: ${message}`)
 }
 
 function connectTransport(location: string, t: Transport): net.Socket {
