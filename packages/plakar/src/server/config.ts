@@ -27,7 +27,7 @@ import {
   size,
   string,
 } from '@poolp/parsey'
-import { ACCESS, type Access } from '../storage/remote/protocol.js'
+import { ACCESS, type Access, MAX_OBJECT } from '../storage/remote/protocol.js'
 
 export const DEFAULT_PORT = 9876
 
@@ -156,7 +156,7 @@ function build(): Configuration<ServerConfig> {
     },
     'max',
     'object',
-    seq('size', size({ min: 1 << 20, max: 1 << 30 })).map(([, n]) => n),
+    seq('size', size({ min: 1 << 20, max: MAX_OBJECT })).map(([, n]) => n),
   )
   g.registerRule(
     ([, ms], s, ctx) => {

@@ -28,7 +28,7 @@ import { urlPath } from '../storage/location.js'
 import type { Access } from '../storage/remote/protocol.js'
 import type { ListenSpec, ServerConfig } from './config.js'
 import { ByteBudget, serveConnection, tokenRule } from './session.js'
-import { LINK, LINK_NAMES, LinkedStore, StoreServer } from './storage-link.js'
+import { encodeLink, LINK, LINK_NAMES, LinkedStore, StoreServer } from './storage-link.js'
 
 /** Where listener and sessions are jailed when started as root: empty, owned by root. */
 export const EMPTY_JAIL = '/var/empty'
@@ -36,6 +36,8 @@ export const EMPTY_JAIL = '/var/empty'
 const MAX_IN_FLIGHT = 64
 /** Bytes of puts all connections of one session process may hold at once. */
 const SESSION_BUDGET = 256 << 20
+/** Bytes of get answers a session process holds at once, over all its connections. */
+const SESSION_READ_BUDGET = 128 << 20
 
 /** Application message types, besides the storage link's (1-11). */
 const MSG = {
@@ -353,7 +355,7 @@ function ack(msg: Message): void {
 }
 
 function declareStorage(daemon: Privsep, sessions: string[], layout: Layout): void {
-  let server: StoreServer | undefined
+  let store: Store | undefined
   let early: Store | undefined
   const me = daemon.getCurrentProcess()
   if (layout.openBeforeJail !== undefined) {
@@ -375,19 +377,27 @@ function declareStorage(daemon: Privsep, sessions: string[], layout: Layout): vo
     daemon.getParent().setHandler(MSG.STORAGE_CONFIG, async (msg) => {
       const { location, upstreamToken } = storageCodec.decode(msg.payload)
       if (upstreamToken !== undefined) process.env.PLAKAR_TOKEN = upstreamToken
-      const store: Store =
+      store =
         early ??
         (location.startsWith('fs:///') ? new FsStore(decodeURI(location.slice(5))) : openStore(location))
-      server = new StoreServer(store, layout.maxMessage - (1 << 16))
       ack(msg)
     })
     for (const name of sessions) {
+      let server: StoreServer | undefined
       for (const type of Object.values(LINK)) {
         if (type === LINK.OK || type === LINK.ERROR) continue
         daemon.getProcess(name).setHandler(type, async (msg) => {
-          if (server === undefined) throw new Error('storage query before the configuration')
+          if (store === undefined) throw new Error('storage query before the configuration')
+          server ??= new StoreServer(store, layout.maxMessage - (1 << 16))
           const answer = await server.answer(msg.type, msg.payload)
-          msg.reply(answer.type, answer.payload)
+          try {
+            msg.reply(answer.type, answer.payload)
+          } catch (err) {
+            // An answer the channel cannot take (too large, queue full) must not take the
+            // storage process down: the session gets an error instead.
+            log.warn(`storage: answer to ${name} not sent: ${(err as Error).message}`)
+            msg.reply(LINK.ERROR, encodeLink({ code: 'STORAGE_IO', message: 'answer too large to send' }))
+          }
         })
       }
     }
@@ -399,6 +409,7 @@ function declareSession(daemon: Privsep): void {
     let config: SessionConfig | undefined
     const contexts = new Map<number, tls.SecureContext>()
     const budget = new ByteBudget(SESSION_BUDGET)
+    const readBudget = new ByteBudget(SESSION_READ_BUDGET)
     const storage = daemon.getProcess('storage')
     const store = new LinkedStore(async (type, payload) => storage.query(type, payload))
     daemon.getParent().setHandler(MSG.SESSION_CONFIG, (msg) => {
@@ -435,6 +446,7 @@ function declareSession(daemon: Privsep): void {
           maxObject: c.maxObject,
           maxInFlight: MAX_IN_FLIGHT,
           budget,
+          readBudget,
           log: (line) => log.info(line),
           debug: c.debug,
         },

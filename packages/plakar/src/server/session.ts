@@ -10,9 +10,15 @@
  * - any frame it cannot parse, of a type out of place, or for a request id it does not
  *   expect closes the connection, without an answer;
  * - a token's rights are enforced here, per request (protocol.ts `allows`);
- * - bytes of puts in flight are counted against a budget shared by every connection of
- *   the process: past it, connections stop being read until puts complete, so memory stays
- *   bounded whatever the clients send.
+ * - a connection sends one put's bytes at a time: its DATA frames follow its PUT before any
+ *   other PUT (other requests may come between). A put is admitted when its announced size
+ *   fits in a byte budget shared by every connection of the process; until then its
+ *   connection is not read. So the bytes held are the budget, whatever clients send, and no
+ *   wait can be circular: an admitted put's bytes are never behind a put that waits;
+ * - an admitted put whose bytes stop coming for `idleTimeout` ms closes its connection (a
+ *   client cannot hold the budget by announcing and sending nothing);
+ * - gets take the size they answer from a second budget before asking storage for it, and
+ *   a client that stops reading its answers for `idleTimeout` ms is closed.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Duplex } from 'node:stream'
@@ -54,7 +60,11 @@ export function tokenRule(token: string, access: Access): TokenRule {
   return { digest: createHash('sha256').update(token, 'utf8').digest(), access }
 }
 
-/** Bytes of puts held in memory by every connection of a process, and who waits for room. */
+/**
+ * Bytes held in memory by every connection of a process, and who waits for room. One
+ * request larger than the whole budget is let through alone (`fits` when nothing is held),
+ * so a budget smaller than the largest object slows but never refuses.
+ */
 export class ByteBudget {
   #used = 0
   readonly #waiting = new Set<() => void>()
@@ -63,23 +73,28 @@ export class ByteBudget {
   get used(): number {
     return this.#used
   }
-  get full(): boolean {
-    return this.#used >= this.limit
+  fits(n: number): boolean {
+    return this.#used === 0 || this.#used + n <= this.limit
   }
   take(n: number): void {
     this.#used += n
   }
   release(n: number): void {
+    if (n === 0) return
     this.#used -= n
-    if (this.#used < this.limit) {
-      const waiting = [...this.#waiting]
-      this.#waiting.clear()
-      for (const w of waiting) w()
-    }
+    const waiting = [...this.#waiting]
+    this.#waiting.clear()
+    for (const w of waiting) w()
   }
+  /** Calls `fn` at the next release; returns how to stop waiting. */
   whenRoom(fn: () => void): () => void {
     this.#waiting.add(fn)
     return () => this.#waiting.delete(fn)
+  }
+  /** Waits until `n` bytes fit, then takes them. */
+  async acquire(n: number): Promise<void> {
+    while (!this.fits(n)) await new Promise<void>((resolve) => this.whenRoom(resolve))
+    this.take(n)
   }
 }
 
@@ -93,7 +108,10 @@ export interface SessionOptions {
   readonly maxObject: number
   /** Requests in flight per connection; more is a protocol violation. */
   readonly maxInFlight: number
+  /** Bytes of admitted puts, shared by the process's connections. */
   readonly budget: ByteBudget
+  /** Bytes of gets being answered, shared likewise. */
+  readonly readBudget: ByteBudget
   /** One line per event worth logging (a refused token, a violation). */
   readonly log: (line: string) => void
   /** Also log every authenticated connection and how it ended (-d). */
@@ -101,6 +119,7 @@ export interface SessionOptions {
 }
 
 interface Put {
+  readonly id: number
   readonly kind: ObjectKind
   readonly name: string
   readonly size: number
@@ -132,9 +151,14 @@ export function serveConnection(
     let state: 'hello' | 'auth' | 'ready' = 'hello'
     let access: Access = 'read-only'
     const inFlight = new Set<number>()
-    const puts = new Map<number, Put>()
-    let held = 0
+    /** The put whose DATA frames are arriving; only one at a time. */
+    let receiving: Put | undefined
+    /** Budget bytes of `receiving` (its bytes in storage release themselves). */
+    let reserved = 0
     let closed = false
+    /** Frames decoded but not yet handled: they wait while a put waits for room. */
+    let queue: Frame[] = []
+    let head = 0
     let stopWaiting: (() => void) | undefined
 
     const authTimer = setTimeout(
@@ -142,26 +166,39 @@ export function serveConnection(
       opts.authTimeout,
     )
     let idleTimer: NodeJS.Timeout | undefined
+    let progressTimer: NodeJS.Timeout | undefined
 
     const armIdle = () => {
       if (idleTimer) clearTimeout(idleTimer)
       idleTimer = undefined
-      if (state === 'ready' && inFlight.size === 0 && !closed) {
+      if (state === 'ready' && inFlight.size === 0 && stopWaiting === undefined && !closed) {
         idleTimer = setTimeout(() => close(`idle for ${opts.idleTimeout} ms`), opts.idleTimeout)
       }
     }
 
-    function close(why?: string): void {
+    /**
+     * Closes the connection. `flush`: after an answer worth reading (a refused token, an
+     * unsupported version), end it gracefully so that the answer is not lost to a reset.
+     */
+    function close(why?: string, flush = false): void {
       if (closed) return
       closed = true
       if (why) opts.log(`${peer}: closed: ${why}`)
       clearTimeout(authTimer)
       if (idleTimer) clearTimeout(idleTimer)
+      if (progressTimer) clearTimeout(progressTimer)
       stopWaiting?.()
-      opts.budget.release(held)
-      held = 0
-      puts.clear()
-      socket.destroy()
+      stopWaiting = undefined
+      opts.budget.release(reserved)
+      reserved = 0
+      receiving = undefined
+      queue = []
+      if (flush) {
+        socket.end()
+        setTimeout(() => socket.destroy(), 1000).unref()
+      } else {
+        socket.destroy()
+      }
     }
 
     socket.on('error', () => close())
@@ -172,34 +209,69 @@ export function serveConnection(
     })
     socket.on('data', (chunk: Buffer) => {
       if (closed) return
-      let frames: Frame[]
       try {
-        frames = decoder.push(chunk)
+        for (const f of decoder.push(chunk)) queue.push(f)
       } catch (err) {
         return close(`protocol violation: ${(err as Error).message}`)
       }
-      for (const f of frames) {
+      pump()
+    })
+
+    /** Handles queued frames until they run out or a put must wait for room. */
+    function pump(): void {
+      while (head < queue.length && !closed && stopWaiting === undefined) {
+        const f = queue[head++]!
         try {
           onFrame(f)
         } catch (err) {
-          if (err instanceof ProtocolViolation) return close(`protocol violation: ${err.message}`)
-          throw err
+          close(
+            err instanceof ProtocolViolation
+              ? `protocol violation: ${err.message}`
+              : `internal error: ${String(err)}`,
+          )
+          return
         }
-        if (closed) return
       }
-      if (opts.budget.full && !socket.isPaused()) {
-        socket.pause()
-        stopWaiting = opts.budget.whenRoom(() => {
-          stopWaiting = undefined
-          if (!closed) socket.resume()
-        })
+      if (head === queue.length) {
+        queue = []
+        head = 0
       }
-    })
-
-    const send = (type: number, id: number, payload?: Uint8Array) => {
-      if (!closed) socket.write(frame(type, id, payload))
     }
+
+    /** The put in `f` waits for room: stop reading, and retry it at the next release. */
+    function waitForRoom(f: Frame): void {
+      head--
+      if (queue[head] !== f) throw new Error('waitForRoom: not the current frame')
+      socket.pause()
+      if (idleTimer) clearTimeout(idleTimer)
+      idleTimer = undefined
+      stopWaiting = opts.budget.whenRoom(() => {
+        stopWaiting = undefined
+        if (closed) return
+        pump()
+        if (stopWaiting === undefined && !closed) {
+          socket.resume()
+          armIdle()
+        }
+      })
+    }
+
+    const send = (type: number, id: number, payload?: Uint8Array): boolean =>
+      closed ? true : socket.write(frame(type, id, payload))
     const fail = (id: number, code: string, message: string) => send(T.ERROR, id, errorPayload(code, message))
+
+    /** Waits for the client to read what was sent; closes a client that stopped reading. */
+    async function drain(): Promise<void> {
+      const timer = setTimeout(
+        () => close(`not reading its answers for ${opts.idleTimeout} ms`),
+        opts.idleTimeout,
+      )
+      try {
+        await drained(socket)
+      } finally {
+        clearTimeout(timer)
+      }
+    }
 
     function finish(id: number): void {
       inFlight.delete(id)
@@ -218,16 +290,24 @@ export function serveConnection(
       }
     }
 
-    function begin(id: number, op: Operation, kind?: ObjectKind): boolean {
+    function claim(id: number): void {
       if (inFlight.has(id)) throw new ProtocolViolation(`request id ${id} already in flight`)
       if (inFlight.size >= opts.maxInFlight)
         throw new ProtocolViolation(`over ${opts.maxInFlight} requests in flight`)
+    }
+
+    /**
+     * Takes the request id and checks the token's rights. A refused request is answered
+     * here; a refused put keeps its id until its bytes have gone by.
+     */
+    function begin(id: number, op: Operation, kind?: ObjectKind): boolean {
+      claim(id)
       inFlight.add(id)
       if (idleTimer) clearTimeout(idleTimer)
       idleTimer = undefined
       if (!allows(access, op, kind)) {
         fail(id, 'STORAGE_DENIED', `a ${access} token may not ${op}${kind ? ` ${kind} objects` : ''}`)
-        finish(id)
+        if (op !== 'put') finish(id)
         return false
       }
       return true
@@ -247,7 +327,7 @@ export function serveConnection(
             'STORAGE_REMOTE',
             `this server speaks protocol ${PROTOCOL_VERSION} only, not ${min}-${max}`,
           )
-          close(`client speaks protocol ${min}-${max}`)
+          close(`client speaks protocol ${min}-${max}`, true)
           return
         }
         state = 'auth'
@@ -266,7 +346,7 @@ export function serveConnection(
         for (const rule of opts.tokens) if (timingSafeEqual(rule.digest, digest)) granted ??= rule.access
         if (granted === undefined) {
           fail(f.id, 'STORAGE_DENIED', 'authentication failed: unknown token')
-          close('authentication failed')
+          close('authentication failed', true)
           return
         }
         access = granted
@@ -299,30 +379,9 @@ export function serveConnection(
               send(T.OK, f.id)
             })
           return
-        case T.PUT: {
-          const kind = r.kind()
-          const name = r.str()
-          const size = r.u64()
-          r.end()
-          const allowed = begin(f.id, 'put', kind)
-          // A refused put still owns its id until its bytes have gone by.
-          if (!allowed) inFlight.add(f.id)
-          let body: Buffer | null = null
-          if (allowed && size > opts.maxObject) {
-            fail(
-              f.id,
-              'STORAGE_DENIED',
-              `object of ${size} bytes over the server's maximum of ${opts.maxObject}`,
-            )
-          } else if (allowed) {
-            body = Buffer.allocUnsafe(size)
-            held += size
-            opts.budget.take(size)
-          }
-          puts.set(f.id, { kind, name, size, body, filled: 0 })
-          if (size === 0) completePut(f.id)
+        case T.PUT:
+          onPut(f, r)
           return
-        }
         case T.GET: {
           const kind = r.kind()
           const name = r.str()
@@ -331,13 +390,9 @@ export function serveConnection(
           const length = r.u64()
           r.end()
           if (!begin(f.id, 'get', kind)) return
-          void run(f.id, async () => {
-            const bytes =
-              flags & 1
-                ? await store.get(kind, name, offset, flags & 2 ? length : undefined)
-                : await store.get(kind, name)
-            await sendBody(f.id, bytes)
-          })
+          void run(f.id, () =>
+            answerGet(f.id, kind, name, flags & 1 ? offset : undefined, flags & 2 ? length : undefined),
+          )
           return
         }
         case T.STAT: {
@@ -365,18 +420,19 @@ export function serveConnection(
           void run(f.id, async () => {
             let batch: FieldWriter = new FieldWriter().u16(0)
             let n = 0
-            const flush = () => {
+            const flush = async () => {
               const payload = batch.finish()
               payload.writeUInt16BE(n, 0)
-              send(T.ITEMS, f.id, payload)
               batch = new FieldWriter().u16(0)
               n = 0
+              if (!send(T.ITEMS, f.id, payload)) await drain()
             }
             for await (const item of store.list(kind)) {
+              if (closed) return
               batch.str(item.name).u64(item.size).u64(item.mtime)
-              if (++n === ITEMS_PER_FRAME) flush()
+              if (++n === ITEMS_PER_FRAME) await flush()
             }
-            if (n > 0) flush()
+            if (n > 0) await flush()
             send(T.OK, f.id)
           })
           return
@@ -408,34 +464,109 @@ export function serveConnection(
       }
     }
 
+    function onPut(f: Frame, r: FieldReader): void {
+      const kind = r.kind()
+      const name = r.str()
+      const size = r.u64()
+      r.end()
+      if (receiving !== undefined)
+        throw new ProtocolViolation(`put ${f.id} announced before the bytes of put ${receiving.id}`)
+      claim(f.id)
+      const admissible = allows(access, 'put', kind) && size <= opts.maxObject
+      if (admissible && !opts.budget.fits(size)) {
+        waitForRoom(f)
+        return
+      }
+      let body: Buffer | null = null
+      if (begin(f.id, 'put', kind)) {
+        if (size > opts.maxObject) {
+          fail(
+            f.id,
+            'STORAGE_DENIED',
+            `object of ${size} bytes over the server's maximum of ${opts.maxObject}`,
+          )
+        } else {
+          try {
+            body = Buffer.allocUnsafe(size)
+          } catch {
+            opts.log(`${peer}: put ${f.id}: no memory for ${size} bytes`)
+            fail(f.id, 'STORAGE_IO', 'the server has no memory for this object now')
+          }
+          if (body !== null) {
+            opts.budget.take(size)
+            reserved = size
+          }
+        }
+      }
+      receiving = { id: f.id, kind, name, size, body, filled: 0 }
+      if (size === 0) {
+        completePut()
+        return
+      }
+      progressTimer = setTimeout(
+        () => close(`no bytes of put ${f.id} for ${opts.idleTimeout} ms`),
+        opts.idleTimeout,
+      )
+    }
+
     function onData(f: Frame): void {
-      const put = puts.get(f.id)
-      if (put === undefined)
-        throw new ProtocolViolation(`DATA for request ${f.id}, which is no put in progress`)
+      const put = receiving
+      if (put === undefined || put.id !== f.id)
+        throw new ProtocolViolation(`DATA for request ${f.id}, which is not the put being sent`)
       if (put.filled + f.payload.length > put.size)
         throw new ProtocolViolation(`more bytes than put ${f.id} announced`)
       put.body?.set(f.payload, put.filled)
       put.filled += f.payload.length
-      if (put.filled === put.size) completePut(f.id)
+      if (put.filled === put.size) completePut()
+      else progressTimer?.refresh()
     }
 
-    function completePut(id: number): void {
-      const put = puts.get(id)!
-      puts.delete(id)
+    function completePut(): void {
+      const put = receiving!
+      receiving = undefined
+      if (progressTimer) clearTimeout(progressTimer)
+      progressTimer = undefined
       if (put.body === null) {
-        finish(id)
+        finish(put.id)
         return
       }
       const body = put.body
-      void run(id, async () => {
+      // From here the bytes belong to the storage call, which gives them back to the budget
+      // when it is done, whether or not this connection is still open.
+      reserved = 0
+      void run(put.id, async () => {
         try {
           await store.put(put.kind, put.name, body)
         } finally {
-          held -= put.size
-          if (!closed) opts.budget.release(put.size)
+          opts.budget.release(put.size)
         }
-        send(T.OK, id)
+        send(T.OK, put.id)
       })
+    }
+
+    /** A get's answer: its size is taken from the read budget before storage is asked. */
+    async function answerGet(
+      id: number,
+      kind: ObjectKind,
+      name: string,
+      offset: number | undefined,
+      length: number | undefined,
+    ): Promise<void> {
+      let expect = length
+      if (expect === undefined) {
+        const size = await store.stat(kind, name)
+        expect = size === undefined ? 0 : Math.max(0, size - (offset ?? 0))
+      }
+      const hold = Math.min(expect, opts.maxObject)
+      await opts.readBudget.acquire(hold)
+      try {
+        if (closed) return
+        const bytes =
+          offset === undefined ? await store.get(kind, name) : await store.get(kind, name, offset, length)
+        await sendBody(id, bytes)
+      } finally {
+        opts.readBudget.release(hold)
+      }
     }
 
     /** OK with the length, then DATA frames, waiting for the socket to drain between them. */
@@ -447,7 +578,7 @@ export function serveConnection(
         socket.write(frameHeader(T.DATA, id, part.length))
         const more = socket.write(part)
         socket.uncork()
-        if (!more) await drained(socket)
+        if (!more) await drain()
       }
     }
   })

@@ -11,7 +11,7 @@
  */
 import { msgpack, PayloadError } from '@poolp/ipcmsg'
 import { isPlakarError, StorageError } from '../errors.js'
-import type { ObjectInfo, ObjectKind, Store } from '../storage/index.js'
+import { OBJECT_KINDS, type ObjectInfo, type ObjectKind, type Store } from '../storage/index.js'
 import { wireCode, withoutLocation } from '../storage/remote/protocol.js'
 
 export const LINK = {
@@ -34,6 +34,12 @@ export const LINK_NAMES: Record<number, string> = Object.fromEntries(
 
 /** Items per LIST answer. */
 const LIST_PAGE = 2048
+/**
+ * Listings one session may have open. A session walks each listing to its end, so more
+ * means connections that went away mid-listing: the oldest is dropped (its next page is an
+ * error), and the storage process's memory stays bounded.
+ */
+const MAX_LISTINGS = 1024
 
 interface Header {
   kind?: ObjectKind
@@ -136,8 +142,10 @@ export interface LinkAnswer {
 }
 
 /**
- * The storage side: answers one query from `store`. Listings in progress are kept by handle
- * (a session walks a listing page by page); their iterators are dropped when done.
+ * The storage side: answers one session's queries from `store` (one StoreServer per session,
+ * so a listing handle means nothing to another session). Listings in progress are kept by
+ * handle (a session walks a listing page by page); their iterators are dropped when done.
+ * Every header is checked as the hostile input it could be if a session were taken over.
  */
 export class StoreServer {
   readonly #listings = new Map<number, AsyncIterator<ObjectInfo>>()
@@ -167,19 +175,29 @@ export class StoreServer {
           await this.store.put(kind(h), name(h), body)
           return ok()
         case LINK.GET: {
-          const size = h.offset === undefined ? await this.store.stat(kind(h), name(h)) : h.length
-          if (size !== undefined && size !== null && size > this.maxBody) {
+          const offset = num(h.offset)
+          let size = num(h.length)
+          if (size === undefined) {
+            const whole = await this.store.stat(kind(h), name(h))
+            if (whole !== undefined) size = whole - (offset ?? 0)
+          }
+          if (size !== undefined && size > this.maxBody) {
             throw new StorageError(
               'STORAGE_IO',
               `${this.store.location}: ${name(h)} is over ${this.maxBody} bytes, the largest the server sends`,
             )
           }
-          return ok({}, await this.store.get(kind(h), name(h), num(h.offset), num(h.length)))
+          return ok({}, await this.store.get(kind(h), name(h), offset, num(h.length)))
         }
         case LINK.STAT:
           return ok({ size: (await this.store.stat(kind(h), name(h))) ?? null })
         case LINK.LIST_OPEN: {
           const handle = this.#nextHandle++
+          if (this.#listings.size >= MAX_LISTINGS) {
+            const [oldest, it] = this.#listings.entries().next().value!
+            this.#listings.delete(oldest)
+            void it.return?.()
+          }
           this.#listings.set(handle, this.store.list(kind(h))[Symbol.asyncIterator]())
           return ok(await this.#page(handle))
         }
@@ -200,7 +218,7 @@ export class StoreServer {
 
   async #page(handle: number): Promise<Header> {
     const it = this.#listings.get(handle)
-    if (it === undefined) throw new PayloadError(`no listing ${handle}`)
+    if (it === undefined) throw new PayloadError(`no listing ${handle} (it ended or was dropped)`)
     const items: [string, number, number][] = []
     while (items.length < LIST_PAGE) {
       const next = await it.next()
@@ -226,7 +244,8 @@ export class StoreServer {
 }
 
 function kind(h: Header): ObjectKind {
-  if (typeof h.kind !== 'string') throw new PayloadError('storage request without a kind')
+  if (typeof h.kind !== 'string' || !(OBJECT_KINDS as readonly string[]).includes(h.kind))
+    throw new PayloadError('storage request without a known kind')
   return h.kind
 }
 function name(h: Header): string {
@@ -235,6 +254,7 @@ function name(h: Header): string {
 }
 function num(v: unknown): number | undefined {
   if (v === undefined || v === null) return undefined
-  if (typeof v !== 'number') throw new PayloadError('storage request with a non-numeric field')
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new PayloadError('storage request with a field that is not a non-negative integer')
   return v
 }

@@ -4,11 +4,13 @@
  * sockets, and, as root, each process's credentials and jail read from /proc.
  */
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestTree } from '../../bench/corpus.js'
+import { FieldWriter, frame, hello, kindCode, T } from '../../src/storage/remote/protocol.js'
 import { plakar } from '../cli/run-cli.js'
 import {
   ensureServerUser,
@@ -70,6 +72,35 @@ function raw(
 }
 
 const portOf = (url: string) => Number(new URL(url).port)
+
+/** HELLO and AUTH with `token`, as the first bytes of a raw connection (answers unread). */
+const handshake = (token: string) =>
+  Buffer.concat([frame(T.HELLO, 1, hello()), frame(T.AUTH, 2, Buffer.from(token, 'utf8'))])
+
+/**
+ * A connection that sends `bytes` and nothing more; it reads (and drops) the answers unless
+ * `unread`. `closed` resolves when the server closes it (a socket that reads nothing never
+ * sees the close: watch the server's log for those).
+ */
+function stall(port: number, bytes: Buffer, unread = false): { closed: Promise<void>; socket: net.Socket } {
+  const socket = net.connect({ host: '127.0.0.1', port })
+  socket.on('error', () => {})
+  socket.on('connect', () => {
+    socket.write(bytes)
+    if (unread) socket.pause()
+  })
+  if (!unread) socket.on('data', () => {})
+  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve())) }
+}
+
+/** Waits until the server has logged a line matching `pattern`. */
+async function logged(pattern: RegExp, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!pattern.test(server.log())) {
+    if (Date.now() > deadline) throw new Error(`the server never logged ${pattern}:\n${server.log()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
 
 function header(type: number, id: number, payloadLength: number): Buffer {
   const b = Buffer.alloc(9)
@@ -199,6 +230,72 @@ describe('plakar server', () => {
     expect(r.closed).toBe(true)
     await stillServing()
   })
+
+  it('puts announced and never sent hold the budget only until the timeout; others push meanwhile', async () => {
+    // Four 64 MiB puts fill a session's 256 MiB put budget (sessions are picked by load, so
+    // each session gets its share); their bytes never come.
+    const port = portOf(server.tcp)
+    const put = (i: number) =>
+      frame(
+        T.PUT,
+        10,
+        new FieldWriter()
+          .u8(kindCode('pack'))
+          .str(`ffff${i}`)
+          .u64(64 << 20)
+          .finish(),
+      )
+    const stalled = Array.from({ length: 16 }, (_, i) =>
+      stall(port, Buffer.concat([handshake(TOKENS.full), put(i)])),
+    )
+    const src = writeTree(join(base, 'stall-src'), 9)
+    // Reads are never held by puts; a push waits for room at most `timeout` (5 s here).
+    await ok(['on', server.unix, 'ls'])
+    await ok(['on', server.tcp, 'push', src])
+    await Promise.all(stalled.map((c) => c.closed))
+    expect(server.log()).toMatch(/no bytes of put 10 for 5000 ms/)
+    await stillServing()
+  }, 120_000)
+
+  it('a put announced before the last one was sent whole is a violation', async () => {
+    const put = (id: number) =>
+      frame(T.PUT, id, new FieldWriter().u8(kindCode('lock')).str(`eeee${id}`).u64(100).finish())
+    const r = await raw(portOf(server.tcp), (s) =>
+      s.write(Buffer.concat([handshake(TOKENS.full), put(3), put(4)])),
+    )
+    expect(r.closed).toBe(true)
+    expect(server.log()).toMatch(/put 4 announced before the bytes of put 3/)
+    await stillServing()
+  })
+
+  it('a client that asks for packs and never reads the answers is closed, and others are served', async () => {
+    const src = join(base, 'unread-src')
+    mkdirSync(src, { recursive: true })
+    writeFileSync(join(src, 'random.bin'), randomBytes(20 << 20))
+    await ok(['on', server.tcp, 'push', src])
+    const packs = readdirSync(join(base, 'repo', 'packs'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+    expect(packs.length).toBeGreaterThan(0)
+    const gets = Array.from({ length: 64 }, (_, i) =>
+      frame(
+        T.GET,
+        100 + i,
+        new FieldWriter()
+          .u8(kindCode('pack'))
+          .str(packs[i % packs.length]!)
+          .u8(0)
+          .u64(0)
+          .u64(0)
+          .finish(),
+      ),
+    )
+    const greedy = stall(portOf(server.tcp), Buffer.concat([handshake(TOKENS['read-only']), ...gets]), true)
+    await stillServing()
+    await logged(/not reading its answers for 5000 ms/)
+    greedy.socket.destroy()
+    await stillServing()
+  }, 120_000)
 
   it('holds max connections against 1,000 idle connections, then serves again', async () => {
     const port = portOf(server.tcp)

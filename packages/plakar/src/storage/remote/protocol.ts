@@ -19,6 +19,8 @@ export const MAGIC = 0x504c4b52 // "PLKR"
 export const FRAME_HEADER = 9
 /** Largest payload of one frame; an object's bytes travel as DATA frames of at most this. */
 export const MAX_PAYLOAD = 1 << 20
+/** Largest object a server may be configured to take, and so the largest answer a client accepts. */
+export const MAX_OBJECT = 1 << 30
 
 /** Frame types. Requests come from the client; the rest from the server (DATA both ways). */
 export const T = {

@@ -30,6 +30,7 @@ import {
   frameHeader,
   hello,
   kindCode,
+  MAX_OBJECT,
   MAX_PAYLOAD,
   PROTOCOL_VERSION,
   ProtocolViolation,
@@ -64,6 +65,8 @@ interface Pending {
   /** GET: the bytes arriving as DATA frames. */
   body?: Buffer
   filled?: number
+  /** GET: the length asked for, which the answer must have. */
+  expect?: number
   /** LIST: the items so far. */
   items?: ObjectInfo[]
 }
@@ -79,6 +82,10 @@ class Connection {
   /** Requests the server takes at once (from WELCOME); more wait here, in order. */
   #slots = 1
   #busy = 0
+  /** Settled once the handshake is over, either way. */
+  #handshaking = true
+  /** The last put's frames being written: a put's DATA frames go out before the next PUT. */
+  #writing: Promise<void> = Promise.resolve()
   readonly #queue: (() => void)[] = []
   /** Called once when the connection is gone, with why. */
   onGone: (err: StorageError) => void = () => {}
@@ -92,7 +99,7 @@ class Connection {
     this.socket.setNoDelay(true)
     this.socket.setTimeout(opts.timeout ?? DEFAULT_TIMEOUT)
     this.socket.on('timeout', () => {
-      if (this.#pending.size > 0)
+      if (this.#pending.size > 0 || this.#handshaking)
         this.fail(this.#remote(`no answer from the server in ${this.#timeoutText()}`))
     })
     this.socket.on('data', (chunk: Buffer) => this.#onData(chunk))
@@ -113,7 +120,14 @@ class Connection {
     })
     this.ready = Promise.race([connected.then(() => this.#handshake()), lost])
     // A failed handshake is reported to whoever awaits ready; this only keeps Node quiet.
-    this.ready.catch(() => {})
+    this.ready.then(
+      () => {
+        this.#handshaking = false
+      },
+      () => {
+        this.#handshaking = false
+      },
+    )
   }
 
   #timeoutText(): string {
@@ -130,7 +144,8 @@ class Connection {
     const version = w.u16()
     if (version !== PROTOCOL_VERSION) throw this.#remote(`the server speaks protocol ${version}, not 1`)
     w.u32() // the server's largest frame payload: MAX_PAYLOAD in version 1
-    this.#slots = w.u16()
+    // At least one: a server that offers none would leave every request waiting.
+    this.#slots = Math.max(1, w.u16())
     const ok = await this.#request(T.AUTH, Buffer.from(this.opts.token, 'utf8'))
     const access = ACCESS[new FieldReader(ok.payload).u8()]
     if (access === undefined) throw this.#remote('the server sent an unknown access level')
@@ -200,8 +215,13 @@ class Connection {
       r.end()
       return
     }
-    if (p.type === T.GET && f.type === T.OK && p.body === undefined) {
-      const length = new FieldReader(f.payload).u64()
+    if (p.type === T.GET && f.type === T.OK) {
+      if (p.body !== undefined) throw new ProtocolViolation(`a second OK for get ${f.id}`)
+      const r = new FieldReader(f.payload)
+      const length = r.u64()
+      r.end()
+      if (p.expect !== undefined ? length !== p.expect : length > MAX_OBJECT)
+        throw new ProtocolViolation(`get ${f.id} answered with ${length} bytes`)
       p.body = Buffer.allocUnsafe(length)
       p.filled = 0
       if (length === 0) {
@@ -255,9 +275,9 @@ class Connection {
     return this.#slot(async () => new FieldReader((await this.#request(type, payload)).payload))
   }
 
-  get(payload: Uint8Array): Promise<Buffer> {
+  get(payload: Uint8Array, expect: number | undefined): Promise<Buffer> {
     return this.#slot(async () => {
-      const { id, done, entry } = this.#register(T.GET)
+      const { id, done, entry } = this.#register(T.GET, expect === undefined ? {} : { expect })
       this.socket.write(frame(T.GET, id, payload))
       await done
       return entry.body ?? Buffer.alloc(0)
@@ -285,6 +305,22 @@ class Connection {
   }
 
   async #put(kind: ObjectKind, name: string, data: Uint8Array): Promise<void> {
+    // One put's frames at a time (the protocol asks it: the server admits a put whole, and
+    // reads nothing else of a connection while a put waits for room).
+    const before = this.#writing
+    let wrote!: () => void
+    this.#writing = new Promise<void>((resolve) => {
+      wrote = resolve
+    })
+    try {
+      await before
+      return await this.#sendPut(kind, name, data, wrote)
+    } finally {
+      wrote()
+    }
+  }
+
+  async #sendPut(kind: ObjectKind, name: string, data: Uint8Array, wrote: () => void): Promise<void> {
     const { id, done } = this.#register(T.PUT)
     // Awaited below, after the frames are written; until then a lost connection must not
     // count as an unhandled rejection.
@@ -300,12 +336,20 @@ class Connection {
       if (this.socket.writableNeedDrain) await drained(this.socket)
       if (this.#failure) break
     }
+    wrote()
     const settled = await Promise.allSettled([done, written])
     if (settled[0].status === 'rejected') throw settled[0].reason
   }
 
+  /** Ends the connection; whatever still waits on it fails with STORAGE_CLOSED. */
   close(): void {
-    this.#failure ??= new StorageError('STORAGE_CLOSED', `${this.location}: closed`)
+    if (this.#failure === undefined) {
+      const err = new StorageError('STORAGE_CLOSED', `${this.location}: closed`)
+      this.#failure = err
+      this.#lost(err)
+      for (const p of this.#pending.values()) p.reject(err)
+      this.#pending.clear()
+    }
     this.socket.end()
   }
 }
@@ -420,7 +464,7 @@ export class RemoteStore implements Store {
     const w = new FieldWriter().u8(kindCode(kind)).str(name)
     w.u8((offset !== undefined ? 1 : 0) | (range.length !== undefined ? 2 : 0))
     w.u64(range.start).u64(range.length ?? 0)
-    return this.#connection().get(w.finish())
+    return this.#connection().get(w.finish(), range.length)
   }
 
   async stat(kind: ObjectKind, name: string): Promise<number | undefined> {
