@@ -396,7 +396,11 @@ function declareStorage(daemon: Privsep, sessions: string[], layout: Layout): vo
             // An answer the channel cannot take (too large, queue full) must not take the
             // storage process down: the session gets an error instead.
             log.warn(`storage: answer to ${name} not sent: ${(err as Error).message}`)
-            msg.reply(LINK.ERROR, encodeLink({ code: 'STORAGE_IO', message: 'answer too large to send' }))
+            try {
+              msg.reply(LINK.ERROR, encodeLink({ code: 'STORAGE_IO', message: 'answer not sent' }))
+            } catch {
+              // The channel takes nothing now: the session's query fails when the channel does.
+            }
           }
         })
       }

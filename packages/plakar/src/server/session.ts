@@ -22,7 +22,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { isPlakarError } from '../errors.js'
+import { isPlakarError, StorageError } from '../errors.js'
 import type { ObjectKind, Store } from '../storage/index.js'
 import {
   ACCESS,
@@ -61,42 +61,63 @@ export function tokenRule(token: string, access: Access): TokenRule {
 }
 
 /**
- * Bytes held in memory by every connection of a process, and who waits for room. One
- * request larger than the whole budget is let through alone (`fits` when nothing is held),
- * so a budget smaller than the largest object slows but never refuses.
+ * Bytes held in memory by every connection of a process, handed out first come, first
+ * served: a request waits while any earlier one waits, so a large put is not starved by a
+ * stream of small ones. One request larger than the whole budget is let through alone
+ * (when nothing is held), so a budget smaller than the largest object slows but never
+ * refuses.
  */
 export class ByteBudget {
   #used = 0
-  readonly #waiting = new Set<() => void>()
+  readonly #queue: { readonly n: number; readonly grant: () => void }[] = []
   constructor(readonly limit: number) {}
 
   get used(): number {
     return this.#used
   }
-  fits(n: number): boolean {
+  #fits(n: number): boolean {
     return this.#used === 0 || this.#used + n <= this.limit
   }
-  take(n: number): void {
-    this.#used += n
+  /**
+   * Takes `n` bytes now if they fit and nobody waits (returns true); otherwise queues, and
+   * calls `grant` once they are taken. Returns then how to stop waiting.
+   */
+  take(n: number, grant: () => void): true | (() => void) {
+    if (this.#queue.length === 0 && this.#fits(n)) {
+      this.#used += n
+      return true
+    }
+    const waiter = { n, grant }
+    this.#queue.push(waiter)
+    return () => {
+      const i = this.#queue.indexOf(waiter)
+      if (i < 0) return
+      this.#queue.splice(i, 1)
+      this.#admit()
+    }
   }
   release(n: number): void {
     if (n === 0) return
     this.#used -= n
-    const waiting = [...this.#waiting]
-    this.#waiting.clear()
-    for (const w of waiting) w()
+    this.#admit()
   }
-  /** Calls `fn` at the next release; returns how to stop waiting. */
-  whenRoom(fn: () => void): () => void {
-    this.#waiting.add(fn)
-    return () => this.#waiting.delete(fn)
+  #admit(): void {
+    while (this.#queue.length > 0 && this.#fits(this.#queue[0]!.n)) {
+      const waiter = this.#queue.shift()!
+      this.#used += waiter.n
+      waiter.grant()
+    }
   }
-  /** Waits until `n` bytes fit, then takes them. */
-  async acquire(n: number): Promise<void> {
-    while (!this.fits(n)) await new Promise<void>((resolve) => this.whenRoom(resolve))
-    this.take(n)
+  /** Waits for `n` bytes, in turn, and takes them. */
+  acquire(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.take(n, resolve) === true) resolve()
+    })
   }
 }
+
+/** Bytes of answers waiting in a connection's socket past which its requests wait. */
+const WRITE_BACKLOG = 4 << 20
 
 export interface SessionOptions {
   readonly tokens: readonly TokenRule[]
@@ -159,7 +180,10 @@ export function serveConnection(
     /** Frames decoded but not yet handled: they wait while a put waits for room. */
     let queue: Frame[] = []
     let head = 0
+    /** Set while frames wait (for budget, or for the client to read): how to stop waiting. */
     let stopWaiting: (() => void) | undefined
+    /** Put budget granted to the PUT frame that waited for it. */
+    let granted = 0
 
     const authTimer = setTimeout(
       () => close(`no authentication within ${opts.authTimeout} ms`),
@@ -189,8 +213,9 @@ export function serveConnection(
       if (progressTimer) clearTimeout(progressTimer)
       stopWaiting?.()
       stopWaiting = undefined
-      opts.budget.release(reserved)
+      opts.budget.release(reserved + granted)
       reserved = 0
+      granted = 0
       receiving = undefined
       queue = []
       if (flush) {
@@ -220,6 +245,11 @@ export function serveConnection(
     /** Handles queued frames until they run out or a put must wait for room. */
     function pump(): void {
       while (head < queue.length && !closed && stopWaiting === undefined) {
+        // Answers the client does not read stop its requests, whatever their kind.
+        if ((socket.writableLength ?? 0) > WRITE_BACKLOG) {
+          waitForReader()
+          return
+        }
         const f = queue[head++]!
         try {
           onFrame(f)
@@ -238,21 +268,53 @@ export function serveConnection(
       }
     }
 
-    /** The put in `f` waits for room: stop reading, and retry it at the next release. */
-    function waitForRoom(f: Frame): void {
-      head--
-      if (queue[head] !== f) throw new Error('waitForRoom: not the current frame')
+    /** Frames wait: stop reading until `resume` runs. */
+    function hold(stop: () => void): void {
       socket.pause()
       if (idleTimer) clearTimeout(idleTimer)
       idleTimer = undefined
-      stopWaiting = opts.budget.whenRoom(() => {
-        stopWaiting = undefined
-        if (closed) return
-        pump()
-        if (stopWaiting === undefined && !closed) {
-          socket.resume()
-          armIdle()
-        }
+      stopWaiting = stop
+    }
+    function resume(): void {
+      stopWaiting = undefined
+      if (closed) return
+      pump()
+      if (stopWaiting === undefined && !closed) {
+        socket.resume()
+        armIdle()
+      }
+    }
+
+    /** The put in `f` waits for its turn in the budget; it is handled again once granted. */
+    function waitForRoom(f: Frame, size: number): void {
+      head--
+      if (queue[head] !== f) throw new Error('waitForRoom: not the current frame')
+      const taken = opts.budget.take(size, () => {
+        granted = size
+        resume()
+      })
+      if (taken === true) {
+        granted = size
+        head++
+        return
+      }
+      hold(taken)
+    }
+
+    /** The client reads its answers again, or is closed after `idleTimeout`. */
+    function waitForReader(): void {
+      const onDrain = () => {
+        clearTimeout(timer)
+        resume()
+      }
+      const timer = setTimeout(
+        () => close(`not reading its answers for ${opts.idleTimeout} ms`),
+        opts.idleTimeout,
+      )
+      socket.once('drain', onDrain)
+      hold(() => {
+        clearTimeout(timer)
+        socket.off('drain', onDrain)
       })
     }
 
@@ -389,6 +451,8 @@ export function serveConnection(
           const offset = r.u64()
           const length = r.u64()
           r.end()
+          // Flag 2 (a length) needs flag 1 (an offset): what the client's range allows.
+          if (flags > 3 || flags === 2) throw new ProtocolViolation(`GET flags ${flags}`)
           if (!begin(f.id, 'get', kind)) return
           void run(f.id, () =>
             answerGet(f.id, kind, name, flags & 1 ? offset : undefined, flags & 2 ? length : undefined),
@@ -473,9 +537,9 @@ export function serveConnection(
         throw new ProtocolViolation(`put ${f.id} announced before the bytes of put ${receiving.id}`)
       claim(f.id)
       const admissible = allows(access, 'put', kind) && size <= opts.maxObject
-      if (admissible && !opts.budget.fits(size)) {
-        waitForRoom(f)
-        return
+      if (admissible && granted === 0 && size > 0) {
+        waitForRoom(f, size)
+        if (granted === 0) return
       }
       let body: Buffer | null = null
       if (begin(f.id, 'put', kind)) {
@@ -492,12 +556,12 @@ export function serveConnection(
             opts.log(`${peer}: put ${f.id}: no memory for ${size} bytes`)
             fail(f.id, 'STORAGE_IO', 'the server has no memory for this object now')
           }
-          if (body !== null) {
-            opts.budget.take(size)
-            reserved = size
-          }
         }
       }
+      // The room granted is the body's, or goes back at once (a refused put keeps none).
+      if (body !== null) reserved = granted
+      else opts.budget.release(granted)
+      granted = 0
       receiving = { id: f.id, kind, name, size, body, filled: 0 }
       if (size === 0) {
         completePut()
@@ -513,6 +577,8 @@ export function serveConnection(
       const put = receiving
       if (put === undefined || put.id !== f.id)
         throw new ProtocolViolation(`DATA for request ${f.id}, which is not the put being sent`)
+      // An empty frame would only keep a stalled put's room (and its timer) alive.
+      if (f.payload.length === 0) throw new ProtocolViolation(`empty DATA frame for put ${f.id}`)
       if (put.filled + f.payload.length > put.size)
         throw new ProtocolViolation(`more bytes than put ${f.id} announced`)
       put.body?.set(f.payload, put.filled)
@@ -557,15 +623,19 @@ export function serveConnection(
         const size = await store.stat(kind, name)
         expect = size === undefined ? 0 : Math.max(0, size - (offset ?? 0))
       }
-      const hold = Math.min(expect, opts.maxObject)
-      await opts.readBudget.acquire(hold)
+      const room = Math.min(expect, opts.maxObject)
+      await opts.readBudget.acquire(room)
       try {
         if (closed) return
         const bytes =
           offset === undefined ? await store.get(kind, name) : await store.get(kind, name, offset, length)
+        // Objects are immutable; one deleted and put again bigger since the stat is refused
+        // rather than held outside the budget.
+        if (bytes.length > room)
+          throw new StorageError('STORAGE_IO', `${name} changed size while it was read; retry`)
         await sendBody(id, bytes)
       } finally {
-        opts.readBudget.release(hold)
+        opts.readBudget.release(room)
       }
     }
 

@@ -196,7 +196,7 @@ export class StoreServer {
           if (this.#listings.size >= MAX_LISTINGS) {
             const [oldest, it] = this.#listings.entries().next().value!
             this.#listings.delete(oldest)
-            void it.return?.()
+            it.return?.()?.catch(() => {})
           }
           this.#listings.set(handle, this.store.list(kind(h))[Symbol.asyncIterator]())
           return ok(await this.#page(handle))

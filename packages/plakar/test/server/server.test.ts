@@ -257,7 +257,7 @@ describe('plakar server', () => {
     await stillServing()
   }, 120_000)
 
-  it('a put announced before the last one was sent whole is a violation', async () => {
+  it('a put announced before the last one was sent whole, an empty DATA frame, an unsized GET: violations', async () => {
     const put = (id: number) =>
       frame(T.PUT, id, new FieldWriter().u8(kindCode('lock')).str(`eeee${id}`).u64(100).finish())
     const r = await raw(portOf(server.tcp), (s) =>
@@ -265,6 +265,18 @@ describe('plakar server', () => {
     )
     expect(r.closed).toBe(true)
     expect(server.log()).toMatch(/put 4 announced before the bytes of put 3/)
+    const empty = await raw(portOf(server.tcp), (s) =>
+      s.write(Buffer.concat([handshake(TOKENS.full), put(5), frame(T.DATA, 5)])),
+    )
+    expect(empty.closed).toBe(true)
+    expect(server.log()).toMatch(/empty DATA frame for put 5/)
+    // A length without an offset: a read the budget could not size.
+    const get = frame(T.GET, 6, new FieldWriter().u8(kindCode('pack')).str('aa').u8(2).u64(0).u64(0).finish())
+    const unsized = await raw(portOf(server.tcp), (s) =>
+      s.write(Buffer.concat([handshake(TOKENS.full), get])),
+    )
+    expect(unsized.closed).toBe(true)
+    expect(server.log()).toMatch(/GET flags 2/)
     await stillServing()
   })
 

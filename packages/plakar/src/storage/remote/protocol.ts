@@ -307,17 +307,26 @@ export function withoutLocation(message: string, location: string): string {
 
 /** Resolves once `stream` drains, or at once if it is already gone (its 'close' may have passed). */
 export function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.destroyed) return resolve()
-    const done = () => {
-      stream.off('drain', done)
-      stream.off('close', done)
-      resolve()
-    }
-    stream.on('drain', done)
-    stream.on('close', done)
-  })
+  // One wait per stream, however many requests wait on it: a listener pair each would pass
+  // Node's listener limit with a connection's 64 requests in flight.
+  let wait = draining.get(stream)
+  if (wait === undefined) {
+    wait = new Promise((resolve) => {
+      if (stream.destroyed) return resolve()
+      const done = () => {
+        stream.off('drain', done)
+        stream.off('close', done)
+        draining.delete(stream)
+        resolve()
+      }
+      stream.on('drain', done)
+      stream.on('close', done)
+    })
+    if (!stream.destroyed) draining.set(stream, wait)
+  }
+  return wait
 }
+const draining = new WeakMap<Writable, Promise<void>>()
 
 /** HELLO: the client's magic and the versions it speaks. */
 export function hello(min = PROTOCOL_VERSION, max = PROTOCOL_VERSION): Buffer {

@@ -351,6 +351,8 @@ class Connection {
       this.#pending.clear()
     }
     this.socket.end()
+    // Frames still queued (a put the server is not reading yet) would keep it open: drop them.
+    if (this.socket.writableLength > 0) this.socket.destroy()
   }
 }
 
