@@ -285,37 +285,28 @@ export function serveConnection(
       }
     }
 
-    /** The put in `f` waits for its turn in the budget; it is handled again once granted. */
-    function waitForRoom(f: Frame, size: number): void {
-      head--
-      if (queue[head] !== f) throw new Error('waitForRoom: not the current frame')
+    /**
+     * Takes `size` bytes of put budget for the PUT frame being handled: true if granted now;
+     * otherwise the frame waits its turn and is handled again once granted.
+     */
+    function admit(size: number): boolean {
       const taken = opts.budget.take(size, () => {
         granted = size
         resume()
       })
-      if (taken === true) {
-        granted = size
-        head++
-        return
+      if (taken !== true) {
+        head--
+        hold(taken)
+        return false
       }
-      hold(taken)
+      granted = size
+      return true
     }
 
-    /** The client reads its answers again, or is closed after `idleTimeout`. */
+    /** The client reads its answers again, or drain() closes it after `idleTimeout`. */
     function waitForReader(): void {
-      const onDrain = () => {
-        clearTimeout(timer)
-        resume()
-      }
-      const timer = setTimeout(
-        () => close(`not reading its answers for ${opts.idleTimeout} ms`),
-        opts.idleTimeout,
-      )
-      socket.once('drain', onDrain)
-      hold(() => {
-        clearTimeout(timer)
-        socket.off('drain', onDrain)
-      })
+      hold(() => {})
+      void drain().then(resume)
     }
 
     const send = (type: number, id: number, payload?: Uint8Array): boolean =>
@@ -537,10 +528,7 @@ export function serveConnection(
         throw new ProtocolViolation(`put ${f.id} announced before the bytes of put ${receiving.id}`)
       claim(f.id)
       const admissible = allows(access, 'put', kind) && size <= opts.maxObject
-      if (admissible && granted === 0 && size > 0) {
-        waitForRoom(f, size)
-        if (granted === 0) return
-      }
+      if (admissible && granted === 0 && size > 0 && !admit(size)) return
       let body: Buffer | null = null
       if (begin(f.id, 'put', kind)) {
         if (size > opts.maxObject) {

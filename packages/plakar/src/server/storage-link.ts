@@ -176,7 +176,8 @@ export class StoreServer {
           return ok()
         case LINK.GET: {
           const offset = num(h.offset)
-          let size = num(h.length)
+          const length = num(h.length)
+          let size = length
           if (size === undefined) {
             const whole = await this.store.stat(kind(h), name(h))
             if (whole !== undefined) size = whole - (offset ?? 0)
@@ -187,7 +188,7 @@ export class StoreServer {
               `${this.store.location}: ${name(h)} is over ${this.maxBody} bytes, the largest the server sends`,
             )
           }
-          return ok({}, await this.store.get(kind(h), name(h), offset, num(h.length)))
+          return ok({}, await this.store.get(kind(h), name(h), offset, length))
         }
         case LINK.STAT:
           return ok({ size: (await this.store.stat(kind(h), name(h))) ?? null })

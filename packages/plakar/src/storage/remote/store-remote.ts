@@ -120,14 +120,10 @@ class Connection {
     })
     this.ready = Promise.race([connected.then(() => this.#handshake()), lost])
     // A failed handshake is reported to whoever awaits ready; this only keeps Node quiet.
-    this.ready.then(
-      () => {
-        this.#handshaking = false
-      },
-      () => {
-        this.#handshaking = false
-      },
-    )
+    const over = () => {
+      this.#handshaking = false
+    }
+    this.ready.then(over, over)
   }
 
   #timeoutText(): string {
@@ -153,13 +149,19 @@ class Connection {
   }
 
   fail(err: StorageError): void {
-    if (this.#failure) return
+    if (!this.#settle(err)) return
+    this.socket.destroy()
+    this.onGone(err)
+  }
+
+  /** Records the connection's end and fails everything waiting on it; false if it had ended. */
+  #settle(err: StorageError): boolean {
+    if (this.#failure) return false
     this.#failure = err
     this.#lost(err)
     for (const p of this.#pending.values()) p.reject(err)
     this.#pending.clear()
-    this.socket.destroy()
-    this.onGone(err)
+    return true
   }
 
   get failed(): boolean {
@@ -343,13 +345,7 @@ class Connection {
 
   /** Ends the connection; whatever still waits on it fails with STORAGE_CLOSED. */
   close(): void {
-    if (this.#failure === undefined) {
-      const err = new StorageError('STORAGE_CLOSED', `${this.location}: closed`)
-      this.#failure = err
-      this.#lost(err)
-      for (const p of this.#pending.values()) p.reject(err)
-      this.#pending.clear()
-    }
+    this.#settle(new StorageError('STORAGE_CLOSED', `${this.location}: closed`))
     this.socket.end()
     // Frames still queued (a put the server is not reading yet) would keep it open: drop them.
     if (this.socket.writableLength > 0) this.socket.destroy()
