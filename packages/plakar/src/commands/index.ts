@@ -1,7 +1,7 @@
 /**
  * The plakar command line. main() runs one command line; each command is one file with its
  * flags, help (with EXIT STATUS) and a run() function; `repositories` opens real
- * repositories by location (a path, fs://, sqlite://).
+ * repositories by location (a path, fs://, sqlite://, postgres://, plakar://).
  */
 export { CliError, type CliErrorCode } from '../errors.js'
 export { main } from './cli.js'

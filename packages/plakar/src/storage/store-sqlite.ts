@@ -21,6 +21,7 @@ import Database from 'better-sqlite3'
 import { StorageError } from '../errors.js'
 import { checkName, checkRange, closedError, exists, notFound, rangeEnd } from './checks.js'
 import { pathLocation, urlPath } from './location.js'
+import { assembleSegments } from './segments.js'
 import type { ObjectInfo, ObjectKind, Store, StoreFactory } from './store.js'
 
 /** 'PLKR': marks the file as a plakar store; user_version is the layout version. */
@@ -266,24 +267,12 @@ export class SqliteStore implements Store {
 
   /** Bytes [start, end) of an object from its segments; a gap means the file was damaged. */
   #read(c: Connection, row: ObjectRow, start: number, end: number): Buffer {
-    const out = Buffer.allocUnsafe(end - start)
-    if (end === start) return out
+    if (end === start) return Buffer.alloc(0)
     const rows =
       start === 0 && end === row.size
         ? c.segments.all(row.id)
         : c.segmentsIn.all({ object: row.id, start, end })
-    let pos = start
-    for (const seg of rows) {
-      if (seg.start > pos) break
-      const from = pos - seg.start
-      const to = Math.min(seg.data.byteLength, end - seg.start)
-      if (to > from) pos += seg.data.copy(out, pos - start, from, to)
-      if (pos === end) return out
-    }
-    throw new StorageError(
-      'STORAGE_SHORT_READ',
-      `${this.location}: object ${row.id} lacks bytes ${pos}..${end}`,
-    )
+    return assembleSegments(rows, start, end, `${this.location}: object ${row.id}`)
   }
 
   #refuseOccupied(db: Database.Database): void {

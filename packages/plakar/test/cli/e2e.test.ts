@@ -5,13 +5,14 @@ import { join } from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
+import { schemas } from '../storage/postgres-fixture.js'
 import { plakar } from './run-cli.js'
 
 // Each test runs the CLI several times as child processes: allow for a busy machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 })
 /**
  * The plakar CLI as a user runs it, as a child process, on a real tree holding every kind
- * of file, on both backends: push, ls, cat, pull (compared byte for byte and by metadata),
+ * of file, on each backend (fs, sqlite, postgres): push, ls, cat, pull (compared byte for byte and by metadata),
  * info, diff, find, the cache, and the errors a user can cause. `create` through the CLI
  * is tested below; these repositories are created through the library with a cheap KDF so
  * that each command does not spend most of its time deriving the key.
@@ -27,7 +28,10 @@ beforeAll(() => {
   env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache'), PLAKAR_PASSPHRASE: PASSPHRASE }
 })
 
-afterAll(() => {
+const pgSchemas = schemas('plakar_e2e')
+
+afterAll(async () => {
+  await pgSchemas.dropAll()
   spawnSync('chmod', ['-R', 'u+w', work])
   fs.rmSync(work, { recursive: true, force: true })
 })
@@ -63,6 +67,7 @@ async function createRepository(location: string): Promise<void> {
 describe.each([
   ['fs', () => `fs://${join(work, 'repo-fs')}`],
   ['sqlite', () => `sqlite://${join(work, 'repo.db')}`],
+  ['postgres', pgSchemas.fresh],
 ])('plakar on a %s repository', (name, location) => {
   let repo: string
   let first: string

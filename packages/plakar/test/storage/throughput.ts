@@ -18,9 +18,11 @@ import {
   MemoryStore,
   type ObjectInfo,
   type ObjectKind,
+  PostgresStore,
   SqliteStore,
   type Store,
 } from '../../src/storage/index.js'
+import { parsePostgresURL } from '../../src/storage/store-postgres.js'
 import { SQLITE_TUNING } from '../../src/storage/store-sqlite.js'
 
 const { values } = parseArgs({
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     packs: { type: 'string', default: '16' },
     small: { type: 'string', default: '1000' },
     dir: { type: 'string', default: tmpdir() },
+    postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
     only: { type: 'string' },
   },
 })
@@ -78,6 +81,24 @@ class RawFiles implements Store {
 }
 
 type Make = (dir: string, run: number) => Store
+
+/** A PostgresStore in a schema of its own, dropped (by measure) once measured. */
+function postgres(segment: number): Make {
+  return (_d, run) => {
+    const url = new URL(values.postgres!)
+    url.search = `?schema=plakar_bench_${process.pid}_${run}_${segment}`
+    return new PostgresStore(parsePostgresURL(url), segment)
+  }
+}
+
+async function dropSchema(store: PostgresStore): Promise<void> {
+  const { default: pg } = await import('pg')
+  const t = store.target
+  const c = new pg.Client({ host: t.host, port: t.port, database: t.database, user: t.user })
+  await c.connect()
+  await c.query(`DROP SCHEMA IF EXISTS "${t.schema}" CASCADE`)
+  await c.end()
+}
 const backends: [string, Make][] = [
   ['baseline: raw files (write+fsync, open per read)', (d) => new RawFiles(d)],
   ['memory', (_d, run) => new MemoryStore(`bench-${process.pid}-${run}`)],
@@ -100,6 +121,9 @@ const backends: [string, Make][] = [
     'sqlite WAL, sync NORMAL (not durable)',
     (d) => new SqliteStore(join(d, 'd.db'), { ...SQLITE_TUNING, synchronous: 'normal' }),
   ],
+  ['postgres (default: 1 MiB segments)', postgres(1 << 20)],
+  ['postgres 256 KiB segments', postgres(256 << 10)],
+  ['postgres 64 KiB segments', postgres(64 << 10)],
 ]
 
 const packs = Array.from({ length: PACKS }, () => randomBytes(PACK))
@@ -122,8 +146,8 @@ interface Figures {
 
 async function measure(make: Make, run: number): Promise<Figures> {
   const dir = mkdtempSync(join(values.dir!, 'plakar-store-bench-'))
+  const store = make(dir, run)
   try {
-    const store = make(dir, run)
     await store.create()
     const mb = (PACKS * PACK) / 1e6
     const put = await seconds(async () => {
@@ -157,6 +181,7 @@ async function measure(make: Make, run: number): Promise<Figures> {
       smallPutOps: SMALL / small,
     }
   } finally {
+    if (store instanceof PostgresStore) await dropSchema(store)
     rmSync(dir, { recursive: true, force: true })
     // Deleting 256 MiB costs the filesystem later (journal, discard): pay it here, untimed,
     // rather than in the next backend's puts (measured: 497 vs 96 MB/s without this).
