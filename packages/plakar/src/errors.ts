@@ -5,7 +5,7 @@
  * stable across releases: it is persisted in logs and callers, scripts and tests branch on it,
  * so a code is never renamed. Its `name` is its class, the failure underneath (if any) is its
  * `cause`, and its message is one line meant for a user. Each layer has its own subclass and
- * code prefix (STORAGE_, REPO_, SNAPSHOT_, MAINT_, CLI_); callers branch on the code.
+ * code prefix (STORAGE_, REPO_, SNAPSHOT_, MAINT_, TRANSFER_, CLI_); callers branch on the code.
  * `isPlakarError(err, code?)` also recognizes an error raised by another copy of the package
  * (src and dist loaded in one process), where `instanceof` fails. Anything else escaping
  * plakar, but a system error (errno), is a bug and shows its stack.
@@ -20,6 +20,7 @@ export type PlakarErrorCode =
   | RepositoryErrorCode
   | SnapshotErrorCode
   | MaintenanceErrorCode
+  | TransferErrorCode
   | CliErrorCode
 
 export class PlakarError extends Error {
@@ -133,6 +134,23 @@ export class MaintenanceError extends PlakarError {
   declare readonly code: MaintenanceErrorCode
 
   constructor(code: MaintenanceErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
+}
+
+// ---- transfer ----
+
+/** Codes clone and sync raise (src/transfer). */
+export type TransferErrorCode =
+  /** The destination holds another repository (another config), or one of its objects differs. */
+  | 'TRANSFER_MISMATCH'
+  /** The source kept changing under the copy (objects deleted as it ran, pass after pass). */
+  | 'TRANSFER_UNSTABLE'
+
+export class TransferError extends PlakarError {
+  declare readonly code: TransferErrorCode
+
+  constructor(code: TransferErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
 }

@@ -18,6 +18,8 @@ export {
   type SnapshotErrorCode,
   StorageError,
   type StorageErrorCode,
+  TransferError,
+  type TransferErrorCode,
 } from './errors.js'
 export { type CreateOptions, type OpenOptions, Repository } from './repository/index.js'
 export {

@@ -1,5 +1,11 @@
-import { defaultCacheDir, type RepositoryConfig, type RepositoryMaintenance } from '../repository/index.js'
+import {
+  defaultCacheDir,
+  type RepositoryConfig,
+  type RepositoryMaintenance,
+  type RepositoryObjects,
+} from '../repository/index.js'
 import type { RestoreRepository } from '../snapshot/index.js'
+import type { Store } from '../storage/index.js'
 import { getPassphrase, type PassphraseIo } from './passphrase.js'
 
 /**
@@ -33,11 +39,15 @@ export interface Io extends PassphraseIo {
 export interface OpenedRepository extends RestoreRepository {
   readonly config: RepositoryConfig
   readonly encrypted: boolean
+  /** The name of its local caches: its id and location (a clone keeps the id). */
+  readonly cacheKey: string
   /** Index objects that could not be read when the repository was opened (damaged). */
   readonly damagedIndexes?: readonly { readonly name: string; readonly error: string }[]
   readonly store: { readonly location: string; readonly concurrency: number }
   /** What check, prune and repair may do (Repository.maintenance). */
   maintenance(): RepositoryMaintenance
+  /** Its objects as stored, each verifiable (Repository.objects): what clone copies. */
+  objects(): RepositoryObjects
   /** The contents of blobs, verified, each or its error (Repository.loadBlobs): prune's repack. */
   loadBlobs(ids: readonly Uint8Array[]): Promise<(Uint8Array | Error)[]>
   /** Removes a snapshot object (rm, keep); its blobs stay until a prune. */
@@ -62,6 +72,8 @@ export interface RepositoryProvider {
       decoders?: number
     },
   ): Promise<OpenedRepository>
+  /** A store by location, not opened (clone's destination). */
+  store(location: string): Store
 }
 
 export class Context {

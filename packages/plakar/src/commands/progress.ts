@@ -26,6 +26,8 @@ export class ProgressLine {
     private readonly counters: ProgressCounters,
     /** Expected total bytes, for the ETA; undefined while unknown (asked at every redraw). */
     private readonly total: () => number | undefined,
+    /** What `files` counts, as the line names it. */
+    private readonly unit = 'files',
   ) {}
 
   start(): this {
@@ -49,7 +51,7 @@ export class ProgressLine {
     const elapsed = Math.max((now - this.started) / 1000, 0.001)
     const c = this.counters
     const rate = c.bytes / elapsed
-    let line = `${this.verb}: ${c.files} files, ${humanSize(c.bytes)}, ${humanSize(Math.round(rate))}/s`
+    let line = `${this.verb}: ${c.files} ${this.unit}, ${humanSize(c.bytes)}, ${humanSize(Math.round(rate))}/s`
     const total = this.total()
     if (total !== undefined && total > 0 && rate > 0) {
       const pct = Math.min(100, Math.floor((c.bytes / total) * 100))

@@ -1,5 +1,6 @@
 import { cat } from './cat.js'
 import { checkCommand } from './check.js'
+import { cloneCommand } from './clone.js'
 import type { AnyCommand } from './command.js'
 import { create } from './create.js'
 import { diff } from './diff.js'
@@ -30,6 +31,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   keep,
   pruneCommand,
   repairCommand,
+  cloneCommand,
   server,
   version,
 ]

@@ -25,4 +25,5 @@ export const repositories: RepositoryProvider = {
     const store = openStore(location)
     return closing(store, () => Repository.open(store, { ...opts, ownsStore: true }))
   },
+  store: openStore,
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { promises as fsp, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +39,15 @@ import type { BlobLocation, BlobType } from './types.js'
 const SCHEMA_VERSION = 4
 
 /** `${XDG_CACHE_HOME:-~/.cache}/plakar` in the environment `env` (the CLI's). */
+/**
+ * The name of a repository's caches: its id and a digest of its location. A clone keeps the
+ * id, and two copies must neither share a cache (one's index is not the other's) nor reset
+ * each other's; a location is the store's normalised URL, so every way of writing it agrees.
+ */
+export function cacheKey(repositoryId: string, location: string): string {
+  return `${repositoryId}-${createHash('sha256').update(location).digest('hex').slice(0, 16)}`
+}
+
 export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'plakar')
 }
@@ -142,14 +151,17 @@ export class LocalCache {
     this.stmts = prepare(this.db)
   }
 
-  /** Opens (creating) the cache of repository `id`; cacheDir null = a temporary one. */
-  static open(repositoryId: string, cacheDir: string | null): LocalCache {
+  /**
+   * Opens (creating) the cache named `key` (cacheKey: the repository's id and location);
+   * cacheDir null = a temporary one.
+   */
+  static open(key: string, cacheDir: string | null): LocalCache {
     if (cacheDir === null) {
       const dir = mkdtempSync(join(tmpdir(), 'plakar-cache-'))
-      return new LocalCache(join(dir, `${repositoryId}.db`), dir)
+      return new LocalCache(join(dir, `${key}.db`), dir)
     }
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
-    return new LocalCache(join(cacheDir, `${repositoryId}.db`), null)
+    return new LocalCache(join(cacheDir, `${key}.db`), null)
   }
 
   /** The index epoch (see above). */

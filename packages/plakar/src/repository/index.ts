@@ -6,6 +6,7 @@
  * - SealedBatch: blobs read out of packs in one go (Repository.fetchBlobs), opened on this
  *   thread or on a worker of a BlobPool (Repository.blobPool): the one read path.
  * - RepositoryMaintenance: what check, prune and repair may do (Repository.maintenance).
+ * - RepositoryObjects: its objects as stored, each verifiable, for a clone (Repository.objects).
  * - BlobWriter: the one write path. Puts bytes (tree blobs) and sources a layer above
  *   opens (Source: the snapshot layer's files), chunked, named, deduplicated, compressed and
  *   encrypted on worker threads, into packs, then publishes index objects.
@@ -22,6 +23,7 @@ export { DEFAULT_CHUNKING, DEFAULT_PACK_SIZE, FORMAT_VERSION } from './config.js
 export { INDEX_BLOBS, INDEX_PACKS } from './limits.js'
 export { type Lock, type LockInfo, type LockKind, REFRESH_MS, STALE_MS } from './locks.js'
 export type { RepositoryMaintenance } from './maintenance.js'
+export { COPIED_KINDS, type CopiedKind, type RepositoryObjects } from './objects.js'
 export type { PackerStats } from './packer.js'
 export { defaultCpus, type FileResult } from './pipeline.js'
 export { type RebuildResult, readPackEntries } from './rebuild.js'

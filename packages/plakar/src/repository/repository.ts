@@ -14,11 +14,12 @@ import type { Store } from '../storage/store.js'
 import { envelopeFor } from './blob-opener.js'
 import { BlobPool, type BlobPoolOptions } from './blob-pool.js'
 import { RepositoryBlobWriter, type WriterOptions } from './blob-writer.js'
-import { defaultCacheDir, LocalCache } from './cache.js'
+import { cacheKey, defaultCacheDir, LocalCache } from './cache.js'
 import { checkConfig, encodeConfig, newConfig, parseConfig } from './config.js'
 import { Decoder } from './decoder.js'
 import { Lock, listDoomNames, readDoom } from './locks.js'
 import { maintenanceAccess, type RepositoryMaintenance } from './maintenance.js'
+import { objectsAccess, type RepositoryObjects } from './objects.js'
 import { PackReader } from './pack-reader.js'
 import { type RebuildResult, rebuildIndex } from './rebuild.js'
 import { fetchIds, fetchSealed, type LocatedBlob, type OpenBlob, type SealedBatch } from './sealed-batch.js'
@@ -88,6 +89,8 @@ export class Repository {
   private constructor(
     readonly store: Store,
     readonly config: RepositoryConfig,
+    /** The config object as stored: what the keys are bound to, and what a clone copies. */
+    private readonly configBytes: Uint8Array,
     private readonly keys: MasterKeys | null,
     private readonly envelope: Envelope,
     /** The local cache: the union of the index objects (cache.ts). */
@@ -109,6 +112,11 @@ export class Repository {
 
   get encrypted(): boolean {
     return this.keys !== null
+  }
+
+  /** What this repository's local caches are named by: its id and its location (cache.ts). */
+  get cacheKey(): string {
+    return cacheKey(this.config.id, this.store.location)
   }
 
   static async create(store: Store, opts: CreateOptions): Promise<Repository> {
@@ -144,7 +152,7 @@ export class Repository {
       if (isPlakarError(err, 'STORAGE_EXISTS')) throw exists(err)
       throw err
     }
-    return Repository.assemble(store, config, master, opts)
+    return Repository.assemble(store, config, configBytes, master, opts)
   }
 
   static async open(store: Store, opts: OpenOptions): Promise<Repository> {
@@ -174,12 +182,13 @@ export class Repository {
       if (!master) throw new RepositoryError('REPO_BAD_PASSPHRASE', 'wrong passphrase for this repository')
     }
     checkConfig(config)
-    return Repository.assemble(store, config, master, opts)
+    return Repository.assemble(store, config, configBytes, master, opts)
   }
 
   private static async assemble(
     store: Store,
     config: RepositoryConfig,
+    configBytes: Uint8Array,
     master: Buffer | null,
     opts: CreateOptions | OpenOptions,
   ): Promise<Repository> {
@@ -190,10 +199,14 @@ export class Repository {
       idKey: keys?.id ?? null,
       compression: config.compression,
     })
-    const cache = LocalCache.open(config.id, cacheDir === undefined ? defaultCacheDir() : cacheDir)
+    const cache = LocalCache.open(
+      cacheKey(config.id, store.location),
+      cacheDir === undefined ? defaultCacheDir() : cacheDir,
+    )
     const repo = new Repository(
       store,
       config,
+      configBytes,
       keys,
       envelope,
       cache,
@@ -525,6 +538,12 @@ export class Repository {
   async deleteSnapshot(uuid: string): Promise<void> {
     this.check()
     await this.store.delete('snapshot', snapshotName(uuid))
+  }
+
+  /** Its objects as stored, each verifiable before it is copied elsewhere (objects.ts). */
+  objects(): RepositoryObjects {
+    this.check()
+    return objectsAccess(this.store, this.envelope, this.configBytes)
   }
 
   /** What maintenance may do to this repository (see maintenance.ts). */

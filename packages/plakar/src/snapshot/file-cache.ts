@@ -108,8 +108,11 @@ export class FileCache {
   }
 
   /** The file cache of `repository` in the cache directory `dir`, beside its local cache. */
-  static forRepository(dir: string, repository: { readonly id: string; indexEpoch(): string }): FileCache {
-    return FileCache.open(dir, `${repository.id}-files`, () => repository.indexEpoch())
+  static forRepository(
+    dir: string,
+    repository: { readonly cacheKey: string; indexEpoch(): string },
+  ): FileCache {
+    return FileCache.open(dir, `${repository.cacheKey}-files`, () => repository.indexEpoch())
   }
 
   /**

@@ -294,9 +294,9 @@ describe.each([
       cacheDir: null,
       ownsStore: true,
     })
-    const id = r.id
+    const key = r.cacheKey
     await r.close()
-    const files = FileCache.open(join(work, 'cache', 'plakar'), `${id}-files`)
+    const files = FileCache.open(join(work, 'cache', 'plakar'), `${key}-files`)
     const dir = Buffer.from(join(src, 'a'))
     const records = [...files.dir(dir).files].map(([n, rec]) => [Buffer.from(n, 'latin1'), rec] as const)
     const victim = records.find(([n]) => n.toString() === 'f1.bin')

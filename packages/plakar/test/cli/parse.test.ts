@@ -9,6 +9,9 @@ import { captureIo } from './capture.js'
 const nowhere: RepositoryProvider = {
   create: () => Promise.reject(new Error('not reached')),
   open: () => Promise.reject(new Error('not reached')),
+  store: () => {
+    throw new Error('not reached')
+  },
 }
 
 async function run(...argv: string[]) {
