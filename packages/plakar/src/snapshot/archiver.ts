@@ -91,11 +91,17 @@ export async function archive(repository: SnapshotRepository, opts: ArchiveOptio
   // Before any lookup, the file cache's included: the lock's sync brings in a prune's doom
   // lists, and changes the epoch the file cache trusts if there are new ones.
   const lock = await repository.lockForWrite()
+  let header: SnapshotHeader
   try {
-    return await archiveLocked(repository, opts, started, tree, lock)
-  } finally {
-    await lock.release()
+    header = await archiveLocked(repository, opts, started, tree, lock)
+  } catch (err) {
+    // The failure that stopped the push is the one to report: the medium that failed it
+    // often fails the release too (the lock then goes stale on its own).
+    await lock.release().catch(() => {})
+    throw err
   }
+  await lock.release()
+  return header
 }
 
 async function archiveLocked(

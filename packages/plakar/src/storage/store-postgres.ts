@@ -311,6 +311,10 @@ export class PostgresStore implements Store {
       })
       // An idle connection the server drops is reported here; the next request reconnects.
       pool.on('error', () => undefined)
+      // A connection checked out (a put's transaction) that the server drops emits 'error'
+      // on its client, which would end the process unhandled; the request it serves fails
+      // on its own, with the driver's message, and the broken client is not reused.
+      pool.on('connect', (client) => client.on('error', () => undefined))
       return pool
     })
     return this.#pool

@@ -21,7 +21,10 @@ const asRoot = process.getuid?.() === 0
 export interface Replica {
   /** postgres:// URLs of the primary and the standby, database `postgres`, no schema. */
   readonly primary: string
+  /** Empty when started without a standby. */
   readonly standby: string
+  /** Restarts the primary (pg_ctl restart -m fast: connections are cut, as a crash would). */
+  restartPrimary(): Promise<void>
   /** Resolves once the standby has replayed everything the primary had written. */
   caughtUp(): Promise<void>
   stop(): Promise<void>
@@ -43,7 +46,8 @@ function freePort(): Promise<number> {
   })
 }
 
-export async function startReplica(): Promise<Replica> {
+/** A primary, and its hot standby unless `standby` is false. */
+export async function startReplica(opts: { standby?: boolean } = {}): Promise<Replica> {
   const dir = fs.mkdtempSync(join(tmpdir(), 'plakar-pg-replica-'))
   if (asRoot) fs.chownSync(dir, Number((await run('id', ['-u', 'postgres'])).stdout), 0)
   const primaryDir = join(dir, 'primary')
@@ -63,6 +67,7 @@ export async function startReplica(): Promise<Replica> {
     )
     await pg('pg_ctl', ['-D', primaryDir, '-w', '-t', '120', '-l', join(dir, 'primary.log'), 'start'])
     started.push(primaryDir)
+    if (opts.standby === false) return cluster(primaryDir, dir, p1, undefined, stop)
     await pg('pg_basebackup', [
       '-h',
       '127.0.0.1',
@@ -84,12 +89,36 @@ export async function startReplica(): Promise<Replica> {
     await stop()
     throw err
   }
+  return cluster(primaryDir, dir, p1, p2, stop)
+}
+
+function cluster(
+  primaryDir: string,
+  dir: string,
+  p1: number,
+  p2: number | undefined,
+  stop: () => Promise<void>,
+): Replica {
   const primary = `postgres://postgres@127.0.0.1:${p1}/postgres`
-  const standby = `postgres://postgres@127.0.0.1:${p2}/postgres`
+  const standby = p2 === undefined ? '' : `postgres://postgres@127.0.0.1:${p2}/postgres`
   return {
     primary,
     standby,
     stop,
+    restartPrimary: async () => {
+      await pg('pg_ctl', [
+        '-D',
+        primaryDir,
+        '-w',
+        '-t',
+        '120',
+        '-m',
+        'fast',
+        '-l',
+        join(dir, 'primary.log'),
+        'restart',
+      ])
+    },
     caughtUp: async () => {
       const lsn = await withClient(
         async (c) => (await c.query('SELECT pg_current_wal_lsn() AS l')).rows[0].l,
