@@ -1,9 +1,12 @@
 /**
- * plakar:// over loopback against a local repository and against restic's REST protocol,
- * side by side in one run, on the tree/ part of corpus.ts's corpus:
+ * plakar's remote backends, plakar:// over loopback and postgres://, against a local
+ * repository and against restic's REST protocol, side by side in one run, on the tree/
+ * part of corpus.ts's corpus:
  *
  *   local     plakar on fs:///...            push, then pull into a tmpfs
  *   plakar:// plakar on plakar://127.0.0.1   push, then pull, through `plakar server` (fs)
+ *   postgres  plakar on postgres://...       push, then pull, into a schema of the machine's
+ *             PostgreSQL (--postgres URL; its own buffers are not dropped, only the page cache)
  *   rest      restic -r rest:http://127.0.0.1 backup, then restore, through
  *             `rclone serve restic --append-only` (plain HTTP, restic's REST server)
  *
@@ -12,7 +15,7 @@
  * CPU and peak RSS come from GNU time; a server's peak RSS is the sum of VmHWM over its
  * processes (for plakar: parent, listener, sessions, storage), read just before it stops.
  *
- *   pnpm bench:server [--scale 1] [--runs 3] [--work DIR] [--seed 1]
+ *   pnpm bench:server [--scale 1] [--runs 3] [--work DIR] [--seed 1] [--postgres URL]
  *
  * Needs root (drop caches; the server's jails), restic, rclone and GNU time
  * (apt-get install -y restic rclone time), and a built plakar.
@@ -29,7 +32,7 @@ import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './me
 import { median, ratioCells, tableHead } from './report.js'
 import { plakarCli } from './tools/plakar.js'
 
-const SETUPS = ['local', 'plakar://', 'rest'] as const
+const SETUPS = ['local', 'plakar://', 'postgres', 'rest'] as const
 type Setup = (typeof SETUPS)[number]
 const TOKEN = 'bench-token-0123456789abcdef'
 const PASSPHRASE = 'bench-passphrase'
@@ -55,6 +58,7 @@ const { values } = parseOrExit('bench:server', () =>
       scale: { type: 'string', default: '1' },
       runs: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
+      postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
       work: {
         type: 'string',
         default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
@@ -154,6 +158,14 @@ function startDaemon(cmd: string, args: string[], env: Record<string, string>, n
   return { child, log: () => fs.readFileSync(log, 'utf8') }
 }
 
+/** The benchmark's schemas are its own: dropped before and after each run (psql). */
+function dropSchema(schema: string): void {
+  const r = spawnSync('psql', [values.postgres, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], {
+    encoding: 'utf8',
+  })
+  if (r.status !== 0) fail(`psql ${values.postgres}: ${r.stderr.trim()}`)
+}
+
 async function runSetup(setup: Setup, run: number): Promise<Sample> {
   const sample: Sample = { setup, run }
   const dir = path.join(setup === 'plakar://' ? jails : work, 'server-runs', setup.replace(/\W/g, ''))
@@ -175,6 +187,11 @@ async function runSetup(setup: Setup, run: number): Promise<Sample> {
   let server: ReturnType<typeof startDaemon> | undefined
   try {
     let location = `fs://${path.join(dir, 'repo')}`
+    const schema = `plakar_bench_${process.pid}_${run}`
+    if (setup === 'postgres') {
+      location = `${values.postgres}?schema=${schema}`
+      dropSchema(schema)
+    }
     if (setup === 'plakar://') {
       const port = await freePort()
       server = startDaemon(
@@ -233,6 +250,7 @@ async function runSetup(setup: Setup, run: number): Promise<Sample> {
         (sample.serverRss ? `, server peak RSS ${(sample.serverRss / 1e6).toFixed(0)} MB` : ''),
     )
   } finally {
+    if (setup === 'postgres') dropSchema(`plakar_bench_${process.pid}_${run}`)
     if (server) await stop(server.child)
     fs.rmSync(target, { recursive: true, force: true })
     fs.rmSync(dir, { recursive: true, force: true })
@@ -267,18 +285,21 @@ const lines = [
     '',
     'local fs',
     'plakar://',
+    'postgres',
     'restic REST (rclone)',
     'plakar:// / local',
+    'postgres / local',
     'plakar:// / restic',
   ]),
 ]
 for (const [label, f, digits] of rows) {
   const l = med('local', f)
   const p = med('plakar://', f)
+  const g = med('postgres', f)
   const r = med('rest', f)
   const cell = (v: number) => (Number.isFinite(v) ? v.toFixed(digits) : '-')
   lines.push(
-    `| ${label} | ${cell(l)} | ${cell(p)} | ${cell(r)} | ${(p / l).toFixed(2)} | ${(p / r).toFixed(2)} |`,
+    `| ${label} | ${cell(l)} | ${cell(p)} | ${cell(g)} | ${cell(r)} | ${(p / l).toFixed(2)} | ${(g / l).toFixed(2)} | ${(p / r).toFixed(2)} |`,
   )
 }
 const pushLocal = med('plakar://', pushRate) / med('local', pushRate)
@@ -290,6 +311,8 @@ lines.push(
   `| plakar:// push vs local | ${ratioCells(pushLocal, { ratio: 0.85, higherIsBetter: true }).join(' | ')} |`,
   `| plakar:// pull vs local | ${ratioCells(pullLocal, { ratio: 0.85, higherIsBetter: true }).join(' | ')} |`,
   `| plakar:// push vs restic REST | ${ratioCells(pushRest, { ratio: 1.5, higherIsBetter: true }).join(' | ')} |`,
+  `| postgres push vs local | ${ratioCells(med('postgres', pushRate) / med('local', pushRate), { ratio: 0.7, higherIsBetter: true }).join(' | ')} |`,
+  `| postgres pull vs local | ${ratioCells(med('postgres', pullRate) / med('local', pullRate), { ratio: 0.7, higherIsBetter: true }).join(' | ')} |`,
 )
 const report = lines.join('\n')
 console.log(report)

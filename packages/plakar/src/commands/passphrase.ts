@@ -14,34 +14,46 @@ export interface PassphraseIo {
   readonly stderr: NodeJS.WritableStream
 }
 
+/**
+ * Which passphrase: the repository's (the default), or another's, such as sync's peer
+ * (`PLAKAR_PEER_PASSPHRASE`, `-peer-keyfile`, prompted as "peer passphrase").
+ */
+export interface PassphraseSource {
+  readonly variable: string
+  readonly flag: string
+  readonly label: string
+}
+const OWN: PassphraseSource = { variable: 'PLAKAR_PASSPHRASE', flag: '-keyfile', label: 'passphrase' }
+
 export async function getPassphrase(
   io: PassphraseIo,
   keyfile: string | undefined,
-  opts: { confirm: boolean },
+  opts: { confirm: boolean; source?: PassphraseSource },
 ): Promise<Uint8Array> {
+  const { variable, flag, label } = opts.source ?? OWN
   if (keyfile !== undefined) {
     let text: string
     try {
       text = readFileSync(keyfile, 'utf8')
     } catch (err) {
-      throw new CliError('CLI_FILE', `-keyfile ${keyfile}: ${errnoText(err)}`)
+      throw new CliError('CLI_FILE', `${flag} ${keyfile}: ${errnoText(err)}`)
     }
     const line = text.split(/\r?\n/)[0] ?? ''
-    if (line === '') throw new CliError('CLI_PASSPHRASE', `-keyfile ${keyfile}: the file is empty`)
+    if (line === '') throw new CliError('CLI_PASSPHRASE', `${flag} ${keyfile}: the file is empty`)
     return Buffer.from(line)
   }
-  const env = io.env.PLAKAR_PASSPHRASE
+  const env = io.env[variable]
   if (env !== undefined && env !== '') return Buffer.from(env)
   if (!io.stdin.isTTY || io.stdin.setRawMode === undefined) {
     throw new CliError(
       'CLI_PASSPHRASE',
-      'no passphrase: set PLAKAR_PASSPHRASE, use -keyfile FILE, or run on a terminal',
+      `no ${label}: set ${variable}, use ${flag} FILE, or run on a terminal`,
     )
   }
-  const first = await prompt(io, 'passphrase: ')
-  if (first.length === 0) throw new CliError('CLI_PASSPHRASE', 'empty passphrase')
+  const first = await prompt(io, `${label}: `)
+  if (first.length === 0) throw new CliError('CLI_PASSPHRASE', `empty ${label}`)
   if (opts.confirm) {
-    const again = await prompt(io, 'passphrase (again): ')
+    const again = await prompt(io, `${label} (again): `)
     if (!Buffer.from(first).equals(Buffer.from(again)))
       throw new CliError('CLI_PASSPHRASE', 'passphrases do not match')
   }

@@ -14,6 +14,7 @@ import { push } from './push.js'
 import { repairCommand } from './repair.js'
 import { rm } from './rm.js'
 import { server } from './server.js'
+import { syncCommand } from './sync.js'
 import { version } from './version.js'
 
 /** Every command but help (help.ts lists these and itself), in the order help shows them. */
@@ -32,6 +33,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   pruneCommand,
   repairCommand,
   cloneCommand,
+  syncCommand,
   server,
   version,
 ]

@@ -7,7 +7,16 @@ import {
   type SnapshotFilter,
 } from '../maintenance/index.js'
 import { listHeaders, type SnapshotHeader } from '../snapshot/index.js'
-import { type Command, EXIT, flagBool, flagList, flagString, type ParsedArgs, usageError } from './command.js'
+import {
+  type Command,
+  EXIT,
+  type FlagSpec,
+  flagBool,
+  flagList,
+  flagString,
+  type ParsedArgs,
+  usageError,
+} from './command.js'
 import type { Context, OpenedRepository } from './context.js'
 import { snapshotLine } from './format.js'
 
@@ -81,7 +90,19 @@ async function matchRef(
   return matches[0] ?? null
 }
 
-/** The filter flags rm shares with keep: -older, -tag, -host. */
+/** The filter flags rm shares with keep and sync: -older, -tag, -host. */
+export const FILTER_FLAGS: readonly FlagSpec[] = [
+  { name: 'older', kind: 'string', arg: 'DURATION', help: 'only snapshots older than DURATION' },
+  { name: 'tag', kind: 'list', arg: 'TAG', help: 'only snapshots with this tag (repeatable: all of them)' },
+  {
+    name: 'host',
+    kind: 'list',
+    arg: 'HOST',
+    help: 'only snapshots from this host (repeatable: any of them)',
+  },
+]
+
+/** The filter flags' values (FILTER_FLAGS). */
 export function parseFilter(command: string, p: ParsedArgs): SnapshotFilter {
   const older = flagString(p, 'older')
   let age: Duration | undefined
@@ -115,14 +136,7 @@ after an interruption, run the same command again. -dry-run prints what would go
   exit: ['1  a SNAPSHOT named no snapshot (the others were removed)'],
   flags: [
     { name: 'dry-run', kind: 'bool', help: 'print what would be removed, remove nothing' },
-    { name: 'older', kind: 'string', arg: 'DURATION', help: 'only snapshots older than DURATION' },
-    { name: 'tag', kind: 'list', arg: 'TAG', help: 'only snapshots with this tag (repeatable: all of them)' },
-    {
-      name: 'host',
-      kind: 'list',
-      arg: 'HOST',
-      help: 'only snapshots from this host (repeatable: any of them)',
-    },
+    ...FILTER_FLAGS,
   ],
   parse(p) {
     const filter = parseFilter('rm', p)

@@ -9,7 +9,7 @@ import type { BlobType } from './types.js'
  *
  * CONTRACT
  * - add() appends a sealed blob to the open pack; when the pack reaches `packSize` it is put
- *   to the store in the background (at most MAX_PUTS at once; `writable()` waits for room,
+ *   to the store in the background (at most the store's `largePuts` at once; `writable()` waits for room,
  *   which is how the pipeline feels the storage's speed).
  * - Index objects are written only after every pack they name is durable; once one is
  *   written its entries go to the local cache and leave memory. One is written at every
@@ -20,9 +20,9 @@ import type { BlobType } from './types.js'
  *   packs durable but not yet indexed), so this writer never stores a blob twice.
  * - The first storage failure is kept and thrown by every later writable()/flush().
  */
-// One pack put in flight while the next fills: every pack in flight is a buffer held, and the
-// peak memory of a backup is what users see first. (A network store may want 2-4.)
-const MAX_PUTS = 1
+// The store says how many pack puts to keep in flight while the next pack fills (largePuts):
+// every pack in flight is a buffer held, and the peak memory of a backup is what users see
+// first, so local media say 1; a store behind a round trip says more.
 const INDEX_EVERY = 32
 
 export interface PackerStats {
@@ -46,6 +46,7 @@ export class Packer {
   private indexing: Promise<void> = Promise.resolve()
   private failure: unknown = undefined
   readonly stats: PackerStats = { packs: 0, indexes: 0, blobs: 0, bytes: 0 }
+  private readonly maxPuts: number
 
   constructor(
     private readonly store: Store,
@@ -54,6 +55,7 @@ export class Packer {
     private readonly packSize: number,
     private readonly beforeIndex?: () => Promise<void>,
   ) {
+    this.maxPuts = Math.max(1, Math.floor(store.largePuts))
     // Room for the pack header after the blobs (a bigger header is joined by a copy).
     this.bufferSize = packSize + Math.max(64 << 10, packSize >> 4)
   }
@@ -85,7 +87,7 @@ export class Packer {
 
   /** Resolves when another pack may be started; rejects with the first storage failure. */
   async writable(): Promise<void> {
-    while (this.puts.size >= MAX_PUTS && this.failure === undefined) await Promise.race(this.puts)
+    while (this.puts.size >= this.maxPuts && this.failure === undefined) await Promise.race(this.puts)
     if (this.failure !== undefined) throw this.failure
   }
 
@@ -113,7 +115,7 @@ export class Packer {
     const put = this.store.put('pack', pack.name, pack.bytes).then(
       () => {
         // Durable: the store keeps no reference to what it was given, so reuse the buffer.
-        if (inPlace && reusable && this.spare.length < MAX_PUTS) this.spare.push(own)
+        if (inPlace && reusable && this.spare.length < this.maxPuts) this.spare.push(own)
         this.stats.packs++
         this.durable.push({ pack: pack.name, entries })
         this.durableBlobs += entries.length

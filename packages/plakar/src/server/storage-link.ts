@@ -85,6 +85,7 @@ export type Query = (type: number, payload: Uint8Array) => Promise<{ type: numbe
 export class LinkedStore implements Store {
   readonly location = 'repository'
   readonly concurrency = 8
+  readonly largePuts = 2
 
   constructor(private readonly query: Query) {}
 

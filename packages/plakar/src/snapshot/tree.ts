@@ -28,7 +28,7 @@ export class DirWriter {
   private last: Buffer | null = null
   private readonly refs: PageRef[] = []
 
-  constructor(private readonly writer: SnapshotBlobWriter) {}
+  constructor(private readonly writer: Pick<SnapshotBlobWriter, 'putBlob'>) {}
 
   async add(e: Entry): Promise<void> {
     if (this.last !== null && Buffer.compare(this.last, e.name) >= 0) {
@@ -108,7 +108,7 @@ function leafPage(entries: readonly Uint8Array[]): Uint8Array {
 
 /** Store a file's chunk ids inline or, past INLINE_CHUNKS, in chunk-list blobs. */
 export async function makeContent(
-  writer: SnapshotBlobWriter,
+  writer: Pick<SnapshotBlobWriter, 'putBlob'>,
   chunks: readonly Uint8Array[],
 ): Promise<Content> {
   const ids = chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))

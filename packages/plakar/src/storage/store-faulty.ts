@@ -66,6 +66,10 @@ export class FaultyStore implements Store {
     return this.inner.concurrency
   }
 
+  get largePuts(): number {
+    return this.inner.largePuts
+  }
+
   inject(fault: Fault): void {
     if (fault.action === 'truncate' && fault.method !== 'put')
       throw new TypeError('a truncate fault needs method: put')

@@ -55,6 +55,8 @@ export class FsStore implements Store {
    * only queue there, ahead of the zlib, crypto and dns work that shares the pool.
    */
   readonly concurrency = 8
+  /** A pack's put (write, fsync, link) costs less than filling the next one. */
+  readonly largePuts = 1
   readonly root: string
   readonly #dirsMade = new Set<string>()
   /** Objects never change once named, so their fds can be kept (see fd-cache.ts). */

@@ -18,6 +18,7 @@ export class MemoryStore implements Store {
   readonly location: string
   /** Every call is one synchronous step: in-flight requests only bound the buffers held. */
   readonly concurrency = 256
+  readonly largePuts = 1
   readonly #name: string
   #closed = false
 

@@ -21,6 +21,10 @@ export class ReadOnlyStore implements Store {
     return this.inner.concurrency
   }
 
+  get largePuts(): number {
+    return this.inner.largePuts
+  }
+
   async create(): Promise<void> {
     throw this.#refuse('create a repository')
   }

@@ -134,6 +134,8 @@ export class SqliteStore implements Store {
    * are served one after another whatever the caller keeps in flight.
    */
   readonly concurrency = 1
+  /** One connection: puts are serialised anyway. */
+  readonly largePuts = 1
   readonly path: string
   readonly #tuning: SqliteTuning
   #conn: Connection | undefined

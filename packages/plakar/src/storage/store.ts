@@ -57,6 +57,10 @@
  *   integer, constant for the store's life. A caller that wants throughput keeps about that
  *   many in flight; more only queue (holding their buffers) and fewer leave the medium idle.
  *   It is advice, not a limit: any number of calls may be pending, and all of the above holds.
+ * - largePuts is how many puts of large objects (packs) a writer should keep in flight: a
+ *   positive integer, constant for the store's life, at most `concurrency`. Each holds its
+ *   buffer, so it is 1 where a put costs less than filling the next pack (local media), and
+ *   more where each put waits on a round trip to a server. Advice too, like concurrency.
  *
  * Kinds are a closed set so that a backend can map each to a table or folder.
  */
@@ -78,6 +82,8 @@ export interface Store {
   readonly location: string
   /** How many requests are worth keeping in flight (see the CONTRACT). */
   readonly concurrency: number
+  /** How many large puts are worth keeping in flight (see the CONTRACT). */
+  readonly largePuts: number
   /**
    * Create the location (empty). Fails with STORAGE_EXISTS if a repository store is there
    * (perhaps half created: a caller may then resume), and with STORAGE_BAD_LOCATION if

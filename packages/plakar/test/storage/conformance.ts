@@ -455,18 +455,21 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
     })
 
     describe('concurrency and decorators', () => {
-      it('concurrency is a positive integer, the same for every instance of a location', async () => {
+      it('concurrency and largePuts are positive integers, largePuts at most concurrency, the same for every instance of a location', async () => {
         const store = await fresh()
         expect(Number.isInteger(store.concurrency) && store.concurrency > 0, `${store.concurrency}`).toBe(
           true,
         )
+        expect(Number.isInteger(store.largePuts) && store.largePuts > 0, `${store.largePuts}`).toBe(true)
+        expect(store.largePuts).toBeLessThanOrEqual(store.concurrency)
         const other = openStore(store.location)
         expect(other.concurrency).toBe(store.concurrency)
+        expect(other.largePuts).toBe(store.largePuts)
         await store.close()
         await other.close()
       })
 
-      it('ReadOnlyStore and FaultyStore forward location, concurrency and listings whole', async () => {
+      it('ReadOnlyStore and FaultyStore forward location, concurrency, largePuts and listings whole', async () => {
         const store = await fresh()
         await store.put('pack', 'ab', Buffer.from('x'))
         await store.put('pack', 'cd', Buffer.from('yy'))
@@ -474,6 +477,7 @@ export function storeConformance(backend: string, options: ConformanceOptions): 
         for (const decorated of [new ReadOnlyStore(store), new FaultyStore(store)]) {
           expect(decorated.location).toBe(store.location)
           expect(decorated.concurrency).toBe(store.concurrency)
+          expect(decorated.largePuts).toBe(store.largePuts)
           expect(await infos(decorated, 'pack')).toEqual(listed)
         }
         await store.close()

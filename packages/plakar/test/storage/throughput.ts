@@ -47,6 +47,7 @@ const PACK = 16 << 20
 class RawFiles implements Store {
   readonly location: string
   readonly concurrency = 8
+  readonly largePuts = 1
   constructor(readonly dir: string) {
     this.location = `raw://${dir}`
   }

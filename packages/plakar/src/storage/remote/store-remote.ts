@@ -415,6 +415,8 @@ export class RemoteStore implements Store {
   readonly location: string
   /** Measured on loopback: 8 to 32 in flight restore alike once answers are not delayed. */
   readonly concurrency = 16
+  /** A put waits for the server's durable answer: the next one's bytes stream meanwhile. */
+  readonly largePuts = 2
   readonly transport: Transport
   readonly #opts: RemoteOptions
   #conn: Connection | undefined

@@ -1,0 +1,197 @@
+/**
+ * plakar clone against restic copy, side by side in one run, on corpus.ts's corpus: each
+ * tool first backs up the tree twice (original, then modified variant) into a local
+ * repository, untimed; then each run copies the whole repository into a fresh one:
+ *
+ *   clone fs        plakar on fs:///src clone fs:///dst
+ *   clone postgres  plakar on fs:///src clone postgres://... (a schema of --postgres)
+ *   restic copy     restic -r dst copy --from-repo src   (dst made with --copy-chunker-params,
+ *                   so that it deduplicates as the source does)
+ *
+ * Throughput is the corpus's bytes (both snapshots' trees, as backed up) per second: the
+ * same work for every tool. The page cache is dropped before each timed step; setups
+ * alternate their order from run to run.
+ *
+ *   pnpm bench:transfer [--scale 1] [--runs 3] [--work DIR] [--seed 1] [--postgres URL]
+ *
+ * Needs root (drop caches), restic, psql and GNU time, and a built plakar.
+ */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { parseOrExit, scriptArgs } from './args.js'
+import { benchCorpus } from './corpus.js'
+import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './measure.js'
+import { median, ratioCells, tableHead } from './report.js'
+import { plakarCli } from './tools/plakar.js'
+
+const SETUPS = ['clone fs', 'clone postgres', 'restic copy'] as const
+type Setup = (typeof SETUPS)[number]
+const PASSPHRASE = 'bench-passphrase'
+
+function fail(message: string): never {
+  console.error(`bench:transfer: ${message}`)
+  process.exit(2)
+}
+
+const { values } = parseOrExit('bench:transfer', () =>
+  parseArgs({
+    args: scriptArgs(),
+    options: {
+      scale: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '3' },
+      seed: { type: 'string', default: '1' },
+      postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
+      work: {
+        type: 'string',
+        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
+      },
+    },
+  }),
+)
+const scale = Number(values.scale)
+const runs = Number(values.runs)
+const seed = Number(values.seed)
+if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
+if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
+const cli = plakarCli() ?? fail('build plakar first: pnpm --filter @poolp/plakar build')
+if (!fs.existsSync(GNU_TIME)) fail('GNU time is missing: apt-get install -y time')
+if (spawnSync('restic', ['version'], { stdio: 'ignore' }).status !== 0)
+  fail('restic is missing: apt-get install -y restic')
+
+const work = path.resolve(values.work)
+const corpus = benchCorpus(work, seed, scale)
+const tree = path.join(corpus.root, 'tree')
+const base = path.join(work, 'transfer')
+const logs = path.join(base, 'logs')
+fs.rmSync(base, { recursive: true, force: true })
+fs.mkdirSync(logs, { recursive: true })
+const home = path.join(base, 'home')
+fs.mkdirSync(home)
+const plakarEnv = { PLAKAR_PASSPHRASE: PASSPHRASE, HOME: home, XDG_CACHE_HOME: path.join(home, 'cache') }
+const resticEnv = {
+  RESTIC_PASSWORD: PASSPHRASE,
+  RESTIC_FROM_PASSWORD: PASSPHRASE,
+  RESTIC_CACHE_DIR: path.join(home, 'restic-cache'),
+  HOME: home,
+}
+const plakarSrc = path.join(base, 'plakar-src')
+const resticSrc = path.join(base, 'restic-src')
+const log = (name: string) => path.join(logs, `${name}.log`)
+
+function dropSchema(schema: string): void {
+  const r = spawnSync('psql', [values.postgres, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], {
+    encoding: 'utf8',
+  })
+  if (r.status !== 0) fail(`psql ${values.postgres}: ${r.stderr.trim()}`)
+}
+
+// The two source repositories, each with the same two backups.
+let bytes = 0
+await measure(
+  { cmd: process.execPath, args: [cli, 'on', plakarSrc, 'create'], env: plakarEnv },
+  log('plakar-create'),
+)
+await measure({ cmd: 'restic', args: ['-r', resticSrc, 'init'], env: resticEnv }, log('restic-init'))
+for (const variant of ['original', 'modified'] as const) {
+  corpus.setVariant(variant)
+  bytes += treeBytes(tree)
+  await measure(
+    { cmd: process.execPath, args: [cli, 'on', plakarSrc, 'push', tree], env: plakarEnv },
+    log(`push-${variant}`),
+  )
+  await measure(
+    { cmd: 'restic', args: ['-r', resticSrc, 'backup', '--host', 'bench', tree], env: resticEnv },
+    log(`backup-${variant}`),
+  )
+}
+corpus.setVariant('original')
+console.error(
+  `sources ready: plakar ${(treeBytes(plakarSrc) / 1e6).toFixed(0)} MB, restic ${(treeBytes(resticSrc) / 1e6).toFixed(0)} MB`,
+)
+
+interface Sample {
+  readonly setup: Setup
+  readonly m: Measurement
+}
+const samples: Sample[] = []
+
+async function runSetup(setup: Setup, run: number): Promise<void> {
+  const name = `run${run}-${setup.replace(/\W/g, '')}`
+  const dst = path.join(base, 'dst')
+  const schema = `plakar_bench_transfer_${process.pid}`
+  fs.rmSync(dst, { recursive: true, force: true })
+  try {
+    let m: Measurement
+    if (setup === 'restic copy') {
+      await measure(
+        {
+          cmd: 'restic',
+          args: ['-r', dst, 'init', '--from-repo', resticSrc, '--copy-chunker-params'],
+          env: resticEnv,
+        },
+        log(`${name}-init`),
+      )
+      dropCaches()
+      m = await measure(
+        { cmd: 'restic', args: ['-r', dst, 'copy', '--from-repo', resticSrc], env: resticEnv },
+        log(name),
+      )
+    } else {
+      const to = setup === 'clone fs' ? dst : `${values.postgres}?schema=${schema}`
+      if (setup === 'clone postgres') dropSchema(schema)
+      dropCaches()
+      m = await measure(
+        { cmd: process.execPath, args: [cli, 'on', plakarSrc, 'clone', to], env: plakarEnv },
+        log(name),
+      )
+    }
+    samples.push({ setup, m })
+    console.error(
+      `run ${run} ${setup}: ${m.seconds.toFixed(2)} s, peak RSS ${(m.maxRss / 1e6).toFixed(0)} MB`,
+    )
+  } finally {
+    fs.rmSync(dst, { recursive: true, force: true })
+    if (setup === 'clone postgres') dropSchema(schema)
+  }
+}
+
+for (let run = 1; run <= runs; run++) {
+  const order = SETUPS.map((_, i) => SETUPS[(i + run - 1) % SETUPS.length]!)
+  for (const setup of order) await runSetup(setup, run)
+}
+
+const MB = 1e6
+const med = (setup: Setup, f: (m: Measurement) => number) =>
+  median(samples.filter((s) => s.setup === setup).map((s) => f(s.m)))
+const rate = (m: Measurement) => bytes / m.seconds / MB
+const lines = [
+  `# clone vs restic copy: two snapshots of ${(bytes / 2 / MB).toFixed(0)} MB (scale ${scale}, seed ${seed}), ${runs} runs, medians`,
+  '',
+  ...tableHead(['', ...SETUPS, 'clone fs / restic']),
+]
+for (const [label, f, digits] of [
+  ['MB/s (snapshot bytes)', rate, 1],
+  ['seconds', (m: Measurement) => m.seconds, 2],
+  ['CPU seconds', (m: Measurement) => m.userSeconds + m.systemSeconds, 1],
+  ['peak RSS MB', (m: Measurement) => m.maxRss / MB, 0],
+] as const) {
+  const cells = SETUPS.map((s) => med(s, f).toFixed(digits))
+  lines.push(
+    `| ${label} | ${cells.join(' | ')} | ${(med('clone fs', f) / med('restic copy', f)).toFixed(2)} |`,
+  )
+}
+const ratio = med('clone fs', rate) / med('restic copy', rate)
+lines.push(
+  '',
+  ...tableHead(['target', 'ratio', 'target', 'met']),
+  `| clone vs restic copy, throughput | ${ratioCells(ratio, { ratio: 2, higherIsBetter: true }).join(' | ')} |`,
+)
+const report = lines.join('\n')
+console.log(report)
+const file = path.join(work, `transfer-report-${new Date().toISOString().replace(/[:.]/g, '-')}.md`)
+fs.writeFileSync(file, `${report}\n`)
+fs.rmSync(base, { recursive: true, force: true })
+console.error(`report saved in ${file}`)
