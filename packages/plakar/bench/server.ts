@@ -31,6 +31,7 @@ import { benchCorpus } from './corpus.js'
 import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './measure.js'
 import { median, ratioCells, tableHead } from './report.js'
 import { plakarCli } from './tools/plakar.js'
+import { dropSchema as dropPostgresSchema } from './tools/postgres.js'
 
 const SETUPS = ['local', 'plakar://', 'postgres', 'rest'] as const
 type Setup = (typeof SETUPS)[number]
@@ -158,12 +159,9 @@ function startDaemon(cmd: string, args: string[], env: Record<string, string>, n
   return { child, log: () => fs.readFileSync(log, 'utf8') }
 }
 
-/** The benchmark's schemas are its own: dropped before and after each run (psql). */
 function dropSchema(schema: string): void {
-  const r = spawnSync('psql', [values.postgres, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], {
-    encoding: 'utf8',
-  })
-  if (r.status !== 0) fail(`psql ${values.postgres}: ${r.stderr.trim()}`)
+  const failed = dropPostgresSchema(values.postgres!, schema)
+  if (failed !== undefined) fail(failed)
 }
 
 async function runSetup(setup: Setup, run: number): Promise<Sample> {

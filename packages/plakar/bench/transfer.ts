@@ -26,6 +26,7 @@ import { benchCorpus } from './corpus.js'
 import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './measure.js'
 import { median, ratioCells, tableHead } from './report.js'
 import { plakarCli } from './tools/plakar.js'
+import { dropSchema as dropPostgresSchema } from './tools/postgres.js'
 
 const SETUPS = ['clone fs', 'clone postgres', 'restic copy'] as const
 type Setup = (typeof SETUPS)[number]
@@ -82,10 +83,8 @@ const resticSrc = path.join(base, 'restic-src')
 const log = (name: string) => path.join(logs, `${name}.log`)
 
 function dropSchema(schema: string): void {
-  const r = spawnSync('psql', [values.postgres, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], {
-    encoding: 'utf8',
-  })
-  if (r.status !== 0) fail(`psql ${values.postgres}: ${r.stderr.trim()}`)
+  const failed = dropPostgresSchema(values.postgres!, schema)
+  if (failed !== undefined) fail(failed)
 }
 
 // The two source repositories, each with the same two backups.

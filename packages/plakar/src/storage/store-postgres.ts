@@ -52,7 +52,8 @@ export interface PostgresTarget {
 /** Parse a postgres:// (or postgresql://) URL; the password, if any, never shows in `location`. */
 export function parsePostgresURL(url: URL): PostgresTarget {
   const user = url.username === '' ? '' : `${url.username}@`
-  const shown = `${url.protocol}//${user}${url.host}${url.pathname}${url.search}`
+  // No query string: an unknown parameter's value may be a secret (password=...).
+  const shown = `${url.protocol}//${user}${url.host}${url.pathname}`
   const bad = (why: string) => new StorageError('STORAGE_BAD_LOCATION', `${shown}: ${why}`)
   const decode = (s: string) => {
     try {
@@ -115,11 +116,7 @@ export class PostgresStore implements Store {
       // Creators of one schema take turns, so exactly one makes the tables.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`plakar create ${this.target.schema}`])
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${s.schema}`)
-      const tables = await c.query<{ n: string }>(
-        'SELECT count(*) AS n FROM pg_tables WHERE schemaname = $1',
-        [this.target.schema],
-      )
-      if (Number(tables.rows[0]!.n) > 0) {
+      if ((await this.#tables(c)) > 0) {
         if (await this.#isOurs(c)) {
           throw new StorageError('STORAGE_EXISTS', `${this.location}: a repository already exists here`)
         }
@@ -138,11 +135,7 @@ export class PostgresStore implements Store {
       const c = await pool.connect()
       try {
         if (await this.#isOurs(c)) return
-        const tables = await c.query<{ n: string }>(
-          'SELECT count(*) AS n FROM pg_tables WHERE schemaname = $1',
-          [this.target.schema],
-        )
-        if (Number(tables.rows[0]!.n) > 0) {
+        if ((await this.#tables(c)) > 0) {
           throw new StorageError(
             'STORAGE_BAD_LOCATION',
             `${this.location}: the schema holds another program's tables`,
@@ -252,6 +245,14 @@ export class PostgresStore implements Store {
     const pool = this.#pool
     this.#pool = undefined
     if (pool !== undefined) await pool.then((p) => p.end()).catch(() => undefined)
+  }
+
+  /** How many tables the schema holds (ours or another program's). */
+  async #tables(c: PoolClient): Promise<number> {
+    const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_tables WHERE schemaname = $1', [
+      this.target.schema,
+    ])
+    return Number(r.rows[0]!.n)
   }
 
   async #isOurs(c: PoolClient): Promise<boolean> {

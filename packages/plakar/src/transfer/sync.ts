@@ -74,11 +74,10 @@ export interface SyncRepository extends SnapshotRepository {
   /** The contents of blobs, verified, each or its error (Repository.loadBlobs). */
   loadBlobs(ids: readonly BlobId[]): Promise<(Uint8Array | Error)[]>
 }
-type Writer = SnapshotBlobWriter
 
 interface Walk {
   /** The peer's writer for this snapshot, counting what it stores. */
-  put: Pick<Writer, 'putBlob'>
+  put: Pick<SnapshotBlobWriter, 'putBlob'>
   readonly from: TreeReader
   readonly to: TreeReader
   readonly source: SyncRepository

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
+import { createRepository } from '../cli/repository.js'
 import { PLAKAR_ARGS, plakar } from '../cli/run-cli.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { withClient } from './postgres-fixture.js'
@@ -28,16 +28,7 @@ beforeAll(async () => {
   fs.mkdirSync(env.HOME!)
   cluster = await startReplica({ standby: false })
   repo = `${cluster.primary}?schema=backups`
-  const store = openStore(repo)
-  const r = await Repository.create(store, {
-    passphrase: Buffer.from(env.PLAKAR_PASSPHRASE!),
-    compression: true,
-    kdf: { N: 1 << 10, r: 8, p: 1 },
-    cacheDir: null,
-    packSize: 1 << 20,
-  })
-  await r.close()
-  await store.close()
+  await createRepository(repo, env.PLAKAR_PASSPHRASE!, { packSize: 1 << 20 })
 })
 
 afterAll(async () => {

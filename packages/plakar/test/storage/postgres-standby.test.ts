@@ -6,8 +6,8 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createRepository } from '../cli/repository.js'
 import { plakar } from '../cli/run-cli.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { type Replica, startReplica } from './postgres-replica.js'
@@ -28,15 +28,7 @@ beforeAll(async () => {
   replica = await startReplica()
   primary = `${replica.primary}?schema=backups`
   standby = `${replica.standby}?schema=backups`
-  const store = openStore(primary)
-  const repo = await Repository.create(store, {
-    passphrase: Buffer.from(env.PLAKAR_PASSPHRASE!),
-    compression: true,
-    kdf: { N: 1 << 10, r: 8, p: 1 },
-    cacheDir: null,
-  })
-  await repo.close()
-  await store.close()
+  await createRepository(primary, env.PLAKAR_PASSPHRASE!)
 })
 
 afterAll(async () => {

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
+import { createRepository } from '../cli/repository.js'
 import { plakar } from '../cli/run-cli.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { schemas } from './postgres-fixture.js'
@@ -26,15 +26,7 @@ beforeAll(async () => {
   env = { HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache'), PLAKAR_PASSPHRASE: 'writers' }
   fs.mkdirSync(env.HOME!)
   repo = locations.fresh()
-  const store = openStore(repo)
-  const r = await Repository.create(store, {
-    passphrase: Buffer.from(env.PLAKAR_PASSPHRASE!),
-    compression: true,
-    kdf: { N: 1 << 10, r: 8, p: 1 },
-    cacheDir: null,
-  })
-  await r.close()
-  await store.close()
+  await createRepository(repo, env.PLAKAR_PASSPHRASE!)
 })
 
 afterAll(async () => {

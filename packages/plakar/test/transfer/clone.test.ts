@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createRepository } from '../cli/repository.js'
 import { PLAKAR_ARGS, plakar } from '../cli/run-cli.js'
 import { ensureServerUser, removeBase, serverBase, startServer, TOKENS } from '../server/daemon.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
@@ -41,16 +42,7 @@ beforeAll(async () => {
   // Incompressible, in small packs: a clone of many objects, long enough to be killed.
   fs.writeFileSync(join(src, 'random.bin'), randomBytes(12 << 20))
   source = join(work, 'source')
-  const store = openStore(source)
-  const repo = await Repository.create(store, {
-    passphrase: Buffer.from(env.PLAKAR_PASSPHRASE!),
-    compression: true,
-    kdf: { N: 1 << 10, r: 8, p: 1 },
-    cacheDir: null,
-    packSize: 512 << 10,
-  })
-  await repo.close()
-  await store.close()
+  await createRepository(source, env.PLAKAR_PASSPHRASE!, { packSize: 512 << 10 })
   for (const tag of ['one', 'two']) {
     fs.writeFileSync(join(src, 'changing.txt'), `version ${tag}\n`)
     const r = await cli(source, 'push', '-tag', tag, src)
