@@ -12,6 +12,12 @@
  * same work for every tool. The page cache is dropped before each timed step; setups
  * alternate their order from run to run.
  *
+ * Then sync, against its budget: a peer (another passphrase) holds the original snapshot,
+ * and each run syncs the modified one into a fresh copy of that peer. The budget is what a
+ * push costs for the same change: a no-change push of the modified tree (the walk) plus a
+ * push, into an empty repository, of a directory holding only the modified variant's new
+ * and changed files (the new data's transfer: read, sealed, written).
+ *
  *   pnpm bench:transfer [--scale 1] [--runs 3] [--work DIR] [--seed 1] [--postgres URL]
  *
  * Needs root (drop caches), restic, psql and GNU time, and a built plakar.
@@ -27,10 +33,15 @@ import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './me
 import { median, ratioCells, tableHead } from './report.js'
 import { plakarCli } from './tools/plakar.js'
 import { dropSchema as dropPostgresSchema } from './tools/postgres.js'
+import { snapshotId } from './tools/steps.js'
+import type { Tool } from './tools/tool.js'
 
 const SETUPS = ['clone fs', 'clone postgres', 'restic copy'] as const
 type Setup = (typeof SETUPS)[number]
+const SYNC_STEPS = ['sync', 'no-change push', 'push new data'] as const
+type SyncStep = (typeof SYNC_STEPS)[number]
 const PASSPHRASE = 'bench-passphrase'
+const PEER_PASSPHRASE = 'bench-peer-passphrase'
 
 function fail(message: string): never {
   console.error(`bench:transfer: ${message}`)
@@ -188,9 +199,86 @@ lines.push(
   ...tableHead(['target', 'ratio', 'target', 'met']),
   `| clone vs restic copy, throughput | ${ratioCells(ratio, { ratio: 2, higherIsBetter: true }).join(' | ')} |`,
 )
+lines.push('', ...(await syncSection()))
 const report = lines.join('\n')
 console.log(report)
 const file = path.join(work, `transfer-report-${new Date().toISOString().replace(/[:.]/g, '-')}.md`)
 fs.writeFileSync(file, `${report}\n`)
 fs.rmSync(base, { recursive: true, force: true })
 console.error(`report saved in ${file}`)
+
+/** The sync runs, and their table against the budget (see the header). */
+async function syncSection(): Promise<string[]> {
+  const plakarTool = { name: 'plakar' } as Tool
+  const original = snapshotId(plakarTool, log('push-original'))
+  const modified = snapshotId(plakarTool, log('push-modified'))
+  const peerEnv = { ...plakarEnv, PLAKAR_PEER_PASSPHRASE: PEER_PASSPHRASE }
+  const asPeer = { ...plakarEnv, PLAKAR_PASSPHRASE: PEER_PASSPHRASE }
+  const peerBase = path.join(base, 'peer')
+  await measure(
+    { cmd: process.execPath, args: [cli, 'on', peerBase, 'create'], env: asPeer },
+    log('peer-create'),
+  )
+  await measure(
+    { cmd: process.execPath, args: [cli, 'on', plakarSrc, 'sync', original, 'to', peerBase], env: peerEnv },
+    log('peer-sync-original'),
+  )
+  // The modified variant's new and changed small files, alone in a directory of their own.
+  corpus.setVariant('modified')
+  const newData = path.join(base, 'new-data')
+  let newBytes = 0
+  for (const f of [...corpus.modification.changed.map((c) => c.base), ...corpus.modification.added]) {
+    if (!f.path.startsWith('tree/')) continue
+    const to = path.join(newData, f.path)
+    fs.mkdirSync(path.dirname(to), { recursive: true })
+    fs.copyFileSync(path.join(corpus.root, f.path), to)
+    newBytes += fs.statSync(to).size
+  }
+  const steps: { step: SyncStep; m: Measurement }[] = []
+  for (let run = 1; run <= runs; run++) {
+    const order = SYNC_STEPS.map((_, i) => SYNC_STEPS[(i + run - 1) % SYNC_STEPS.length]!)
+    for (const step of order) {
+      const name = `run${run}-${step.replace(/\W/g, '')}`
+      // Each run's peer (and empty repository) at a new location: a cache of its own.
+      const dst = path.join(base, `${name}-dst`)
+      let cmd: { args: string[]; env: Record<string, string> }
+      if (step === 'sync') {
+        fs.cpSync(peerBase, dst, { recursive: true })
+        cmd = { args: ['on', plakarSrc, 'sync', modified, 'to', dst], env: peerEnv }
+      } else if (step === 'no-change push') {
+        cmd = { args: ['on', plakarSrc, 'push', tree], env: plakarEnv }
+      } else {
+        await measure(
+          { cmd: process.execPath, args: [cli, 'on', dst, 'create'], env: asPeer },
+          log(`${name}-create`),
+        )
+        cmd = { args: ['on', dst, 'push', newData], env: asPeer }
+      }
+      dropCaches()
+      const m = await measure({ cmd: process.execPath, args: [cli, ...cmd.args], env: cmd.env }, log(name))
+      fs.rmSync(dst, { recursive: true, force: true })
+      steps.push({ step, m })
+      console.error(
+        `run ${run} ${step}: ${m.seconds.toFixed(2)} s, peak RSS ${(m.maxRss / 1e6).toFixed(0)} MB`,
+      )
+    }
+  }
+  corpus.setVariant('original')
+  const med = (step: SyncStep, f: (m: Measurement) => number) =>
+    median(steps.filter((s) => s.step === step).map((s) => f(s.m)))
+  const seconds = (m: Measurement) => m.seconds
+  const budget = med('no-change push', seconds) + med('push new data', seconds)
+  const ratio = med('sync', seconds) / budget
+  const out = [
+    `# sync of one new snapshot (${(newBytes / MB).toFixed(1)} MB new or changed) into a peer holding the previous one, ${runs} runs, medians`,
+    '',
+    ...tableHead(['', ...SYNC_STEPS, 'budget (no-change + new data)']),
+    `| seconds | ${SYNC_STEPS.map((s) => med(s, seconds).toFixed(2)).join(' | ')} | ${budget.toFixed(2)} |`,
+    `| peak RSS MB | ${SYNC_STEPS.map((s) => med(s, (m) => m.maxRss / MB).toFixed(0)).join(' | ')} | |`,
+    '',
+    ...tableHead(['target', 'ratio', 'target', 'met']),
+    `| sync time / budget | ${ratioCells(ratio, { ratio: 1, higherIsBetter: false }).join(' | ')} |`,
+  ]
+  fs.rmSync(newData, { recursive: true, force: true })
+  return out
+}

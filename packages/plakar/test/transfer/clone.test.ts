@@ -4,7 +4,6 @@
  * clean and restores byte for byte; a clone killed with SIGKILL, again and again, finishes
  * when run again and leaves the destination exact.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,14 +11,14 @@ import { join } from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createRepository } from '../cli/repository.js'
-import { PLAKAR_ARGS, plakar } from '../cli/run-cli.js'
+import { plakar } from '../cli/run-cli.js'
 import { ensureServerUser, removeBase, serverBase, startServer, TOKENS } from '../server/daemon.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { schemas } from '../storage/postgres-fixture.js'
+import { COPIED_KINDS, count, killLooped } from './kill-loop.js'
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 120_000 })
 
-const KINDS = ['config', 'key', 'pack', 'index', 'snapshot'] as const
 const pg = schemas('plakar_clone')
 let work: string
 let env: Record<string, string>
@@ -64,7 +63,7 @@ async function objects(location: string): Promise<Map<string, string>> {
   const store = openStore(location)
   const out = new Map<string, string>()
   try {
-    for (const kind of KINDS) {
+    for (const kind of COPIED_KINDS) {
       for await (const info of store.list(kind)) {
         out.set(
           `${kind}/${info.name}`,
@@ -78,20 +77,6 @@ async function objects(location: string): Promise<Map<string, string>> {
     await store.close()
   }
   return out
-}
-
-/** How many objects a copy takes are at `location` (0 before it exists). */
-async function count(location: string): Promise<number> {
-  const store = openStore(location)
-  let n = 0
-  try {
-    for (const kind of KINDS) for await (const _ of store.list(kind)) n++
-  } catch {
-    return 0
-  } finally {
-    await store.close()
-  }
-  return n
 }
 
 /** The copy at `location` is the source, exactly: same objects, checks clean, restores. */
@@ -193,22 +178,12 @@ describe('plakar clone', () => {
     async (_, to) => {
       const dest = to()
       const total = (await objects(source)).size
-      let killed = 0
-      for (let round = 0; round < 4; round++) {
-        const before = await count(dest)
-        if (before === total) break
-        const child = spawn(process.execPath, [...PLAKAR_ARGS, 'on', source, 'clone', dest], {
-          env: { PATH: process.env.PATH, ...env },
-          stdio: 'ignore',
-        })
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-        // Killed once it has written something new: mid-copy, whatever the machine's speed.
-        if (await grew(dest, before, child)) {
-          child.kill('SIGKILL')
-          killed++
-        }
-        await exited
-      }
+      const killed = await killLooped({
+        args: ['on', source, 'clone', dest],
+        env,
+        dest,
+        done: async () => (await count(dest)) === total,
+      })
       expect(killed).toBeGreaterThan(0)
       const last = await cli(source, 'clone', dest)
       expect([last.status, last.stderr]).toEqual([0, ''])
@@ -220,12 +195,3 @@ describe('plakar clone', () => {
     },
   )
 })
-
-/** Waits until `dest` holds more objects than `before` (true), or the child exits (false). */
-async function grew(dest: string, before: number, child: ChildProcess): Promise<boolean> {
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) return false
-    if ((await count(dest)) > before) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}

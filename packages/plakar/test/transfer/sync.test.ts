@@ -1,16 +1,23 @@
 /**
  * plakar sync between two repositories with different passphrases and compression, both
  * ways, twice: the second run copies nothing, snapshots keep their identity, and each
- * restores byte for byte on the peer.
+ * restores byte for byte on the peer. A sync killed with SIGKILL, again and again, into an fs
+ * or a PostgreSQL peer, finishes when run again: every snapshot once, each exact.
  */
+import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
+import { createRepository } from '../cli/repository.js'
 import { plakar } from '../cli/run-cli.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
+import { schemas } from '../storage/postgres-fixture.js'
+import { count, killLooped } from './kill-loop.js'
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 120_000 })
+
+const pg = schemas('plakar_sync')
 
 let work: string
 const home = () => ({ HOME: join(work, 'home'), XDG_CACHE_HOME: join(work, 'cache') })
@@ -29,7 +36,10 @@ beforeAll(async () => {
   expect((await inB('create', '-no-compression')).status).toBe(0)
 })
 
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+afterAll(async () => {
+  await pg.dropAll()
+  fs.rmSync(work, { recursive: true, force: true })
+})
 
 const lines = (out: Buffer) => out.toString().trim().split('\n').sort()
 
@@ -87,3 +97,56 @@ it('refuses a wrong peer passphrase with one line', async () => {
   expect(r.status).toBe(1)
   expect(r.stderr).toMatch(/^plakar: [^\n]*passphrase[^\n]*\n$/)
 })
+
+it.each([
+  ['fs', () => join(work, 'killed-peer')],
+  ['postgres', () => pg.fresh()],
+])(
+  'killed with SIGKILL again and again (%s peer), then run again: every snapshot once, exact',
+  async (_, to) => {
+    // A source of its own, in small packs of incompressible data: a sync long enough to kill.
+    const source = join(work, `killed-source-${_}`)
+    const peer = to()
+    await createRepository(source, 'first', { packSize: 512 << 10 })
+    await createRepository(peer, 'second', { packSize: 512 << 10 })
+    const env = { ...home(), PLAKAR_PASSPHRASE: 'first', PLAKAR_PEER_PASSPHRASE: 'second' }
+    const inSource = (...args: string[]) => plakar(['on', source, ...args], { env, cwd: work })
+    const inPeer = (...args: string[]) =>
+      plakar(['on', peer, ...args], { env: { ...env, PLAKAR_PASSPHRASE: 'second' }, cwd: work })
+    const trees: string[] = []
+    for (const n of [1, 2, 3]) {
+      const tree = join(work, `killed-${_}-${n}`)
+      makeTree(tree)
+      fs.writeFileSync(join(tree, 'random.bin'), randomBytes(4 << 20))
+      expect((await inSource('push', tree)).status).toBe(0)
+      trees.push(tree)
+    }
+    const snapshots = async (repo: typeof inSource) => lines((await repo('ls')).stdout)
+
+    const killed = await killLooped({
+      args: ['on', source, 'sync', 'to', peer],
+      env,
+      dest: peer,
+      step: 6,
+      done: async () => (await count(peer, ['snapshot'])) === trees.length,
+    })
+    expect(killed).toBeGreaterThan(0)
+    const last = await inSource('sync', 'to', peer)
+    expect([last.status, last.stderr]).toEqual([0, ''])
+    const again = await inSource('sync', 'to', peer)
+    expect([again.status, again.stderr]).toEqual([0, ''])
+    expect(again.stdout.toString()).toMatch(/0 snapshots copied, 3 already there/)
+    expect(await snapshots(inPeer)).toEqual(await snapshots(inSource))
+
+    const listed = await snapshots(inPeer)
+    for (const tree of trees) {
+      const out = join(work, `out-killed-${_}-${tree.split('-').pop()}`)
+      const id = listed.find((l) => l.endsWith(tree))!.split(/ +/)[1]!
+      const pull = await inPeer('pull', '-path', out, id)
+      expect([pull.status, pull.stderr]).toEqual([0, ''])
+      expect(compareTrees(tree, join(out, tree))).toEqual([])
+    }
+    const check = await inPeer('check')
+    expect([check.status, check.stderr]).toEqual([0, ''])
+  },
+)
