@@ -108,7 +108,8 @@ export async function sync(
   const progress = opts.progress ?? new SyncProgress()
   const wanted = opts.uuids === undefined ? undefined : new Set(opts.uuids)
   const theirs = new Set(await to.listSnapshots())
-  const headers = (await listHeaders(from)).filter((h) => wanted === undefined || wanted.has(h.uuid))
+  const all = await listHeaders(from)
+  const headers = all.filter((h) => wanted === undefined || wanted.has(h.uuid))
   const todo = headers.filter((h) => !theirs.has(h.uuid))
   progress.total = todo.reduce((n, h) => n + h.size, 0)
   const walk: Walk = {
@@ -122,8 +123,9 @@ export async function sync(
     stored: 0,
     read: 0,
   }
-  // Bases: the source's snapshots the peer holds too (as synced before, or in this run).
-  const common = headers.filter((h) => theirs.has(h.uuid))
+  // Bases: the source's snapshots the peer holds too (as synced before, or in this run),
+  // whether or not they are among those asked for.
+  const common = all.filter((h) => theirs.has(h.uuid))
   const copied: SnapshotHeader[] = []
   for (const header of todo) {
     const base = pickBase(header, common)

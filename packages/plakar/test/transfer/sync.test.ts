@@ -60,12 +60,15 @@ it('copies both ways, keeps identity, copies nothing the second time, restores e
   expect([again.status, again.stderr]).toEqual([0, ''])
   expect(again.stdout.toString().match(/0 snapshots copied/g)).toHaveLength(2)
 
-  // A new snapshot of a tree the peer holds already: the unchanged files are not read.
+  // A new snapshot of a tree the peer holds already, asked for by id: the unchanged files
+  // are not read (the base is found among all the snapshots both hold, not only those asked).
   fs.writeFileSync(join(one, 'hello.txt'), 'changed\n')
-  expect((await inA('push', one)).status).toBe(0)
-  const more = await inA('sync', 'to', join(work, 'b'))
+  const pushed = await inA('push', one)
+  expect(pushed.status).toBe(0)
+  const id = /push: snapshot ([0-9a-f]{8})/.exec(pushed.stdout.toString())![1]!
+  const more = await inA('sync', id, 'to', join(work, 'b'))
   expect([more.status, more.stderr]).toEqual([0, ''])
-  expect(more.stdout.toString()).toMatch(/1 snapshot copied, 2 already there; (\d+ B|[\d.]+ kB) read/)
+  expect(more.stdout.toString()).toMatch(/1 snapshot copied, 0 already there; (\d+ B|[\d.]+ kB) read/)
 
   for (const [repo, tree] of [
     [inB, one],
