@@ -17,8 +17,13 @@
  * page is one statement, so it sees one snapshot: a concurrent delete cannot tear an object.
  * mtime is the server's clock, so many hosts pushing into one database agree on it.
  *
- * The driver (`pg`) is loaded on first use, not when the backend is registered. A hot
- * standby serves every read; a write there fails STORAGE_READ_ONLY with one line.
+ * Reads of more than a few KiB leave the server as binary COPY (pg-copy-streams): the
+ * driver receives bytea results as hex text only, and decoding it cost more than the rest
+ * of a restore's reads together (130 MB of packs: 1.3-2.0 s as hex rows, 0.25 s as COPY).
+ * Small reads (a restore's directory blobs) stay prepared statements, faster below ~32 KiB.
+ *
+ * The drivers are loaded on first use, not when the backend is registered. A hot standby
+ * serves every read; a write there fails STORAGE_READ_ONLY with one line.
  */
 import type { Pool, PoolClient } from 'pg'
 import { StorageError } from '../errors.js'
@@ -35,6 +40,8 @@ const LIST_PAGE = 1000
 /** Connections per store: as many as are worth keeping busy (see concurrency). */
 const POOL_SIZE = 4
 const CONNECT_TIMEOUT_MS = 30_000
+/** Reads of at least this many bytes (and whole objects) come as binary COPY. */
+const COPY_MIN = 32 << 10
 /** A schema name plakar creates and quotes: PostgreSQL's unquoted identifiers, lower case. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 /** The server's clock, in integer ms since the epoch. */
@@ -181,23 +188,26 @@ export class PostgresStore implements Store {
     const s = this.#sql
     return this.#step(`read ${kind} ${name}`, async (pool) => {
       const whole = range.start === 0 && range.length === undefined
-      // Named statements: each connection plans them once (measured: a restore 5-8% faster).
-      const result = whole
-        ? await pool.query<SegmentRow>({ name: s.names.whole, text: s.whole, values: [kind, name] })
-        : await pool.query<SegmentRow>({
-            name: s.names.range,
-            text: s.range,
-            values: [
-              kind,
-              name,
-              range.start,
-              range.length === undefined ? Number.MAX_SAFE_INTEGER : range.start + range.length,
-            ],
-          })
-      const first = result.rows[0]
+      const last = range.length === undefined ? Number.MAX_SAFE_INTEGER : range.start + range.length
+      let rows: SegmentRow[]
+      if (whole || (range.length ?? 0) >= COPY_MIN) {
+        // checkName allows [0-9a-z-] and the kinds are ours: literals need no escaping.
+        const sql = whole ? s.whole : s.range
+        rows = await copyRows(
+          pool,
+          sql.replace(/\$([1-4])/g, (_, n: string) =>
+            [`'${kind}'`, `'${name}'`, range.start, last][Number(n) - 1]!.toString(),
+          ),
+        )
+      } else {
+        // A named statement: each connection plans it once (measured: a restore 5-8% faster).
+        const values = [kind, name, range.start, last]
+        rows = (await pool.query<SegmentRow>({ name: s.names.range, text: s.range, values })).rows
+      }
+      const first = rows[0]
       if (first === undefined) throw notFound(this.location, kind, name)
       const end = rangeEnd(this.location, kind, name, range, Number(first.size))
-      return assembleSegments(toSegments(result.rows), range.start, end, this.#what(kind, name))
+      return assembleSegments(toSegments(rows), range.start, end, this.#what(kind, name))
     })
   }
 
@@ -389,6 +399,66 @@ class Retry extends Error {
   }
 }
 
+/**
+ * The rows of `select` (size, start, data: int8, int8, bytea) as binary COPY, on a pooled
+ * connection: raw bytes, no hex. The format is PostgreSQL's (the COPY page of its manual):
+ * an 11-byte signature, flags and a header extension, then per row a field count and each
+ * field's length (-1: NULL) and bytes, then -1. A connection whose COPY failed midway is
+ * not given back to the pool.
+ */
+async function copyRows(pool: Pool, select: string): Promise<SegmentRow[]> {
+  const { to } = await import('pg-copy-streams')
+  const c = await pool.connect()
+  let broken: Error | undefined
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of c.query(to(`COPY (${select}) TO STDOUT (FORMAT binary)`)))
+      chunks.push(chunk as Buffer)
+  } catch (err) {
+    broken = err as Error
+    throw err
+  } finally {
+    c.release(broken)
+  }
+  return parseBinaryCopy(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+}
+
+const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
+
+function parseBinaryCopy(b: Buffer): SegmentRow[] {
+  const bad = () => new StorageError('STORAGE_IO', 'PostgreSQL sent a malformed binary COPY stream')
+  if (b.length < 21 || !b.subarray(0, 11).equals(COPY_SIGNATURE)) throw bad()
+  let off = 19 + b.readUInt32BE(15)
+  const field = (): Buffer | null => {
+    const n = b.readInt32BE(off)
+    off += 4
+    if (n === -1) return null
+    if (n < 0 || off + n > b.length) throw bad()
+    off += n
+    return b.subarray(off - n, off)
+  }
+  const rows: SegmentRow[] = []
+  try {
+    for (;;) {
+      const fields = b.readInt16BE(off)
+      off += 2
+      if (fields === -1) return rows
+      if (fields !== 3) throw bad()
+      const size = field()
+      const start = field()
+      const data = field()
+      if (size === null || size.length !== 8 || (start !== null && start.length !== 8)) throw bad()
+      rows.push({
+        size: size.readBigInt64BE().toString(),
+        start: start === null ? null : start.readBigInt64BE().toString(),
+        data,
+      })
+    }
+  } catch (err) {
+    throw err instanceof RangeError ? bad() : err
+  }
+}
+
 function toSegments(rows: SegmentRow[]): Segment[] {
   const out: Segment[] = []
   for (const row of rows)
@@ -402,7 +472,6 @@ function statements(schema: string) {
     schema,
     /** Names of the prepared statements (per connection; the schema is part of their text). */
     names: {
-      whole: `plakar-whole-${schema}`,
       range: `plakar-range-${schema}`,
       stat: `plakar-stat-${schema}`,
     },
