@@ -7,7 +7,7 @@ import { openStore, Repository } from '@poolp/plakar'
 export async function createRepository(
   location: string,
   passphrase: string,
-  opts: { packSize?: number } = {},
+  opts: { packSize?: number; compression?: boolean } = {},
 ): Promise<void> {
   const store = openStore(location)
   const repo = await Repository.create(store, {

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { createRepository } from '../cli/repository.js'
 import { plakar } from '../cli/run-cli.js'
+import { ensureServerUser, removeBase, serverBase, startServer, TOKENS } from '../server/daemon.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { schemas } from '../storage/postgres-fixture.js'
 import { count, killLooped } from './kill-loop.js'
@@ -32,8 +33,8 @@ const inB = (...args: string[]) =>
 beforeAll(async () => {
   work = fs.mkdtempSync(join(tmpdir(), 'plakar-sync-'))
   fs.mkdirSync(join(work, 'home'))
-  expect((await inA('create')).status).toBe(0)
-  expect((await inB('create', '-no-compression')).status).toBe(0)
+  await createRepository(join(work, 'a'), 'first')
+  await createRepository(join(work, 'b'), 'second', { compression: false })
 })
 
 afterAll(async () => {
@@ -70,26 +71,64 @@ it('copies both ways, keeps identity, copies nothing the second time, restores e
   expect([more.status, more.stderr]).toEqual([0, ''])
   expect(more.stdout.toString()).toMatch(/1 snapshot copied, 0 already there; (\d+ B|[\d.]+ kB) read/)
 
-  for (const [repo, tree] of [
-    [inB, one],
-    [inA, two],
-  ] as const) {
-    const out = join(work, `out-${tree.split('/').pop()}`)
-    const id = (await repo('ls')).stdout
-      .toString()
-      .trim()
-      .split('\n')
-      .filter((l) => l.endsWith(tree))
-      .at(-1)!
-      .split(/ +/)[1]!
-    const pull = await repo('pull', '-path', out, id)
-    expect([pull.status, pull.stderr]).toEqual([0, ''])
-    expect(compareTrees(tree, join(out, tree))).toEqual([])
-    const check = await repo('check')
-    expect([check.status, check.stderr]).toEqual([0, ''])
-  }
+  await expectRestores(inB, one, 'b')
+  await expectRestores(inA, two, 'a')
   const tagged = (await inB('ls')).stdout.toString()
   expect(tagged).toContain(one)
+})
+
+type Cli = typeof inA
+
+/** The newest snapshot of `tree` in `repo` restores it exactly, and `repo` checks clean. */
+async function expectRestores(repo: Cli, tree: string, label: string): Promise<void> {
+  const out = join(work, `out-${label}-${tree.split('/').pop()}`)
+  const id = lines((await repo('ls')).stdout)
+    .filter((l) => l.endsWith(tree))
+    .sort()
+    .at(-1)!
+    .split(/ +/)[1]!
+  const pull = await repo('pull', '-path', out, id)
+  expect([pull.status, pull.stderr]).toEqual([0, ''])
+  expect(compareTrees(tree, join(out, tree))).toEqual([])
+  const check = await repo('check')
+  expect([check.status, check.stderr]).toEqual([0, ''])
+}
+
+it('syncs with a peer behind plakar server, both ways, and the second run copies nothing', async () => {
+  ensureServerUser()
+  const base = serverBase()
+  const server = await startServer({ repository: join(base, 'served'), dir: base })
+  const env = { ...home(), PLAKAR_TOKEN: TOKENS.full, PLAKAR_PEER_PASSPHRASE: 'second' }
+  const inServed = (...args: string[]) =>
+    plakar(['on', server.tcp, ...args], { env: { ...env, PLAKAR_PASSPHRASE: 'second' }, cwd: work })
+  try {
+    // Created through the server (which owns its repository), by this process's library.
+    process.env.PLAKAR_TOKEN = TOKENS.full
+    await createRepository(server.tcp, 'second')
+    const three = join(work, 'three')
+    makeTree(three)
+    expect((await inServed('push', three)).status).toBe(0)
+    const four = join(work, 'four')
+    makeTree(four, { wide: 20 })
+    expect((await inA('push', four)).status).toBe(0)
+    const withServed = () =>
+      plakar(['on', join(work, 'a'), 'sync', 'with', server.tcp], {
+        env: { ...env, PLAKAR_PASSPHRASE: 'first' },
+        cwd: work,
+      })
+    const first = await withServed()
+    expect([first.status, first.stderr]).toEqual([0, ''])
+    expect(first.stdout.toString()).toMatch(/[1-9]\d* snapshots? copied/)
+    expect(lines((await inServed('ls')).stdout)).toEqual(lines((await inA('ls')).stdout))
+    const again = await withServed()
+    expect([again.status, again.stderr]).toEqual([0, ''])
+    expect(again.stdout.toString().match(/0 snapshots copied/g)).toHaveLength(2)
+    await expectRestores(inServed, four, 'served')
+    await expectRestores(inA, three, 'a')
+  } finally {
+    await server.stop()
+    removeBase(base)
+  }
 })
 
 it('refuses a wrong peer passphrase with one line', async () => {
