@@ -20,7 +20,7 @@
  *   names is durable and indexed (as a push commits): a killed sync leaves no snapshot
  *   half there, only packs a later sync reuses or a prune reclaims.
  */
-import { isPlakarError } from '../errors.js'
+import { isPlakarError, PlakarError } from '../errors.js'
 import type { BlobId } from '../repository/index.js'
 import {
   type Content,
@@ -33,6 +33,7 @@ import {
   makeContent,
   type SnapshotBlobWriter,
   type SnapshotHeader,
+  joinPath,
   type SnapshotRepository,
   TreeReader,
 } from '../snapshot/index.js'
@@ -83,6 +84,8 @@ interface Walk {
   readonly source: SyncRepository
   readonly map: Map<string, Buffer>
   readonly progress: SyncProgress
+  /** The snapshot being copied, as its short id: how a damaged source blob is named. */
+  snapshot: string
   blobs: number
   stored: number
   read: number
@@ -119,6 +122,7 @@ export async function sync(
     put: { putBlob: () => Promise.reject(new Error('sync: no writer')) },
     map: new Map(),
     progress,
+    snapshot: '',
     blobs: 0,
     stored: 0,
     read: 0,
@@ -173,9 +177,10 @@ async function copySnapshot(
       },
     }
     const storedBefore = walk.stored
+    walk.snapshot = header.uuid.slice(0, 8)
     let root: Entry
     try {
-      root = await copyDir(walk, header.root, baseFrom, baseTo)
+      root = await copyDir(walk, header.root, baseFrom, baseTo, Buffer.from('/'))
       await writer.flush()
     } finally {
       await writer.close()
@@ -194,6 +199,7 @@ async function copyDir(
   e: Entry,
   baseFrom: Entry | undefined,
   baseTo: Entry | undefined,
+  path: Buffer,
 ): Promise<Entry> {
   if (
     baseFrom?.kind === 'dir' &&
@@ -212,8 +218,9 @@ async function copyDir(
     const bt =
       bf !== undefined && baseTo?.kind === 'dir' ? await walk.to.lookup(baseTo.tree!, child.name) : undefined
     let copy: Entry
-    if (child.kind === 'dir') copy = await copyDir(walk, child, bf, bt)
-    else if (child.kind === 'file') copy = await copyFile(walk, child, bf, bt)
+    const at = joinPath(path, child.name)
+    if (child.kind === 'dir') copy = await copyDir(walk, child, bf, bt, at)
+    else if (child.kind === 'file') copy = await copyFile(walk, child, bf, bt, at)
     else copy = child
     await dir.add(copy)
   }
@@ -225,6 +232,7 @@ async function copyFile(
   e: Entry,
   baseFrom: Entry | undefined,
   baseTo: Entry | undefined,
+  path: Buffer,
 ): Promise<Entry> {
   walk.progress.files++
   if (baseFrom?.kind === 'file' && baseTo?.kind === 'file' && sameContent(e.content, baseFrom.content)) {
@@ -245,8 +253,13 @@ async function copyFile(
     if (missing.length === 0) continue
     const loaded = await walk.source.loadBlobs(missing.map((k) => batch[k]! as BlobId))
     for (const [m, bytes] of loaded.entries()) {
-      if (bytes instanceof Error)
-        throw isPlakarError(bytes) ? bytes : new Error(bytes.message, { cause: bytes })
+      // Named as check names damage: the snapshot and path that cannot be copied.
+      if (bytes instanceof Error) {
+        const where = `${walk.snapshot}:${path.toString()}: ${bytes.message}`
+        throw isPlakarError(bytes)
+          ? new PlakarError(bytes.code, where, { cause: bytes })
+          : new Error(where, { cause: bytes })
+      }
       const k = missing[m]!
       const r = await walk.put.putBlob('data', bytes)
       walk.read += bytes.byteLength

@@ -192,3 +192,40 @@ it.each([
     expect([check.status, check.stderr]).toEqual([0, ''])
   },
 )
+
+it('names the snapshot and path a damaged source blob cannot be copied for, and copies no snapshot', async () => {
+  const source = join(work, 'damaged-source')
+  const peer = join(work, 'damaged-peer')
+  await createRepository(source, 'first', { packSize: 512 << 10 })
+  await createRepository(peer, 'second')
+  const env = { ...home(), PLAKAR_PASSPHRASE: 'first', PLAKAR_PEER_PASSPHRASE: 'second' }
+  const tree = join(work, 'damaged-tree')
+  fs.mkdirSync(tree)
+  fs.writeFileSync(join(tree, 'random.bin'), randomBytes(3 << 20))
+  expect((await plakar(['on', source, 'push', tree], { env, cwd: work })).status).toBe(0)
+  // The directory's blob goes last, into the newest pack: damage every other pack.
+  const packs = fs
+    .readdirSync(join(source, 'packs'), { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name))
+    .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs)
+  expect(packs.length).toBeGreaterThan(2)
+  for (const victim of packs.slice(0, -1)) {
+    fs.chmodSync(victim, 0o600)
+    const bytes = fs.readFileSync(victim)
+    bytes[100]! ^= 1
+    fs.writeFileSync(victim, bytes)
+  }
+  const r = await plakar(['on', source, 'sync', 'to', peer], { env, cwd: work })
+  expect(r.status).not.toBe(0)
+  expect(r.stderr).toMatch(
+    new RegExp(
+      `^plakar: [0-9a-f]{8}:${tree}/random\\.bin: blob [0-9a-f]+: [^\\n]*(damaged|authentication)[^\\n]*\\n$`,
+    ),
+  )
+  expect(
+    lines(
+      (await plakar(['on', peer, 'ls'], { env: { ...env, PLAKAR_PASSPHRASE: 'second' }, cwd: work })).stdout,
+    ),
+  ).toEqual([''])
+})
