@@ -28,12 +28,12 @@ import {
   type Entry,
   encodeHeader,
   FILE_SOURCE,
+  joinPath,
   listHeaders,
   loadHeader,
   makeContent,
   type SnapshotBlobWriter,
   type SnapshotHeader,
-  joinPath,
   type SnapshotRepository,
   TreeReader,
 } from '../snapshot/index.js'
