@@ -1,3 +1,4 @@
+import { isPlakarError, PlakarError } from '../errors.js'
 import { matchesFilter, type SnapshotFilter } from '../maintenance/index.js'
 import { listHeaders, type SnapshotHeader } from '../snapshot/index.js'
 import { SyncProgress, type SyncReport, sync } from '../transfer/index.js'
@@ -29,10 +30,21 @@ export interface SyncCommandOptions {
 
 export async function runSync(ctx: Context, opts: SyncCommandOptions): Promise<number> {
   return ctx.withRepository(async (repo) => {
-    const peer = await ctx.repositories.open(opts.peer, {
-      passphrase: () => getPassphrase(ctx.io, opts.peerKeyfile, { confirm: false, source: PEER_PASSPHRASE }),
-      cacheDir: ctx.cacheDir(),
-    })
+    const peer = await ctx.repositories
+      .open(opts.peer, {
+        passphrase: () =>
+          getPassphrase(ctx.io, opts.peerKeyfile, { confirm: false, source: PEER_PASSPHRASE }),
+        cacheDir: ctx.cacheDir(),
+      })
+      .catch((err: unknown) => {
+        // Two passphrases are in play: say which one was wrong, and where the peer's comes from.
+        if (!isPlakarError(err, 'REPO_BAD_PASSPHRASE')) throw err
+        throw new PlakarError(
+          'REPO_BAD_PASSPHRASE',
+          `${opts.peer}: wrong passphrase for the peer (it comes from -peer-keyfile, PLAKAR_PEER_PASSPHRASE or the prompt)`,
+          { cause: err },
+        )
+      })
     try {
       const legs: [OpenedRepository, OpenedRepository][] = []
       if (opts.direction !== 'from') legs.push([repo, peer])

@@ -137,7 +137,9 @@ it('refuses a wrong peer passphrase with one line', async () => {
     cwd: work,
   })
   expect(r.status).toBe(1)
-  expect(r.stderr).toMatch(/^plakar: [^\n]*passphrase[^\n]*\n$/)
+  expect(r.stderr).toMatch(
+    /^plakar: [^\n]*\/b: wrong passphrase for the peer [^\n]*PLAKAR_PEER_PASSPHRASE[^\n]*\n$/,
+  )
 })
 
 it.each([
