@@ -43,6 +43,7 @@ import {
   ProtocolViolation,
   T,
   withoutLocation,
+  writeBatched,
 } from '../storage/remote/protocol.js'
 
 /** Largest frame payload accepted before authentication (a token fits many times). */
@@ -310,7 +311,7 @@ export function serveConnection(
     }
 
     const send = (type: number, id: number, payload?: Uint8Array): boolean =>
-      closed ? true : socket.write(frame(type, id, payload))
+      closed ? true : writeBatched(socket, frame(type, id, payload))
     const fail = (id: number, code: string, message: string) => send(T.ERROR, id, errorPayload(code, message))
 
     /** Waits for the client to read what was sent; closes a client that stopped reading. */
@@ -632,11 +633,8 @@ export function serveConnection(
       send(T.OK, id, new FieldWriter().u64(bytes.length).finish())
       for (let at = 0; at < bytes.length && !closed; at += MAX_PAYLOAD) {
         const part = bytes.subarray(at, Math.min(bytes.length, at + MAX_PAYLOAD))
-        socket.cork()
-        socket.write(frameHeader(T.DATA, id, part.length))
-        const more = socket.write(part)
-        socket.uncork()
-        if (!more) await drain()
+        writeBatched(socket, frameHeader(T.DATA, id, part.length))
+        if (!writeBatched(socket, part)) await drain()
       }
     }
   })

@@ -199,6 +199,27 @@ export function frame(type: number, id: number, payload: Uint8Array = EMPTY): Bu
 }
 
 /** A frame's header alone, for a payload written after it without a copy. */
+const corked = new WeakSet<Writable>()
+
+/**
+ * socket.write, with every write of the same turn of the event loop sent in one syscall:
+ * the first corks the socket and the uncork is queued behind the turn's other work. A
+ * restore asks for dozens of ranges at once, and a server answers several at once; one
+ * write each cost more CPU than the bytes on loopback (a syscall, and a wakeup of the peer,
+ * per frame). Returns what socket.write returns (false: wait for 'drain').
+ */
+export function writeBatched(socket: Writable, bytes: Uint8Array): boolean {
+  if (!corked.has(socket)) {
+    corked.add(socket)
+    socket.cork()
+    process.nextTick(() => {
+      corked.delete(socket)
+      socket.uncork()
+    })
+  }
+  return socket.write(bytes)
+}
+
 export function frameHeader(type: number, id: number, payloadLength: number): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER)
   out.writeUInt32BE(5 + payloadLength, 0)

@@ -36,6 +36,7 @@ import {
   ProtocolViolation,
   T,
   wireCode,
+  writeBatched,
 } from './protocol.js'
 
 export const DEFAULT_PORT = 9876
@@ -255,7 +256,7 @@ class Connection {
 
   #request(type: number, payload: Uint8Array): Promise<Frame> {
     const { id, done } = this.#register(type)
-    this.socket.write(frame(type, id, payload))
+    writeBatched(this.socket, frame(type, id, payload))
     return done
   }
 
@@ -280,7 +281,7 @@ class Connection {
   get(payload: Uint8Array, expect: number | undefined): Promise<Buffer> {
     return this.#slot(async () => {
       const { id, done, entry } = this.#register(T.GET, expect === undefined ? {} : { expect })
-      this.socket.write(frame(T.GET, id, payload))
+      writeBatched(this.socket, frame(T.GET, id, payload))
       await done
       return entry.body ?? Buffer.alloc(0)
     })
@@ -290,7 +291,7 @@ class Connection {
     return this.#slot(async () => {
       const items: ObjectInfo[] = []
       const { id, done } = this.#register(T.LIST, { items })
-      this.socket.write(frame(T.LIST, id, new FieldWriter().u8(kindCode(kind)).finish()))
+      writeBatched(this.socket, frame(T.LIST, id, new FieldWriter().u8(kindCode(kind)).finish()))
       await done
       return items
     })
