@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { schemas } from '../storage/postgres-fixture.js'
+import { createRepository } from './repository.js'
 import { plakar } from './run-cli.js'
 
 // Each test runs the CLI several times as child processes: allow for a busy machine.
@@ -52,18 +52,6 @@ function makeSource(dir: string): string {
   return src
 }
 
-async function createRepository(location: string): Promise<void> {
-  const store = openStore(location)
-  const repo = await Repository.create(store, {
-    passphrase: Buffer.from(PASSPHRASE),
-    compression: true,
-    kdf: { N: 1 << 10, r: 8, p: 1 },
-    cacheDir: null,
-  })
-  await repo.close()
-  await store.close()
-}
-
 describe.each([
   ['fs', () => `fs://${join(work, 'repo-fs')}`],
   ['sqlite', () => `sqlite://${join(work, 'repo.db')}`],
@@ -80,7 +68,7 @@ describe.each([
     base = join(work, name)
     fs.mkdirSync(base)
     src = makeSource(base)
-    await createRepository(repo)
+    await createRepository(repo, PASSPHRASE)
   })
 
   it('backs up the tree and lists the snapshot as the article does', async () => {
