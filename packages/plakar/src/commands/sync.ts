@@ -41,7 +41,8 @@ export async function runSync(ctx: Context, opts: SyncCommandOptions): Promise<n
         if (!isPlakarError(err, 'REPO_BAD_PASSPHRASE')) throw err
         throw new PlakarError(
           'REPO_BAD_PASSPHRASE',
-          `${opts.peer}: wrong passphrase for the peer (it comes from -peer-keyfile, PLAKAR_PEER_PASSPHRASE or the prompt)`,
+          // Not the peer's location: as typed, it may carry a password (postgres://u:pw@...).
+          'sync: wrong passphrase for the peer (it comes from -peer-keyfile, PLAKAR_PEER_PASSPHRASE or the prompt)',
           { cause: err },
         )
       })

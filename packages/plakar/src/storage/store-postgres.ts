@@ -192,14 +192,11 @@ export class PostgresStore implements Store {
       let rows: SegmentRow[]
       if (whole || (range.length ?? 0) >= COPY_MIN) {
         // checkName allows [0-9a-z-] and the kinds are ours: literals need no escaping.
-        const sql = whole ? s.whole : s.range
-        rows = await copyRows(
-          pool,
-          sql.replace(/\$([1-4])/g, (_, n: string) =>
-            [`'${kind}'`, `'${name}'`, range.start, last][Number(n) - 1]!.toString(),
-          ),
-          this.#what(kind, name),
+        const sql = (whole ? s.whole : s.range).replace(/\$([1-4])/g, (_, n: string) =>
+          [`'${kind}'`, `'${name}'`, range.start, last][Number(n) - 1]!.toString(),
         )
+        if (sql.includes('$')) throw new Error(`postgres: unsubstituted parameter in ${sql}`)
+        rows = await copyRows(pool, sql, this.#what(kind, name))
       } else {
         // A named statement: each connection plans it once (measured: a restore 5-8% faster).
         const values = [kind, name, range.start, last]
@@ -413,8 +410,11 @@ async function copyRows(pool: Pool, select: string, what: string): Promise<Segme
   let broken: Error | undefined
   const chunks: Buffer[] = []
   try {
-    for await (const chunk of c.query(to(`COPY (${select}) TO STDOUT (FORMAT binary)`)))
-      chunks.push(chunk as Buffer)
+    const stream = c.query(to(`COPY (${select}) TO STDOUT (FORMAT binary)`))
+    // The stream ends at CopyDone; a connection lost before the ReadyForQuery that follows
+    // is reported on it again, after the loop has let go: that must not be unhandled.
+    stream.on('error', () => undefined)
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
   } catch (err) {
     broken = err as Error
     throw err
@@ -428,7 +428,8 @@ const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
 
 function parseBinaryCopy(b: Buffer, what: string): SegmentRow[] {
   const bad = () => new StorageError('STORAGE_IO', `${what}: PostgreSQL sent a malformed binary COPY stream`)
-  if (b.length < 21 || !b.subarray(0, 11).equals(COPY_SIGNATURE)) throw bad()
+  // Flags: no OIDs, nothing we would have to understand.
+  if (b.length < 21 || !b.subarray(0, 11).equals(COPY_SIGNATURE) || b.readUInt32BE(11) !== 0) throw bad()
   let off = 19 + b.readUInt32BE(15)
   const field = (): Buffer | null => {
     const n = b.readInt32BE(off)
@@ -443,7 +444,10 @@ function parseBinaryCopy(b: Buffer, what: string): SegmentRow[] {
     for (;;) {
       const fields = b.readInt16BE(off)
       off += 2
-      if (fields === -1) return rows
+      if (fields === -1) {
+        if (off !== b.length) throw bad()
+        return rows
+      }
       if (fields !== 3) throw bad()
       const size = field()
       const start = field()

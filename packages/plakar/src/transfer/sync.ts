@@ -133,8 +133,15 @@ export async function sync(
   const copied: SnapshotHeader[] = []
   for (const header of todo) {
     const base = pickBase(header, common)
-    const baseTo = base === undefined ? undefined : (await loadHeader(to, base.uuid)).root
-    await copySnapshot(walk, to, header, base?.root, baseTo)
+    // A base the peer cannot read is no base: the snapshot is copied in full instead.
+    const baseTo =
+      base === undefined
+        ? undefined
+        : await loadHeader(to, base.uuid).then(
+            (h) => h.root,
+            () => undefined,
+          )
+    await copySnapshot(walk, to, header, baseTo === undefined ? undefined : base?.root, baseTo)
     copied.push(header)
     common.push(header)
   }

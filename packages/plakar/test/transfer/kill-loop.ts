@@ -55,8 +55,8 @@ export async function killLooped(loop: KillLoop): Promise<number> {
     for (;;) {
       if (!running) break
       if ((await count(loop.dest)) > before + round * (loop.step ?? 0)) {
-        child.kill('SIGKILL')
-        killed++
+        // Counted only if it was still running: one that just finished was not killed.
+        if (running && child.kill('SIGKILL')) killed++
         break
       }
       await new Promise((r) => setTimeout(r, 20))

@@ -42,6 +42,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true })
 })
 
+const regexQuote = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const lines = (out: Buffer) => out.toString().trim().split('\n').sort()
 
 it('copies both ways, keeps identity, copies nothing the second time, restores exactly', async () => {
@@ -103,8 +104,14 @@ it('syncs with a peer behind plakar server, both ways, and the second run copies
     plakar(['on', server.tcp, ...args], { env: { ...env, PLAKAR_PASSPHRASE: 'second' }, cwd: work })
   try {
     // Created through the server (which owns its repository), by this process's library.
+    const token = process.env.PLAKAR_TOKEN
     process.env.PLAKAR_TOKEN = TOKENS.full
-    await createRepository(server.tcp, 'second')
+    try {
+      await createRepository(server.tcp, 'second')
+    } finally {
+      if (token === undefined) delete process.env.PLAKAR_TOKEN
+      else process.env.PLAKAR_TOKEN = token
+    }
     const three = join(work, 'three')
     makeTree(three)
     expect((await inServed('push', three)).status).toBe(0)
@@ -138,7 +145,7 @@ it('refuses a wrong peer passphrase with one line', async () => {
   })
   expect(r.status).toBe(1)
   expect(r.stderr).toMatch(
-    /^plakar: [^\n]*\/b: wrong passphrase for the peer [^\n]*PLAKAR_PEER_PASSPHRASE[^\n]*\n$/,
+    /^plakar: sync: wrong passphrase for the peer [^\n]*PLAKAR_PEER_PASSPHRASE[^\n]*\n$/,
   )
 })
 
@@ -222,7 +229,7 @@ it('names the snapshot and path a damaged source blob cannot be copied for, and 
   expect(r.status).not.toBe(0)
   expect(r.stderr).toMatch(
     new RegExp(
-      `^plakar: [0-9a-f]{8}:${tree}/random\\.bin: blob [0-9a-f]+: [^\\n]*(damaged|authentication)[^\\n]*\\n$`,
+      `^plakar: [0-9a-f]{8}:${regexQuote(tree)}/random\\.bin: blob [0-9a-f]+: [^\\n]*(damaged|authentication)[^\\n]*\\n$`,
     ),
   )
   expect(

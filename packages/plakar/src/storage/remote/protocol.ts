@@ -198,7 +198,6 @@ export function frame(type: number, id: number, payload: Uint8Array = EMPTY): Bu
   return out
 }
 
-/** A frame's header alone, for a payload written after it without a copy. */
 const corked = new WeakSet<Writable>()
 
 /**
@@ -206,7 +205,9 @@ const corked = new WeakSet<Writable>()
  * the first corks the socket and the uncork is queued behind the turn's other work. A
  * restore asks for dozens of ranges at once, and a server answers several at once; one
  * write each cost more CPU than the bytes on loopback (a syscall, and a wakeup of the peer,
- * per frame). Returns what socket.write returns (false: wait for 'drain').
+ * per frame). The uncork waits for the turn's other microtasks (a few ms of main-thread
+ * work at most: opening blobs is on workers). Returns what socket.write returns (false:
+ * wait for 'drain').
  */
 export function writeBatched(socket: Writable, bytes: Uint8Array): boolean {
   if (!corked.has(socket)) {
@@ -220,6 +221,7 @@ export function writeBatched(socket: Writable, bytes: Uint8Array): boolean {
   return socket.write(bytes)
 }
 
+/** A frame's header alone, for a payload written after it without a copy. */
 export function frameHeader(type: number, id: number, payloadLength: number): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER)
   out.writeUInt32BE(5 + payloadLength, 0)
