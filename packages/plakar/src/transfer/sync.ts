@@ -38,8 +38,14 @@ import {
   TreeReader,
 } from '../snapshot/index.js'
 
-/** Chunks read from the source at once, per file. */
-const CHUNK_BATCH = 256
+/** Chunks read from the source at once, per file (about 8 MiB at the default chunk size). */
+const CHUNK_BATCH = 16
+/**
+ * Files of a directory copied at once: while one's chunks are sealed on this thread, the
+ * next ones' are read (one at a time, a first sync was mostly waiting). With CHUNK_BATCH,
+ * it bounds the chunks held to 128.
+ */
+const FILES_IN_FLIGHT = 8
 /** Source chunk ids remembered (with their peer ids) within one sync, for dedup. */
 const MAP_LIMIT = 500_000
 
@@ -220,16 +226,35 @@ async function copyDir(
     return { ...e, tree: baseTo.tree }
   }
   const dir = new DirWriter(walk.put)
-  for await (const child of walk.from.list(e.tree!)) {
-    const bf = baseFrom?.kind === 'dir' ? await walk.from.lookup(baseFrom.tree!, child.name) : undefined
-    const bt =
-      bf !== undefined && baseTo?.kind === 'dir' ? await walk.to.lookup(baseTo.tree!, child.name) : undefined
-    let copy: Entry
-    const at = joinPath(path, child.name)
-    if (child.kind === 'dir') copy = await copyDir(walk, child, bf, bt, at)
-    else if (child.kind === 'file') copy = await copyFile(walk, child, bf, bt, at)
-    else copy = child
-    await dir.add(copy)
+  // Files in flight, added to the directory in name order as each is done. A subdirectory
+  // waits for them, so files in flight stay at most FILES_IN_FLIGHT however deep the tree.
+  const ahead: Promise<Entry>[] = []
+  const settle = async (keep: number) => {
+    while (ahead.length > keep) await dir.add(await ahead.shift()!)
+  }
+  try {
+    for await (const child of walk.from.list(e.tree!)) {
+      const bf = baseFrom?.kind === 'dir' ? await walk.from.lookup(baseFrom.tree!, child.name) : undefined
+      const bt =
+        bf !== undefined && baseTo?.kind === 'dir'
+          ? await walk.to.lookup(baseTo.tree!, child.name)
+          : undefined
+      const at = joinPath(path, child.name)
+      if (child.kind === 'file') {
+        const copy = copyFile(walk, child, bf, bt, at)
+        copy.catch(() => {}) // awaited in order by settle
+        ahead.push(copy)
+        await settle(FILES_IN_FLIGHT - 1)
+      } else {
+        await settle(0)
+        await dir.add(child.kind === 'dir' ? await copyDir(walk, child, bf, bt, at) : child)
+      }
+    }
+    await settle(0)
+  } catch (err) {
+    // Nothing may still be writing once the caller closes the writer.
+    await Promise.allSettled(ahead)
+    throw err
   }
   return { ...e, tree: await dir.finish() }
 }
