@@ -31,8 +31,11 @@ export function overview(): string {
     '  -keyfile FILE   read the passphrase from the first line of FILE',
     '',
     'ENVIRONMENT',
-    '  PLAKAR_PASSPHRASE  the passphrase, when no -keyfile is given',
-    '  XDG_CACHE_HOME     where the local cache lives (default ~/.cache)',
+    '  PLAKAR_PASSPHRASE       the passphrase, when no -keyfile is given',
+    "  PLAKAR_PEER_PASSPHRASE  sync: the other repository's, when no -peer-keyfile is given",
+    '  PLAKAR_TOKEN            plakar://: the token (or PLAKAR_TOKEN_FILE: a file holding it)',
+    '  PGPASSWORD              postgres://: the password (or ~/.pgpass)',
+    '  XDG_CACHE_HOME          where the local cache lives (default ~/.cache)',
     '',
     'COMMANDS',
     ...all.map(
