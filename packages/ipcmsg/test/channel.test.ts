@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -14,7 +14,7 @@ import {
   QueueFullError,
   socketpair,
 } from '@poolp/ipcmsg'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 
 const PING = 1
 const PONG = 2
@@ -56,6 +56,7 @@ describe('Channel in one process', () => {
 
   it('passes an open file and closes the sender copy', async () => {
     const path = join(tmpdir(), `ipcmsg-${process.pid}.txt`)
+    onTestFinished(() => rmSync(path, { force: true }))
     writeFileSync(path, 'hello through SCM_RIGHTS')
     const [a, b] = Channel.pair()
     const fd = openSync(path, 'r')

@@ -1,12 +1,13 @@
-import { openSync, writeFileSync } from 'node:fs'
+import { openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { spawnPeer, T } from './helpers.js'
 
 describe('running out of descriptors', () => {
   it('pauses reading instead of losing passed fds, and delivers them all later', async () => {
     const path = join(tmpdir(), `ipcmsg-emfile-${process.pid}.txt`)
+    onTestFinished(() => rmSync(path, { force: true }))
     writeFileSync(path, 'x')
     const peer = spawnPeer('emfile', {}, {}, ['prlimit', '--nofile=256:256'])
     const full = new Promise<void>((resolve) => peer.channel.handle(T.DONE, () => resolve()))
@@ -25,6 +26,7 @@ describe('running out of descriptors', () => {
 
   it('never reads more fds than it counted free slots for, with the table kept nearly full', async () => {
     const path = join(tmpdir(), `ipcmsg-emfile-top-${process.pid}.txt`)
+    onTestFinished(() => rmSync(path, { force: true }))
     writeFileSync(path, 'x')
     // 20 free slots, all among the highest numbers: enough for one count, never for 300 fds.
     const peer = spawnPeer('emfile', {}, { EMFILE_FREE: 'top' }, ['prlimit', '--nofile=256:256'])

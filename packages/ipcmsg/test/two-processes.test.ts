@@ -1,9 +1,9 @@
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageTooLargeError, PeerClosedError, socketpair } from '@poolp/ipcmsg'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { openFds, spawnPeer, T } from './helpers.js'
 
 async function finish(peer: ReturnType<typeof spawnPeer>): Promise<void> {
@@ -21,6 +21,7 @@ describe('two Node processes over a socketpair', () => {
     expect(pong.pid).toBe(peer.child.pid)
 
     const path = join(tmpdir(), `ipcmsg-2p-${process.pid}.txt`)
+    onTestFinished(() => rmSync(path, { force: true }))
     writeFileSync(path, 'contents of a file the child never opened')
     const fd = openSync(path, 'r')
     const reply = await peer.channel.query(T.READ_FD, undefined, { fd })
@@ -33,6 +34,7 @@ describe('two Node processes over a socketpair', () => {
   it('keeps the sender fd with keepFd, and gets an fd back', async () => {
     const peer = spawnPeer('echo')
     const path = join(tmpdir(), `ipcmsg-keep-${process.pid}.txt`)
+    onTestFinished(() => rmSync(path, { force: true }))
     writeFileSync(path, 'round trip')
     const fd = openSync(path, 'r')
     const back = await peer.channel.query(T.SEND_BACK_FD, Buffer.from('x'), { fd, keepFd: true })
@@ -92,6 +94,7 @@ describe('two Node processes over a socketpair', () => {
       expect(echoed.payload.equals(full)).toBe(true)
       expect(() => peer.channel.message(T.PING, Buffer.alloc(max - 15))).toThrow(MessageTooLargeError)
       const path = join(tmpdir(), `ipcmsg-dialect-${process.pid}.txt`)
+      onTestFinished(() => rmSync(path, { force: true }))
       writeFileSync(path, dialect)
       const withFd = await peer.channel.query(T.READ_FD, full.subarray(0, 100), { fd: openSync(path, 'r') })
       expect(withFd.payload.toString()).toBe(`${dialect.length}:${dialect}`)
