@@ -48,10 +48,15 @@ export interface PlakarEnv {
 }
 
 function childEnv(env: PlakarEnv): NodeJS.ProcessEnv {
+  // A child killed mid-run (check's and prune's temporary databases) leaves its temporary
+  // files in the test's own directory, removed with it, not in the machine's /tmp.
+  const tmp = path.join(env.home, 'tmp')
+  fs.mkdirSync(tmp, { recursive: true })
   const out: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: env.home,
     XDG_CACHE_HOME: path.join(env.home, '.cache'),
+    TMPDIR: tmp,
     LANG: 'C.UTF-8',
   }
   if (env.passphrase !== undefined) out.PLAKAR_PASSPHRASE = env.passphrase
