@@ -1,4 +1,11 @@
-import type { PlakarBackend } from './tools/plakar.js'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { GNU_TIME } from './measure.js'
+import { type PlakarBackend, plakarCli } from './tools/plakar.js'
+import { dropSchema } from './tools/postgres.js'
 
 /**
  * Command-line parsing for the bench scripts: a mistyped option is the user's mistake, not a
@@ -45,4 +52,57 @@ export function commonOptions(values: CommonValues, fail: (message: string) => n
   if (cpu !== undefined && !(Number.isInteger(cpu) && cpu > 0))
     fail('--plakar-cpu must be a positive integer')
   return { scale, runs, seed, nice, backend: backend as PlakarBackend, cpu }
+}
+
+/**
+ * What bench:server and bench:transfer share: --scale, --runs, --seed, --postgres (the
+ * server to measure) and --work checked, the built CLI, GNU time and `tools` present (each
+ * missing one a line and exit status 2), and a way to drop a schema of that server.
+ */
+export function backendBenchOptions(script: string, tools: readonly string[]) {
+  const fail = (message: string): never => {
+    console.error(`${script}: ${message}`)
+    process.exit(2)
+  }
+  const { values } = parseOrExit(script, () =>
+    parseArgs({
+      args: scriptArgs(),
+      options: {
+        scale: { type: 'string', default: '1' },
+        runs: { type: 'string', default: '3' },
+        seed: { type: 'string', default: '1' },
+        postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
+        work: {
+          type: 'string',
+          default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
+        },
+      },
+    }),
+  )
+  const scale = Number(values.scale)
+  const runs = Number(values.runs)
+  const seed = Number(values.seed)
+  if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
+  if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
+  const cli = plakarCli() ?? fail('build plakar first: pnpm --filter @poolp/plakar build')
+  if (!fs.existsSync(GNU_TIME)) fail('GNU time is missing: apt-get install -y time')
+  for (const tool of tools) {
+    if (spawnSync(tool, ['version'], { stdio: 'ignore' }).status !== 0)
+      fail(`${tool} is missing: apt-get install -y ${tool}`)
+  }
+  const postgres = values.postgres
+  return {
+    scale,
+    runs,
+    seed,
+    postgres,
+    work: path.resolve(values.work),
+    cli,
+    fail,
+    /** Drops `schema` of --postgres, if there (a failure to reach it ends the script). */
+    dropSchema(schema: string): void {
+      const failed = dropSchema(postgres, schema)
+      if (failed !== undefined) fail(failed)
+    },
+  }
 }

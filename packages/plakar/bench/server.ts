@@ -20,18 +20,14 @@
  * Needs root (drop caches; the server's jails), restic, rclone and GNU time
  * (apt-get install -y restic rclone time), and a built plakar.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { parseOrExit, scriptArgs } from './args.js'
+import { backendBenchOptions } from './args.js'
 import { benchCorpus } from './corpus.js'
-import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './measure.js'
+import { dropCaches, type Measurement, measure, treeBytes } from './measure.js'
 import { median, ratioCells, tableHead } from './report.js'
-import { plakarCli } from './tools/plakar.js'
-import { dropSchema as dropPostgresSchema } from './tools/postgres.js'
 
 const SETUPS = ['local', 'plakar://', 'postgres', 'rest'] as const
 type Setup = (typeof SETUPS)[number]
@@ -47,40 +43,12 @@ interface Sample {
   serverRss?: number
 }
 
-function fail(message: string): never {
-  console.error(`bench:server: ${message}`)
-  process.exit(2)
-}
-
-const { values } = parseOrExit('bench:server', () =>
-  parseArgs({
-    args: scriptArgs(),
-    options: {
-      scale: { type: 'string', default: '1' },
-      runs: { type: 'string', default: '3' },
-      seed: { type: 'string', default: '1' },
-      postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
-      work: {
-        type: 'string',
-        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-      },
-    },
-  }),
-)
-const scale = Number(values.scale)
-const runs = Number(values.runs)
-const seed = Number(values.seed)
-if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
-if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
-const cli = plakarCli() ?? fail('build plakar first: pnpm --filter @poolp/plakar build')
-if (!fs.existsSync(GNU_TIME)) fail('GNU time is missing: apt-get install -y time')
-for (const tool of ['restic', 'rclone']) {
-  if (spawnSync(tool, ['version'], { stdio: 'ignore' }).status !== 0)
-    fail(`${tool} is missing: apt-get install -y ${tool}`)
-}
+const { scale, runs, seed, postgres, work, cli, fail, dropSchema } = backendBenchOptions('bench:server', [
+  'restic',
+  'rclone',
+])
 if (process.getuid?.() !== 0) fail('run as root: it drops the page cache and the server jails its processes')
 
-const work = path.resolve(values.work)
 const corpus = benchCorpus(work, seed, scale)
 const tree = path.join(corpus.root, 'tree')
 const bytes = treeBytes(tree)
@@ -159,11 +127,6 @@ function startDaemon(cmd: string, args: string[], env: Record<string, string>, n
   return { child, log: () => fs.readFileSync(log, 'utf8') }
 }
 
-function dropSchema(schema: string): void {
-  const failed = dropPostgresSchema(values.postgres!, schema)
-  if (failed !== undefined) fail(failed)
-}
-
 async function runSetup(setup: Setup, run: number): Promise<Sample> {
   const sample: Sample = { setup, run }
   const dir = path.join(setup === 'plakar://' ? jails : work, 'server-runs', setup.replace(/\W/g, ''))
@@ -187,7 +150,7 @@ async function runSetup(setup: Setup, run: number): Promise<Sample> {
     let location = `fs://${path.join(dir, 'repo')}`
     const schema = `plakar_bench_${process.pid}_${run}`
     if (setup === 'postgres') {
-      location = `${values.postgres}?schema=${schema}`
+      location = `${postgres}?schema=${schema}`
       dropSchema(schema)
     }
     if (setup === 'plakar://') {

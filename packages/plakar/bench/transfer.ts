@@ -23,17 +23,12 @@
  *
  * Needs root (drop caches), restic, psql and GNU time, and a built plakar.
  */
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { parseOrExit, scriptArgs } from './args.js'
+import { backendBenchOptions } from './args.js'
 import { benchCorpus } from './corpus.js'
-import { dropCaches, GNU_TIME, type Measurement, measure, treeBytes } from './measure.js'
+import { dropCaches, type Measurement, measure, treeBytes } from './measure.js'
 import { median, ratioCells, tableHead } from './report.js'
-import { plakarCli } from './tools/plakar.js'
-import { dropSchema as dropPostgresSchema } from './tools/postgres.js'
 import { snapshotId } from './tools/steps.js'
 import type { Tool } from './tools/tool.js'
 
@@ -44,37 +39,9 @@ type SyncStep = (typeof SYNC_STEPS)[number]
 const PASSPHRASE = 'bench-passphrase'
 const PEER_PASSPHRASE = 'bench-peer-passphrase'
 
-function fail(message: string): never {
-  console.error(`bench:transfer: ${message}`)
-  process.exit(2)
-}
-
-const { values } = parseOrExit('bench:transfer', () =>
-  parseArgs({
-    args: scriptArgs(),
-    options: {
-      scale: { type: 'string', default: '1' },
-      runs: { type: 'string', default: '3' },
-      seed: { type: 'string', default: '1' },
-      postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
-      work: {
-        type: 'string',
-        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-      },
-    },
-  }),
-)
-const scale = Number(values.scale)
-const runs = Number(values.runs)
-const seed = Number(values.seed)
-if (!(scale > 0 && scale <= 4)) fail('--scale must be in (0, 4]')
-if (!Number.isInteger(runs) || runs < 1) fail('--runs must be a positive integer')
-const cli = plakarCli() ?? fail('build plakar first: pnpm --filter @poolp/plakar build')
-if (!fs.existsSync(GNU_TIME)) fail('GNU time is missing: apt-get install -y time')
-if (spawnSync('restic', ['version'], { stdio: 'ignore' }).status !== 0)
-  fail('restic is missing: apt-get install -y restic')
-
-const work = path.resolve(values.work)
+const { scale, runs, seed, postgres, work, cli, dropSchema } = backendBenchOptions('bench:transfer', [
+  'restic',
+])
 const corpus = benchCorpus(work, seed, scale)
 const tree = path.join(corpus.root, 'tree')
 const base = path.join(work, 'transfer')
@@ -93,11 +60,6 @@ const resticEnv = {
 const plakarSrc = path.join(base, 'plakar-src')
 const resticSrc = path.join(base, 'restic-src')
 const log = (name: string) => path.join(logs, `${name}.log`)
-
-function dropSchema(schema: string): void {
-  const failed = dropPostgresSchema(values.postgres!, schema)
-  if (failed !== undefined) fail(failed)
-}
 
 // The two source repositories, each with the same two backups.
 let bytes = 0
@@ -151,7 +113,7 @@ async function runSetup(setup: Setup, run: number): Promise<void> {
         log(name),
       )
     } else {
-      const to = setup === 'clone fs' ? dst : `${values.postgres}?schema=${schema}`
+      const to = setup === 'clone fs' ? dst : `${postgres}?schema=${schema}`
       if (setup === 'clone postgres') dropSchema(schema)
       dropCaches()
       m = await measure(

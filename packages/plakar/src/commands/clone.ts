@@ -1,4 +1,4 @@
-import { CloneProgress, type CloneReport, clone } from '../transfer/index.js'
+import { type CloneReport, clone, TransferProgress } from '../transfer/index.js'
 import { type Command, usageError } from './command.js'
 import type { Context } from './context.js'
 import { duration, humanSize } from './format.js'
@@ -12,7 +12,7 @@ export async function runClone(ctx: Context, opts: CloneCommandOptions): Promise
   return ctx.withRepository(async (repo) => {
     const started = Date.now()
     const dest = ctx.repositories.store(opts.destination)
-    const progress = new CloneProgress()
+    const progress = new TransferProgress()
     const line = new ProgressLine(ctx.io.stderr, 'clone', progress, () => progress.total, 'objects').start()
     let report: CloneReport
     try {

@@ -1,7 +1,7 @@
 import { isPlakarError, PlakarError } from '../errors.js'
 import { matchesFilter, type SnapshotFilter } from '../maintenance/index.js'
 import { listHeaders, type SnapshotHeader } from '../snapshot/index.js'
-import { SyncProgress, type SyncReport, sync } from '../transfer/index.js'
+import { type SyncReport, sync, TransferProgress } from '../transfer/index.js'
 import { type Command, flagString, usageError } from './command.js'
 import type { Context, OpenedRepository } from './context.js'
 import { duration, humanSize } from './format.js'
@@ -55,7 +55,7 @@ export async function runSync(ctx: Context, opts: SyncCommandOptions): Promise<n
       for (const [from, to] of legs) {
         const started = Date.now()
         const uuids = chosen(await listHeaders(from), opts, found)
-        const progress = new SyncProgress()
+        const progress = new TransferProgress()
         const line = new ProgressLine(ctx.io.stderr, 'sync', progress, () => progress.total).start()
         let report: SyncReport
         try {

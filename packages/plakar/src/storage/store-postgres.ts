@@ -404,8 +404,11 @@ class Retry extends Error {
  * field's length (-1: NULL) and bytes, then -1. A connection whose COPY failed midway is
  * not given back to the pool.
  */
+let copyStreams: Promise<typeof import('pg-copy-streams')> | undefined
+
 async function copyRows(pool: Pool, select: string, what: string): Promise<SegmentRow[]> {
-  const { to } = await import('pg-copy-streams')
+  copyStreams ??= import('pg-copy-streams')
+  const { to } = await copyStreams
   const c = await pool.connect()
   let broken: Error | undefined
   const chunks: Buffer[] = []

@@ -26,22 +26,13 @@
 import { isPlakarError, TransferError } from '../errors.js'
 import { COPIED_KINDS, type CopiedKind, type RepositoryObjects, STALE_MS } from '../repository/index.js'
 import type { Store } from '../storage/store.js'
+import { TransferProgress } from './progress.js'
 
 const MAX_PASSES = 5
 const DEFAULT_CONCURRENCY = 4
 
-/** Counters a progress line reads while the clone runs. */
-export class CloneProgress {
-  /** Objects and bytes copied so far (objects already at the destination are not counted). */
-  files = 0
-  bytes = 0
-  errors = 0
-  /** Bytes the current pass has to copy, once listed. */
-  total: number | undefined = undefined
-}
-
 export interface CloneOptions {
-  readonly progress?: CloneProgress
+  readonly progress?: TransferProgress
   /** Objects in flight (default 4). */
   readonly concurrency?: number
 }
@@ -131,7 +122,7 @@ export async function clone(
   dest: Store,
   opts: CloneOptions = {},
 ): Promise<CloneReport> {
-  const progress = opts.progress ?? new CloneProgress()
+  const progress = opts.progress ?? new TransferProgress()
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY)
   if (dest.location === source.location) {
     throw new TransferError('TRANSFER_MISMATCH', `${dest.location}: the destination is the source itself`)

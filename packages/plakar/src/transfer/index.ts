@@ -6,5 +6,6 @@
  * - sync: snapshots copied between two different repositories, keeping their identity,
  *   re-sealed for the peer, reading only what the peer's copies of earlier ones lack (sync.ts).
  */
-export { type CloneOptions, CloneProgress, type CloneReport, clone } from './clone.js'
-export { type SyncOptions, SyncProgress, type SyncReport, sync } from './sync.js'
+export { type CloneOptions, type CloneReport, clone } from './clone.js'
+export { TransferProgress } from './progress.js'
+export { type SyncOptions, type SyncReport, sync } from './sync.js'

@@ -37,6 +37,7 @@ import {
   type SnapshotRepository,
   TreeReader,
 } from '../snapshot/index.js'
+import { TransferProgress } from './progress.js'
 
 /** Chunks read from the source at once, per file (about 8 MiB at the default chunk size). */
 const CHUNK_BATCH = 16
@@ -49,19 +50,10 @@ const FILES_IN_FLIGHT = 8
 /** Source chunk ids remembered (with their peer ids) within one sync, for dedup. */
 const MAP_LIMIT = 500_000
 
-export class SyncProgress {
-  /** Files copied, and their bytes (files taken from the base count too). */
-  files = 0
-  bytes = 0
-  errors = 0
-  /** Bytes of the snapshots to copy, once listed. */
-  total: number | undefined = undefined
-}
-
 export interface SyncOptions {
   /** The source's snapshots to consider (uuids); all of them by default. */
   readonly uuids?: readonly string[]
-  readonly progress?: SyncProgress
+  readonly progress?: TransferProgress
 }
 
 export interface SyncReport {
@@ -89,7 +81,7 @@ interface Walk {
   readonly to: TreeReader
   readonly source: SyncRepository
   readonly map: Map<string, Buffer>
-  readonly progress: SyncProgress
+  readonly progress: TransferProgress
   /** The snapshot being copied, as its short id: how a damaged source blob is named. */
   snapshot: string
   blobs: number
@@ -114,7 +106,7 @@ export async function sync(
   to: SyncRepository,
   opts: SyncOptions = {},
 ): Promise<SyncReport> {
-  const progress = opts.progress ?? new SyncProgress()
+  const progress = opts.progress ?? new TransferProgress()
   const wanted = opts.uuids === undefined ? undefined : new Set(opts.uuids)
   const theirs = new Set(await to.listSnapshots())
   const all = await listHeaders(from)

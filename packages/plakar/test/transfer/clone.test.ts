@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openStore, Repository } from '@poolp/plakar'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { COPIED_KINDS } from '../../src/repository/index.js'
 import { createRepository } from '../cli/repository.js'
 import { plakar } from '../cli/run-cli.js'
 import { ensureServerUser, removeBase, serverBase, startServer, TOKENS } from '../server/daemon.js'
 import { compareTrees, makeTree } from '../snapshot/tree-fixture.js'
 import { schemas } from '../storage/postgres-fixture.js'
-import { COPIED_KINDS, count, killLooped } from './kill-loop.js'
+import { count, killLooped } from './kill-loop.js'
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 120_000 })
 

@@ -1,20 +1,24 @@
 import { spawn } from 'node:child_process'
-import { openStore } from '@poolp/plakar'
+import { openStore, type Store } from '@poolp/plakar'
+import { COPIED_KINDS, type CopiedKind } from '../../src/repository/index.js'
 import { PLAKAR_ARGS } from '../cli/run-cli.js'
 
-/** What a copy writes (locks are the writers' own, and come and go). */
-export const COPIED_KINDS = ['config', 'key', 'pack', 'index', 'snapshot'] as const
-
-/** How many objects of `kinds` are at `location` (0 before it exists). */
-export async function count(location: string, kinds: readonly string[] = COPIED_KINDS): Promise<number> {
+/** How many objects of `kinds` (default: what a copy writes) are at `location` (0 before it exists). */
+export async function count(location: string, kinds: readonly CopiedKind[] = COPIED_KINDS): Promise<number> {
   const store = openStore(location)
-  let n = 0
   try {
-    for (const kind of kinds) for await (const _ of store.list(kind as (typeof COPIED_KINDS)[number])) n++
-  } catch {
-    return 0
+    return await countIn(store, kinds)
   } finally {
     await store.close()
+  }
+}
+
+async function countIn(store: Store, kinds: readonly CopiedKind[] = COPIED_KINDS): Promise<number> {
+  let n = 0
+  try {
+    for (const kind of kinds) for await (const _ of store.list(kind)) n++
+  } catch {
+    return 0
   }
   return n
 }
@@ -39,10 +43,20 @@ export interface KillLoop {
  * finished first was not).
  */
 export async function killLooped(loop: KillLoop): Promise<number> {
+  // One store for every poll: a poll every 20 ms must not open a connection each time.
+  const store = openStore(loop.dest)
+  try {
+    return await rounds(loop, store)
+  } finally {
+    await store.close()
+  }
+}
+
+async function rounds(loop: KillLoop, store: Store): Promise<number> {
   let killed = 0
   for (let round = 0; round < (loop.rounds ?? 4); round++) {
     if (await loop.done()) break
-    const before = await count(loop.dest)
+    const before = await countIn(store)
     const child = spawn(process.execPath, [...PLAKAR_ARGS, ...loop.args], {
       env: { PATH: process.env.PATH, ...loop.env },
       stdio: 'ignore',
@@ -54,7 +68,7 @@ export async function killLooped(loop: KillLoop): Promise<number> {
     })
     for (;;) {
       if (!running) break
-      if ((await count(loop.dest)) > before + round * (loop.step ?? 0)) {
+      if ((await countIn(store)) > before + round * (loop.step ?? 0)) {
         // Counted only if it was still running: one that just finished was not killed.
         if (running && child.kill('SIGKILL')) killed++
         break

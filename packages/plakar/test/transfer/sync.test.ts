@@ -82,6 +82,13 @@ type Cli = typeof inA
 
 /** The newest snapshot of `tree` in `repo` restores it exactly, and `repo` checks clean. */
 async function expectRestores(repo: Cli, tree: string, label: string): Promise<void> {
+  await expectRestored(repo, tree, label)
+  const check = await repo('check')
+  expect([check.status, check.stderr]).toEqual([0, ''])
+}
+
+/** The newest snapshot of `tree` in `repo` restores it exactly. */
+async function expectRestored(repo: Cli, tree: string, label: string): Promise<void> {
   const out = join(work, `out-${label}-${tree.split('/').pop()}`)
   const id = lines((await repo('ls')).stdout)
     .filter((l) => l.endsWith(tree))
@@ -91,8 +98,6 @@ async function expectRestores(repo: Cli, tree: string, label: string): Promise<v
   const pull = await repo('pull', '-path', out, id)
   expect([pull.status, pull.stderr]).toEqual([0, ''])
   expect(compareTrees(tree, join(out, tree))).toEqual([])
-  const check = await repo('check')
-  expect([check.status, check.stderr]).toEqual([0, ''])
 }
 
 it('syncs with a peer behind plakar server, both ways, and the second run copies nothing', async () => {
@@ -189,14 +194,7 @@ it.each([
     expect(again.stdout.toString()).toMatch(/0 snapshots copied, 3 already there/)
     expect(await snapshots(inPeer)).toEqual(await snapshots(inSource))
 
-    const listed = await snapshots(inPeer)
-    for (const tree of trees) {
-      const out = join(work, `out-killed-${_}-${tree.split('-').pop()}`)
-      const id = listed.find((l) => l.endsWith(tree))!.split(/ +/)[1]!
-      const pull = await inPeer('pull', '-path', out, id)
-      expect([pull.status, pull.stderr]).toEqual([0, ''])
-      expect(compareTrees(tree, join(out, tree))).toEqual([])
-    }
+    for (const tree of trees) await expectRestored(inPeer, tree, `killed-${_}`)
     const check = await inPeer('check')
     expect([check.status, check.stderr]).toEqual([0, ''])
   },
