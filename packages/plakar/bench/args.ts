@@ -21,6 +21,17 @@ export function parseOrExit<T>(script: string, parse: () => T): T {
   }
 }
 
+/**
+ * The flags every full benchmark takes, for parseArgs: the corpus (--scale, --seed), the
+ * runs, and the work directory (PLAKAR_BENCH_DIR, else the system's temporary directory).
+ */
+export const RUN_OPTIONS = {
+  scale: { type: 'string', default: '1' },
+  runs: { type: 'string', default: '3' },
+  seed: { type: 'string', default: '1' },
+  work: { type: 'string', default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench') },
+} as const
+
 /** The script's arguments: pnpm run passes a literal `--` on (pnpm bench -- --runs 3). */
 export function scriptArgs(): string[] {
   return process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2)
@@ -68,14 +79,8 @@ export function backendBenchOptions(script: string, tools: readonly string[]) {
     parseArgs({
       args: scriptArgs(),
       options: {
-        scale: { type: 'string', default: '1' },
-        runs: { type: 'string', default: '3' },
-        seed: { type: 'string', default: '1' },
+        ...RUN_OPTIONS,
         postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432/test' },
-        work: {
-          type: 'string',
-          default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-        },
       },
     }),
   )

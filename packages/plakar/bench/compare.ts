@@ -16,7 +16,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { commonOptions, parseOrExit } from './args.js'
+import { commonOptions, parseOrExit, RUN_OPTIONS } from './args.js'
 import { benchCorpus, type Corpus, digestTree } from './corpus.js'
 import { type Command, dropCaches, GNU_TIME, measure, StepFailed, treeBytes, warmTree } from './measure.js'
 import { RamDisk } from './ramdisk.js'
@@ -50,15 +50,9 @@ function parseOptions(): Options {
   const { values } = parseOrExit('bench', () =>
     parseArgs({
       options: {
-        scale: { type: 'string', default: '1' },
-        runs: { type: 'string', default: '3' },
-        seed: { type: 'string', default: '1' },
+        ...RUN_OPTIONS,
         tools: { type: 'string' },
         datasets: { type: 'string', default: 'tree,big' },
-        work: {
-          type: 'string',
-          default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-        },
         'borg-compression': { type: 'string', default: 'zstd,3' },
         'plakar-backend': { type: 'string', default: 'fs' },
         'plakar-cpu': { type: 'string' },

@@ -29,7 +29,7 @@ import { chunkerFor } from '../src/chunking/index.js'
 import { ZSTD_LEVEL, zstdCodec } from '../src/compression/zstd.js'
 import { DEFAULT_KDF } from '../src/crypto/kdf.js'
 import { DEFAULT_CHUNKING } from '../src/repository/config.js'
-import { parseOrExit } from './args.js'
+import { parseOrExit, RUN_OPTIONS } from './args.js'
 import { ensureCorpus } from './corpus.js'
 import { measure, warmTree } from './measure.js'
 import { plakar, plakarCli } from './tools/plakar.js'
@@ -39,14 +39,8 @@ import type { Tool } from './tools/tool.js'
 const { values } = parseOrExit('bench:floor', () =>
   parseArgs({
     options: {
-      scale: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '1' },
-      runs: { type: 'string', default: '3' },
+      ...RUN_OPTIONS,
       cores: { type: 'string', default: String(os.availableParallelism()) },
-      work: {
-        type: 'string',
-        default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-      },
     },
   }),
 )

@@ -29,7 +29,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { commonOptions, parseOrExit, scriptArgs } from './args.js'
+import { commonOptions, parseOrExit, RUN_OPTIONS, scriptArgs } from './args.js'
 import { benchCorpus, type Corpus } from './corpus.js'
 import {
   type Command,
@@ -77,13 +77,7 @@ function parseOptions(): Options {
     parseArgs({
       args: scriptArgs(),
       options: {
-        scale: { type: 'string', default: '1' },
-        runs: { type: 'string', default: '3' },
-        seed: { type: 'string', default: '1' },
-        work: {
-          type: 'string',
-          default: process.env.PLAKAR_BENCH_DIR ?? path.join(os.tmpdir(), 'plakar-bench'),
-        },
+        ...RUN_OPTIONS,
         'plakar-backend': { type: 'string', default: 'fs' },
         'plakar-cpu': { type: 'string' },
         'plakar-cli': { type: 'string' },
